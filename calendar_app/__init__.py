@@ -1,0 +1,1 @@
+"""Kairos's domain: workspaces, brands, events, content, reactions, experiments and delivery."""

@@ -1,0 +1,55 @@
+"""Every model of Kairos, re-exported so the rest of the code imports from one place."""
+
+from calendar_app.models.brands import Brand, Channel, ChannelStatus
+from calendar_app.models.content import (
+    Approval,
+    ApprovalDecision,
+    ContentItem,
+    ContentStatus,
+    LatenessPolicy,
+    Transition,
+)
+from calendar_app.models.delivery import (
+    AttemptOutcome,
+    DeliveryAttempt,
+    MetricSnapshot,
+    Publication,
+    PublicationStatus,
+    WorkerHeartbeat,
+)
+from calendar_app.models.events import BrandFit, Event, EventSource
+from calendar_app.models.experiments import Experiment, ExperimentStatus, Metric, Variant
+from calendar_app.models.reactive import Fire, ReactiveTemplate, Scenario
+from calendar_app.models.tenancy import ApiToken, Membership, Role, Workspace
+
+__all__ = [
+    "ApiToken",
+    "Approval",
+    "ApprovalDecision",
+    "AttemptOutcome",
+    "Brand",
+    "BrandFit",
+    "Channel",
+    "ChannelStatus",
+    "ContentItem",
+    "ContentStatus",
+    "DeliveryAttempt",
+    "Event",
+    "EventSource",
+    "Experiment",
+    "ExperimentStatus",
+    "Fire",
+    "LatenessPolicy",
+    "Membership",
+    "Metric",
+    "MetricSnapshot",
+    "Publication",
+    "PublicationStatus",
+    "ReactiveTemplate",
+    "Role",
+    "Scenario",
+    "Transition",
+    "Variant",
+    "WorkerHeartbeat",
+    "Workspace",
+]

@@ -1,0 +1,100 @@
+"""Brands (the voices that post) and their channels (one account on one network)."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.db import models
+from django.utils import timezone
+
+from calendar_app.fields import EncryptedJSONField
+from calendar_app.models.base import WorkspaceOwned
+from calendar_app.models.tenancy import slug_validator
+from calendar_app.validators import (
+    validate_json_object,
+    validate_language,
+    validate_profile,
+    validate_time_zone,
+)
+
+
+class Brand(WorkspaceOwned):
+    """A brand. Its time zone is the one marketers think in; everything is stored in UTC."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, validators=[slug_validator])
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    language = models.CharField(max_length=16, default="en", validators=[validate_language])
+    description = models.TextField(blank=True)
+    profile = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_profile],
+        help_text='Used to judge which events fit: {"themes": [], "values": [], "audience": [], "avoid": []}.',
+    )
+    default_cta_text = models.CharField(max_length=200, blank=True)
+    default_cta_url = models.URLField(max_length=1000, blank=True)
+    default_cta_button = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "slug"], name="brand_unique_slug"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def profile_list(self, key: str) -> list[str]:
+        return list(self.profile.get(key, [])) if isinstance(self.profile, dict) else []
+
+
+class ChannelStatus(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    EXPIRED = "expired", "Expired — reconnect"
+    DISABLED = "disabled", "Disabled"
+
+
+class Channel(WorkspaceOwned):
+    """One account of a brand on one network. Credentials are encrypted and never displayed."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="channels")
+    network = models.CharField(max_length=40, help_text="Key of the network plugin, e.g. sandbox.")
+    handle = models.CharField(max_length=200)
+    display_name = models.CharField(max_length=200, blank=True)
+    settings = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
+    secrets = EncryptedJSONField()
+    status = models.CharField(
+        max_length=16, choices=ChannelStatus.choices, default=ChannelStatus.CONNECTED
+    )
+    status_reason = models.CharField(max_length=500, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["brand", "network", "handle"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "network", "handle"], name="channel_unique_handle"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=[s.value for s in ChannelStatus]),
+                name="channel_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand} on {self.network} ({self.handle})"
+
+    def set_status(self, status: str, reason: str = "") -> None:
+        self.status = status
+        self.status_reason = reason[:500]
+        self.status_changed_at = timezone.now()
+        self.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+
+    @property
+    def has_secrets(self) -> bool:
+        return bool(self.secrets)

@@ -1,0 +1,178 @@
+"""Content items and the record of what happened to them (transitions and approvals)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from calendar_app.models.base import Timestamped, WorkspaceOwned
+from calendar_app.validators import validate_string_list
+
+
+class ContentStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+    SCHEDULED = "scheduled", "Scheduled"
+    PUBLISHING = "publishing", "Publishing"
+    PUBLISHED = "published", "Published"
+    PARTLY_FAILED = "partly_failed", "Partly failed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class LatenessPolicy(models.TextChoices):
+    """What to do with a post found overdue (the worker was down): a live reaction an hour late is
+    worse than none, an evergreen post is better late than never."""
+
+    SEND_LATE = "send_late", "Send late and flag it"
+    SKIP = "skip", "Skip if its moment has passed"
+
+
+class ContentItem(WorkspaceOwned):
+    brand = models.ForeignKey(
+        "calendar_app.Brand", on_delete=models.CASCADE, related_name="content_items"
+    )
+    title = models.CharField(max_length=200, help_text="Internal name; never posted.")
+    body = models.TextField(max_length=10000)
+    links = models.JSONField(default=list, blank=True, validators=[validate_string_list])
+    media = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_string_list],
+        help_text="Media references (URLs or asset ids).",
+    )
+    cta_text = models.CharField(max_length=200, blank=True)
+    cta_url = models.URLField(max_length=1000, blank=True)
+    cta_button = models.CharField(max_length=60, blank=True)
+    channels = models.ManyToManyField(
+        "calendar_app.Channel", related_name="content_items", blank=True
+    )
+    event = models.ForeignKey(
+        "calendar_app.Event",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="content_items",
+    )
+    experiment = models.ForeignKey(
+        "calendar_app.Experiment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="content_items",
+    )
+    fire = models.OneToOneField(
+        "calendar_app.Fire",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="content_item",
+    )
+    status = models.CharField(
+        max_length=16, choices=ContentStatus.choices, default=ContentStatus.DRAFT
+    )
+    scheduled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it goes out (stored in UTC)."
+    )
+    lateness_policy = models.CharField(
+        max_length=16, choices=LatenessPolicy.choices, default=LatenessPolicy.SEND_LATE
+    )
+    lateness_tolerance = models.DurationField(
+        default=timedelta(minutes=15),
+        help_text="With 'skip', how late a post may still go out.",
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-scheduled_at", "-id"]
+        indexes = [
+            models.Index(fields=["workspace", "scheduled_at"], name="content_ws_scheduled"),
+            models.Index(fields=["brand", "scheduled_at"], name="content_brand_scheduled"),
+            models.Index(
+                fields=["workspace", "status", "scheduled_at"], name="content_ws_status_sched"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in ContentStatus]),
+                name="content_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="scheduled") | Q(scheduled_at__isnull=False),
+                name="content_scheduled_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(lateness_tolerance__gte=timedelta(0)), name="content_tolerance_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    #: The fields an approval covers: changing any of them after approval needs a new approval.
+    APPROVED_FIELDS = ("body", "links", "media", "cta_text", "cta_url", "cta_button")
+
+    def content_hash(self) -> str:
+        payload = {name: getattr(self, name) for name in self.APPROVED_FIELDS}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class Transition(models.Model):
+    """One step of an item's life cycle: who moved it, from where to where, when, and why."""
+
+    content_item = models.ForeignKey(
+        ContentItem, on_delete=models.CASCADE, related_name="transitions"
+    )
+    action = models.CharField(max_length=32)
+    from_status = models.CharField(max_length=16, choices=ContentStatus.choices)
+    to_status = models.CharField(max_length=16, choices=ContentStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, help_text="User name, token prefix or 'system'.")
+    version = models.PositiveIntegerField()
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["content_item", "at", "id"]
+        indexes = [models.Index(fields=["content_item", "at"], name="transition_item_at")]
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.from_status} → {self.to_status}"
+
+
+class ApprovalDecision(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class Approval(Timestamped):
+    """An approver's decision on one exact version of an item's content."""
+
+    content_item = models.ForeignKey(
+        ContentItem, on_delete=models.CASCADE, related_name="approvals"
+    )
+    version = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    decision = models.CharField(max_length=16, choices=ApprovalDecision.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_by_label = models.CharField(max_length=200)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["content_item", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.decision} v{self.version} by {self.decided_by_label}"

@@ -1,0 +1,118 @@
+"""Turning a scheduled item into publications, and keeping them in step when plans change.
+
+One publication per (target channel × variant): without an experiment each channel gets one
+publication; with one, each channel gets the variant that keeps the experiment's planned split
+balanced on that network (see :func:`allocate_variant`), so that a variant is never confounded
+with a network. Due times are UTC instants; a naive time is read in the brand's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+
+from calendar_app.models import (
+    Channel,
+    ChannelStatus,
+    ContentItem,
+    Publication,
+    PublicationStatus,
+    Variant,
+)
+from calendar_app.timeutils import local_to_utc
+
+OPEN = PublicationStatus.open_states()
+
+
+def resolve_due_time(item: ContentItem, when: datetime | None) -> datetime:
+    when = when or item.scheduled_at
+    if when is None:
+        raise ValidationError({"scheduled_at": "Say when it should go out."}, code="required")
+    return local_to_utc(when, item.brand.time_zone)
+
+
+def allocate_variant(item: ContentItem, channel: Channel) -> Variant | None:
+    """The variant that brings this network's split closest to the planned weights.
+
+    Greedy weighted balancing: pick the variant with the lowest (publications so far on this
+    network ÷ weight); ties go to the variant with fewer publications overall, then by key, so
+    the result is deterministic.
+    """
+    if item.experiment_id is None:
+        return None
+    variants = list(item.experiment.variants.all())
+    if not variants:
+        return None
+    on_network = dict(
+        Publication.objects.filter(
+            variant__experiment_id=item.experiment_id, channel__network=channel.network
+        )
+        .exclude(status=PublicationStatus.CANCELLED)
+        .values_list("variant_id")
+        .annotate(n=Count("id"))
+    )
+    overall = dict(
+        Publication.objects.filter(variant__experiment_id=item.experiment_id)
+        .exclude(status=PublicationStatus.CANCELLED)
+        .values_list("variant_id")
+        .annotate(n=Count("id"))
+    )
+    return min(
+        variants,
+        key=lambda v: (on_network.get(v.pk, 0) / v.weight, overall.get(v.pk, 0) / v.weight, v.key),
+    )
+
+
+def create_publications(item: ContentItem) -> list[Publication]:
+    """Create the item's missing publications (idempotent: existing open ones are kept)."""
+    created = []
+    existing = set(
+        item.publications.exclude(status=PublicationStatus.CANCELLED).values_list(
+            "channel_id", flat=True
+        )
+    )
+    for channel in item.channels.filter(status=ChannelStatus.CONNECTED).order_by("pk"):
+        if channel.pk in existing:
+            continue
+        variant = allocate_variant(item, channel)
+        publication, _ = Publication.objects.update_or_create(
+            content_item=item,
+            channel=channel,
+            variant=variant,
+            defaults={
+                "workspace_id": item.workspace_id,
+                "status": PublicationStatus.PENDING,
+                "due_at": item.scheduled_at,
+                "next_attempt_at": item.scheduled_at,
+            },
+        )
+        created.append(publication)
+    if not item.publications.exclude(status=PublicationStatus.CANCELLED).exists():
+        raise ValidationError(
+            {"channels": "Pick at least one connected channel to publish to."}, code="no_channels"
+        )
+    return created
+
+
+def move_publications(item: ContentItem, due: datetime) -> int:
+    """Move what has not gone out yet; what is already being delivered is left alone."""
+    return item.publications.filter(
+        status__in=[PublicationStatus.PENDING, PublicationStatus.QUEUED]
+    ).update(status=PublicationStatus.PENDING, due_at=due, next_attempt_at=due)
+
+
+def cancel_publications(item: ContentItem) -> int:
+    return item.publications.filter(
+        status__in=[PublicationStatus.PENDING, PublicationStatus.QUEUED]
+    ).update(status=PublicationStatus.CANCELLED)
+
+
+def sync_publications(item: ContentItem) -> None:
+    """After the target channels changed: cancel dropped channels, add new ones."""
+    keep = set(item.channels.values_list("pk", flat=True))
+    item.publications.filter(
+        status__in=[PublicationStatus.PENDING, PublicationStatus.QUEUED]
+    ).exclude(channel_id__in=keep).update(status=PublicationStatus.CANCELLED)
+    create_publications(item)

@@ -1,0 +1,106 @@
+"""Validators shared by models, admin forms and API serializers, so every door checks the same."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from functools import lru_cache
+from typing import Any
+
+from dateutil.rrule import rrulestr
+from django.core.exceptions import ValidationError
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 60
+
+
+@lru_cache(maxsize=1)
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in _time_zones():
+        raise ValidationError(
+            "%(value)s is not an IANA time zone (for example Europe/Paris or America/New_York).",
+            code="invalid_time_zone",
+            params={"value": value},
+        )
+
+
+def validate_language(value: str) -> None:
+    if not _LANGUAGE.match(value or ""):
+        raise ValidationError(
+            "%(value)s is not a language tag (for example en, fr or pt-BR).",
+            code="invalid_language",
+            params={"value": value},
+        )
+
+
+def validate_tag_list(value: Any) -> None:
+    """Themes, values and audiences: a short list of short strings."""
+    if not isinstance(value, list):
+        raise ValidationError("Must be a list of strings.", code="invalid_tags")
+    if len(value) > MAX_TAGS:
+        raise ValidationError(f"At most {MAX_TAGS} entries.", code="too_many_tags")
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise ValidationError("Every entry must be a non-empty string.", code="invalid_tags")
+        if len(item) > MAX_TAG_LENGTH:
+            raise ValidationError(
+                f"Entries are at most {MAX_TAG_LENGTH} characters.", code="tag_too_long"
+            )
+
+
+def validate_string_list(value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError("Must be a list of strings.", code="invalid_list")
+    if len(value) > 20:
+        raise ValidationError("At most 20 entries.", code="too_many")
+
+
+def validate_rrule(value: str) -> None:
+    """An RFC 5545 RRULE (the part after ``RRULE:``), parsed the way occurrences will be."""
+    if not value:
+        return
+    if len(value) > 500:
+        raise ValidationError("A recurrence rule is at most 500 characters.", code="rrule_too_long")
+    text = value.removeprefix("RRULE:")
+    if "\n" in text or "DTSTART" in text.upper():
+        raise ValidationError(
+            "Give only the RRULE part (for example FREQ=YEARLY;BYMONTH=2); the start comes from the event.",
+            code="invalid_rrule",
+        )
+    try:
+        rrulestr(text, ignoretz=True)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValidationError(
+            "Not a valid RFC 5545 recurrence rule: %(error)s",
+            code="invalid_rrule",
+            params={"error": exc},
+        ) from exc
+
+
+def validate_profile(value: Any) -> None:
+    """A brand profile: ``{"themes": [...], "values": [...], "audience": [...], "avoid": [...]}``."""
+    if not isinstance(value, dict):
+        raise ValidationError("The profile must be an object.", code="invalid_profile")
+    allowed = {"themes", "values", "audience", "avoid"}
+    unknown = set(value) - allowed
+    if unknown:
+        raise ValidationError(
+            "Unknown profile keys: %(keys)s (allowed: themes, values, audience, avoid).",
+            code="invalid_profile",
+            params={"keys": ", ".join(sorted(unknown))},
+        )
+    for key in allowed & set(value):
+        try:
+            validate_tag_list(value[key])
+        except ValidationError as exc:
+            raise ValidationError(f"{key}: {exc.messages[0]}", code=exc.code) from exc
+
+
+def validate_json_object(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError("Must be a JSON object.", code="invalid_object")

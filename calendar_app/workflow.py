@@ -1,0 +1,459 @@
+"""The content life cycle: which transitions exist, who may make them, and what each one does.
+
+Every door (admin, API, management commands, the delivery pipeline) goes through these functions,
+so a rule is enforced once. The table below *is* the rule book::
+
+    draft ──submit──▶ in_review ──approve──▶ approved ──schedule──▶ scheduled ──▶ publishing ──▶ published
+      ▲                 │  ▲                     │                     │ reschedule            ├─▶ partly_failed
+      └──reject/withdraw┘  └──── edit of approved content ─────────────┘                       └─▶ failed
+    draft / in_review / approved / scheduled ──cancel──▶ cancelled ──reopen──▶ draft
+
+An approval covers one exact version of the content (body, links, media, call to action):
+editing any of those after approval sends the item back to review and withdraws what was
+scheduled. A refused transition raises :class:`WorkflowError` saying what was tried, from which
+state and why not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from calendar_app.models import (
+    ApiToken,
+    Approval,
+    ApprovalDecision,
+    ContentItem,
+    ContentStatus,
+    Membership,
+    PublicationStatus,
+    Role,
+    Transition,
+    Workspace,
+)
+
+S = ContentStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting, with the role they hold in the item's workspace.
+
+    ``user`` is empty for workspace API keys and for the system itself (the delivery pipeline).
+    """
+
+    role: str | None
+    label: str
+    user: AbstractBaseUser | None = None
+    is_system: bool = False
+
+    @classmethod
+    def system(cls, label: str = "system") -> Actor:
+        return cls(role=None, label=label, is_system=True)
+
+    @classmethod
+    def for_user(cls, user: AbstractBaseUser, workspace: Workspace) -> Actor:
+        """The user's role in ``workspace``; a superuser acts as an admin everywhere."""
+        if getattr(user, "is_superuser", False):
+            return cls(role=Role.ADMIN, label=user.get_username(), user=user)
+        membership = Membership.objects.filter(workspace=workspace, user=user).only("role").first()
+        return cls(
+            role=membership.role if membership else None, label=user.get_username(), user=user
+        )
+
+    @classmethod
+    def for_token(cls, token: ApiToken) -> Actor:
+        """A member token never exceeds its member's current role; a workspace key has its own."""
+        role: str | None = token.role
+        if token.user_id is not None:
+            membership = Membership.objects.filter(
+                workspace_id=token.workspace_id, user_id=token.user_id
+            ).first()
+            if membership is None:
+                role = None
+            elif Role.rank(membership.role) < Role.rank(token.role):
+                role = membership.role
+        label = f"token {token.prefix}" + (
+            f" ({token.user.get_username()})" if token.user_id else ""
+        )
+        return cls(role=role, label=label, user=token.user if token.user_id else None)
+
+    def may(self, required: str | None) -> bool:
+        if required is None:  # system-only transition
+            return self.is_system
+        if self.is_system:
+            return True
+        return self.role is not None and Role.at_least(self.role, required)
+
+
+class WorkflowError(Exception):
+    """A refused transition. ``code`` is stable for API clients; ``str()`` is for people."""
+
+    def __init__(
+        self, *, action: str, item: ContentItem, reason: str, code: str, field: str | None = None
+    ):
+        self.action = action
+        self.from_status = item.status
+        self.item_id = item.pk
+        self.reason = reason
+        self.code = code
+        self.field = field
+        super().__init__(
+            f"Cannot {action.replace('_', ' ')} “{item.title}” while it is {item.get_status_display().lower()}: {reason}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    action: str
+    sources: frozenset[str]
+    target: str | None  # None: decided by the transition itself (settle)
+    role: str | None  # None: only the system may
+    summary: str
+
+
+RULES: dict[str, Rule] = {
+    rule.action: rule
+    for rule in [
+        Rule("submit", frozenset({S.DRAFT}), S.IN_REVIEW, Role.EDITOR, "Ask for approval."),
+        Rule("withdraw", frozenset({S.IN_REVIEW}), S.DRAFT, Role.EDITOR, "Take back a submission."),
+        Rule(
+            "approve",
+            frozenset({S.IN_REVIEW}),
+            S.APPROVED,
+            Role.APPROVER,
+            "Approve this exact version.",
+        ),
+        Rule(
+            "reject",
+            frozenset({S.IN_REVIEW}),
+            S.DRAFT,
+            Role.APPROVER,
+            "Send back to the editor with a note.",
+        ),
+        Rule("schedule", frozenset({S.APPROVED}), S.SCHEDULED, Role.EDITOR, "Plan its delivery."),
+        Rule(
+            "reschedule",
+            frozenset({S.SCHEDULED}),
+            S.SCHEDULED,
+            Role.EDITOR,
+            "Move its delivery time.",
+        ),
+        Rule(
+            "cancel",
+            frozenset({S.DRAFT, S.IN_REVIEW, S.APPROVED, S.SCHEDULED}),
+            S.CANCELLED,
+            Role.EDITOR,
+            "Stop it; nothing more goes out.",
+        ),
+        Rule(
+            "reopen",
+            frozenset({S.CANCELLED}),
+            S.DRAFT,
+            Role.EDITOR,
+            "Bring a cancelled item back as a draft.",
+        ),
+        Rule(
+            "start_publishing",
+            frozenset({S.SCHEDULED}),
+            S.PUBLISHING,
+            None,
+            "A first publication is being delivered.",
+        ),
+        Rule(
+            "settle",
+            frozenset({S.PUBLISHING, S.SCHEDULED, S.PUBLISHED, S.PARTLY_FAILED, S.FAILED}),
+            None,
+            None,
+            "Follow the outcome of its publications.",
+        ),
+    ]
+}
+
+#: States in which the content may no longer be edited: it is (being) published.
+LOCKED_STATES = frozenset({S.PUBLISHING, S.PUBLISHED, S.PARTLY_FAILED, S.FAILED})
+
+
+def allowed_actions(item: ContentItem, actor: Actor) -> list[str]:
+    """The actions ``actor`` may take on ``item`` now (for admin buttons and API hints)."""
+    return [
+        rule.action
+        for rule in RULES.values()
+        if rule.role is not None and item.status in rule.sources and actor.may(rule.role)
+    ]
+
+
+def _check(action: str, item: ContentItem, actor: Actor) -> Rule:
+    rule = RULES[action]
+    if item.status not in rule.sources:
+        allowed_from = ", ".join(sorted(S(s).label.lower() for s in rule.sources))
+        raise WorkflowError(
+            action=action,
+            item=item,
+            code="invalid_transition",
+            reason=f"this is only possible from: {allowed_from}.",
+        )
+    if not actor.may(rule.role):
+        if rule.role is None:
+            reason = "only Kairos itself does this, while delivering."
+        else:
+            held = actor.role or "no role in this workspace"
+            reason = f"it needs the {rule.role} role; {actor.label} has {held}."
+        raise WorkflowError(action=action, item=item, code="permission_denied", reason=reason)
+    return rule
+
+
+def _record(
+    item: ContentItem, action: str, from_status: str, actor: Actor, note: str = ""
+) -> Transition:
+    return Transition.objects.create(
+        content_item=item,
+        action=action,
+        from_status=from_status,
+        to_status=item.status,
+        actor=actor.user,
+        actor_label=actor.label[:200],
+        version=item.version,
+        note=note,
+    )
+
+
+def _move(item: ContentItem, action: str, actor: Actor, target: str, note: str = "") -> ContentItem:
+    from_status = item.status
+    item.status = target
+    item.save(update_fields=["status", "updated_at"])
+    _record(item, action, from_status, actor, note)
+    return item
+
+
+def _locked(item: ContentItem) -> ContentItem:
+    """Re-read the item under a row lock, so two approvers clicking at once cannot both win."""
+    return ContentItem.objects.select_for_update().get(pk=item.pk)
+
+
+@transaction.atomic
+def submit(item: ContentItem, actor: Actor, note: str = "") -> ContentItem:
+    item = _locked(item)
+    _check("submit", item, actor)
+    if not item.body.strip():
+        raise WorkflowError(
+            action="submit", item=item, code="empty_body", field="body", reason="the body is empty."
+        )
+    return _move(item, "submit", actor, S.IN_REVIEW, note)
+
+
+@transaction.atomic
+def withdraw(item: ContentItem, actor: Actor, note: str = "") -> ContentItem:
+    item = _locked(item)
+    _check("withdraw", item, actor)
+    return _move(item, "withdraw", actor, S.DRAFT, note)
+
+
+@transaction.atomic
+def approve(item: ContentItem, actor: Actor, note: str = "") -> ContentItem:
+    item = _locked(item)
+    _check("approve", item, actor)
+    Approval.objects.create(
+        content_item=item,
+        version=item.version,
+        content_hash=item.content_hash(),
+        decision=ApprovalDecision.APPROVED,
+        decided_by=actor.user,
+        decided_by_label=actor.label[:200],
+        note=note,
+    )
+    return _move(item, "approve", actor, S.APPROVED, note)
+
+
+@transaction.atomic
+def reject(item: ContentItem, actor: Actor, note: str) -> ContentItem:
+    item = _locked(item)
+    _check("reject", item, actor)
+    if not note.strip():
+        raise WorkflowError(
+            action="reject",
+            item=item,
+            code="note_required",
+            field="note",
+            reason="say what has to change, so the editor knows.",
+        )
+    Approval.objects.create(
+        content_item=item,
+        version=item.version,
+        content_hash=item.content_hash(),
+        decision=ApprovalDecision.REJECTED,
+        decided_by=actor.user,
+        decided_by_label=actor.label[:200],
+        note=note,
+    )
+    return _move(item, "reject", actor, S.DRAFT, note)
+
+
+def current_approval(item: ContentItem) -> Approval | None:
+    """The approval that still covers the item's content, if any."""
+    approval = item.approvals.filter(version=item.version).first()
+    if (
+        approval
+        and approval.decision == ApprovalDecision.APPROVED
+        and approval.content_hash == item.content_hash()
+    ):
+        return approval
+    return None
+
+
+@transaction.atomic
+def schedule(
+    item: ContentItem, actor: Actor, when: datetime | None = None, note: str = ""
+) -> ContentItem:
+    """Plan delivery at ``when`` (aware, or naive in the brand's zone) or at the item's own time."""
+    from calendar_app import scheduling
+
+    item = _locked(item)
+    _check("schedule", item, actor)
+    if current_approval(item) is None:
+        raise WorkflowError(
+            action="schedule",
+            item=item,
+            code="not_approved",
+            reason="its current version has no approval; submit it again.",
+        )
+    due = scheduling.resolve_due_time(item, when)
+    item.scheduled_at = due
+    item.save(update_fields=["scheduled_at", "updated_at"])
+    scheduling.create_publications(item)
+    return _move(item, "schedule", actor, S.SCHEDULED, note)
+
+
+@transaction.atomic
+def reschedule(item: ContentItem, actor: Actor, when: datetime, note: str = "") -> ContentItem:
+    from calendar_app import scheduling
+
+    item = _locked(item)
+    _check("reschedule", item, actor)
+    due = scheduling.resolve_due_time(item, when)
+    item.scheduled_at = due
+    item.save(update_fields=["scheduled_at", "updated_at"])
+    scheduling.move_publications(item, due)
+    return _move(item, "reschedule", actor, S.SCHEDULED, note)
+
+
+@transaction.atomic
+def cancel(item: ContentItem, actor: Actor, note: str = "") -> ContentItem:
+    from calendar_app import scheduling
+
+    item = _locked(item)
+    _check("cancel", item, actor)
+    scheduling.cancel_publications(item)
+    return _move(item, "cancel", actor, S.CANCELLED, note)
+
+
+@transaction.atomic
+def reopen(item: ContentItem, actor: Actor, note: str = "") -> ContentItem:
+    item = _locked(item)
+    _check("reopen", item, actor)
+    return _move(item, "reopen", actor, S.DRAFT, note)
+
+
+@transaction.atomic
+def edit(
+    item: ContentItem,
+    actor: Actor,
+    changes: dict[str, Any],
+    channels: Iterable[Any] | None = None,
+    note: str = "",
+) -> ContentItem:
+    """Apply ``changes`` (field name to value) and, if approved content changed, send it back to
+    review: an approval covers one exact version."""
+    from calendar_app import scheduling
+
+    item = _locked(item)
+    if not actor.may(Role.EDITOR):
+        raise WorkflowError(
+            action="edit",
+            item=item,
+            code="permission_denied",
+            reason=f"it needs the editor role; {actor.label} has {actor.role or 'no role'}.",
+        )
+    if item.status == S.CANCELLED:
+        raise WorkflowError(
+            action="edit", item=item, code="invalid_transition", reason="reopen it first."
+        )
+    before = item.content_hash()
+    for name, value in changes.items():
+        setattr(item, name, value)
+    content_changed = item.content_hash() != before
+    if item.status in LOCKED_STATES and (content_changed or channels is not None):
+        raise WorkflowError(
+            action="edit",
+            item=item,
+            code="locked",
+            reason="it is already going out; cancel what is pending or write a new item.",
+        )
+    item.full_clean(
+        exclude=["channels", "workspace", "brand", "created_by", "event", "experiment", "fire"]
+    )
+    if content_changed:
+        item.version += 1
+    item.save()
+    if channels is not None:
+        item.channels.set(channels)
+    if content_changed and item.status in {S.IN_REVIEW, S.APPROVED, S.SCHEDULED}:
+        from_status = item.status
+        if from_status == S.SCHEDULED:
+            scheduling.cancel_publications(item)
+        item.status = S.IN_REVIEW
+        item.save(update_fields=["status", "updated_at"])
+        _record(
+            item,
+            "edit",
+            from_status,
+            actor,
+            note or "Content changed after approval: back to review.",
+        )
+    elif channels is not None and item.status == S.SCHEDULED:
+        scheduling.sync_publications(item)
+    return item
+
+
+@transaction.atomic
+def start_publishing(item: ContentItem, actor: Actor | None = None) -> ContentItem:
+    item = _locked(item)
+    actor = actor or Actor.system()
+    if item.status == S.PUBLISHING:
+        return item
+    _check("start_publishing", item, actor)
+    return _move(item, "start_publishing", actor, S.PUBLISHING)
+
+
+def settled_status(statuses: Iterable[str]) -> str | None:
+    """What an item's status should be, given its publications' statuses (None: leave it)."""
+    statuses = [s for s in statuses if s != PublicationStatus.CANCELLED]
+    if not statuses:
+        return None
+    if any(s in PublicationStatus.open_states() for s in statuses):
+        started = any(
+            s not in (PublicationStatus.PENDING, PublicationStatus.QUEUED) for s in statuses
+        )
+        return S.PUBLISHING if started else None
+    published = sum(1 for s in statuses if s == PublicationStatus.PUBLISHED)
+    if published == len(statuses):
+        return S.PUBLISHED
+    if published == 0:
+        return S.FAILED
+    return S.PARTLY_FAILED
+
+
+@transaction.atomic
+def settle(item: ContentItem, actor: Actor | None = None) -> ContentItem:
+    """Make the item's status follow its publications (called by the delivery pipeline)."""
+    item = _locked(item)
+    actor = actor or Actor.system()
+    target = settled_status(item.publications.values_list("status", flat=True))
+    if target is None or target == item.status or item.status not in RULES["settle"].sources:
+        return item
+    return _move(item, "settle", actor, target)

@@ -1,0 +1,207 @@
+"""Kairos settings, read from the environment.
+
+Every value that differs between a laptop and production comes from an environment variable.
+The defaults make a newcomer's first run work (SQLite, the django-q2 ORM broker, development keys
+generated once into ``var/dev-keys.json``); ``KAIROS_ENV=production`` turns every one of those
+conveniences into a refusal to start, so a development key can never reach production silently.
+
+Variables (see docs/production.md for the full list):
+
+``KAIROS_ENV``               ``development`` (default), ``test`` or ``production``
+``DATABASE_URL``             any dj-database-url URL; default ``sqlite:///var/kairos.sqlite3``
+``DJANGO_SECRET_KEY``        required in production
+``KAIROS_ENCRYPTION_KEYS``   comma-separated Fernet keys, newest first; required in production
+``KAIROS_REDIS_URL``         when set, Redis is the django-q2 broker instead of the database
+``KAIROS_ALLOWED_HOSTS``     comma-separated host names
+``KAIROS_Q_WORKERS``         django-q2 worker processes (default 2)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("KAIROS_VAR_DIR", BASE_DIR / "var"))
+
+KAIROS_ENV = os.environ.get("KAIROS_ENV", "development")
+if KAIROS_ENV not in {"development", "test", "production"}:
+    raise ImproperlyConfigured(
+        f"KAIROS_ENV must be development, test or production, not {KAIROS_ENV!r}"
+    )
+PRODUCTION = KAIROS_ENV == "production"
+
+
+def _csv(name: str, default: str = "") -> list[str]:
+    return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
+
+
+def _development_keys() -> dict[str, str]:
+    """Keys generated once per checkout, so sessions and encrypted secrets survive a restart."""
+    from cryptography.fernet import Fernet
+
+    path = VAR_DIR / "dev-keys.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    keys = {
+        "secret_key": "dev-" + secrets.token_urlsafe(48),
+        "encryption_key": Fernet.generate_key().decode(),
+    }
+    path.write_text(json.dumps(keys))
+    path.chmod(0o600)
+    return keys
+
+
+def _required_in_production(name: str, dev_value: str) -> str:
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    if PRODUCTION:
+        raise ImproperlyConfigured(f"{name} must be set when KAIROS_ENV=production")
+    return dev_value
+
+
+_dev_keys = _development_keys() if not PRODUCTION else {"secret_key": "", "encryption_key": ""}
+
+SECRET_KEY = _required_in_production("DJANGO_SECRET_KEY", _dev_keys["secret_key"])
+KAIROS_ENCRYPTION_KEYS = _csv(
+    "KAIROS_ENCRYPTION_KEYS",
+    _required_in_production("KAIROS_ENCRYPTION_KEYS", _dev_keys["encryption_key"]),
+)
+if PRODUCTION and SECRET_KEY.startswith("dev-"):
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY looks like a development key")
+
+DEBUG = os.environ.get("KAIROS_DEBUG", "0" if PRODUCTION else "1") == "1"
+ALLOWED_HOSTS = _csv(
+    "KAIROS_ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver"
+)
+CSRF_TRUSTED_ORIGINS = _csv("KAIROS_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "django_q",
+    "calendar_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'kairos.sqlite3'}"),
+        conn_max_age=int(os.environ.get("KAIROS_DB_CONN_MAX_AGE", "60")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server read while the worker writes; the busy timeout waits out short locks
+    # instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(os.environ.get("KAIROS_STATIC_ROOT", BASE_DIR / "staticfiles"))
+
+# Request bodies: a content calendar never needs more than a few MiB per request (the .ics import
+# is the largest); anything bigger is refused with 413 before it is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("KAIROS_MAX_BODY_BYTES", str(2 * 1024 * 1024)))
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- django-q2 -------------------------------------------------------------------------------
+# timeout < retry, as django-q2 requires; ack_failures so that a failed task is never replayed
+# behind our back: retries are decided by Kairos (publication.next_attempt_at), not the broker.
+Q_CLUSTER = {
+    "name": "kairos",
+    "workers": int(os.environ.get("KAIROS_Q_WORKERS", "2")),
+    "timeout": int(os.environ.get("KAIROS_Q_TIMEOUT", "60")),
+    "retry": int(os.environ.get("KAIROS_Q_RETRY", "90")),
+    "max_attempts": 1,
+    "ack_failures": True,
+    "save_limit": 1000,
+    "queue_limit": 50,
+    "catch_up": False,
+    "poll": 0.2,
+    "orm": "default",
+}
+KAIROS_REDIS_URL = os.environ.get("KAIROS_REDIS_URL", "")
+if KAIROS_REDIS_URL:
+    Q_CLUSTER.pop("orm")
+    Q_CLUSTER["redis"] = KAIROS_REDIS_URL
+if os.environ.get("KAIROS_Q_SYNC") == "1":
+    Q_CLUSTER["sync"] = True
+
+# --- Kairos ----------------------------------------------------------------------------------
+# Plugins named here are not loaded even if installed (entry-point names, comma-separated).
+KAIROS_DISABLED_PLUGINS = _csv("KAIROS_DISABLED_PLUGINS")
+KAIROS_TRACE_PLUGINS = os.environ.get("KAIROS_TRACE_PLUGINS") == "1"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("KAIROS_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,17 @@
+"""Settings for the test suite: the real settings, with tasks run inline and fast hashing.
+
+django-q2 reads ``Q_CLUSTER["sync"]`` when it is imported, so it is set here rather than with
+``override_settings``. Tests that need a real cluster start ``qcluster`` with these settings
+minus ``sync`` (see tests/e2e).
+"""
+
+import os
+
+os.environ.setdefault("KAIROS_ENV", "test")
+os.environ.setdefault("KAIROS_Q_SYNC", "1")
+
+from config.settings import *  # noqa: F403
+from config.settings import Q_CLUSTER
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+Q_CLUSTER = {**Q_CLUSTER, "sync": os.environ.get("KAIROS_Q_SYNC") == "1"}

@@ -1,0 +1,164 @@
+"""factory_boy factories for every model: tests say what matters and let these fill the rest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from calendar_app import models as m
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("pw-for-tests")
+
+
+class WorkspaceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Workspace
+
+    name = factory.Sequence(lambda n: f"Agency {n}")
+    slug = factory.Sequence(lambda n: f"agency-{n}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Membership
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    user = factory.SubFactory(UserFactory)
+    role = m.Role.EDITOR
+
+
+class BrandFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Brand
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Brand {n}")
+    slug = factory.Sequence(lambda n: f"brand-{n}")
+    time_zone = "Europe/Paris"
+    language = "en"
+    profile = factory.LazyFunction(
+        lambda: {"themes": ["snacks", "sport"], "values": ["fun"], "audience": ["young adults"]}
+    )
+
+
+class ChannelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Channel
+
+    brand = factory.SubFactory(BrandFactory)
+    workspace = factory.SelfAttribute("brand.workspace")
+    network = "sandbox"
+    handle = factory.Sequence(lambda n: f"@handle{n}")
+    settings = factory.LazyFunction(dict)
+    secrets = factory.LazyFunction(lambda: {"token": "s3cret-token"})
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Event
+
+    workspace = None
+    title = factory.Sequence(lambda n: f"Event {n}")
+    starts_at = factory.LazyFunction(lambda: datetime(2027, 2, 14, 23, 30, tzinfo=UTC))
+    ends_at = factory.LazyAttribute(lambda e: e.starts_at + timedelta(hours=4))
+    time_zone = "America/Los_Angeles"
+    themes = factory.LazyFunction(lambda: ["sport", "american football"])
+    audience = factory.LazyFunction(lambda: ["men", "families"])
+
+
+class ContentItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.ContentItem
+        skip_postgeneration_save = True
+
+    brand = factory.SubFactory(BrandFactory)
+    workspace = factory.SelfAttribute("brand.workspace")
+    title = factory.Sequence(lambda n: f"Post {n}")
+    body = "You can still dunk in the dark."
+    scheduled_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+
+    @factory.post_generation
+    def channels(self, create, extracted, **kwargs):
+        if not create:
+            return
+        if extracted is None:
+            extracted = [ChannelFactory(brand=self.brand, workspace=self.workspace)]
+        self.channels.set(extracted)
+
+
+class ExperimentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Experiment
+
+    brand = factory.SubFactory(BrandFactory)
+    workspace = factory.SelfAttribute("brand.workspace")
+    name = factory.Sequence(lambda n: f"CTA test {n}")
+
+
+class VariantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Variant
+
+    experiment = factory.SubFactory(ExperimentFactory)
+    key = factory.Sequence(lambda n: f"v{n}")
+    name = factory.LazyAttribute(lambda v: v.key)
+    cta_text = "Shop now"
+    cta_url = "https://example.com/shop"
+
+
+class ReactiveTemplateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.ReactiveTemplate
+        skip_postgeneration_save = True
+
+    brand = factory.SubFactory(BrandFactory)
+    workspace = factory.SelfAttribute("brand.workspace")
+    name = factory.Sequence(lambda n: f"Reaction {n}")
+    body = "What a moment: {{ moment }}!"
+    max_fires = 3
+    cooldown = timedelta(minutes=5)
+
+    @factory.post_generation
+    def channels(self, create, extracted, **kwargs):
+        if not create:
+            return
+        if extracted is None:
+            extracted = [ChannelFactory(brand=self.brand, workspace=self.workspace)]
+        self.channels.set(extracted)
+
+
+class PublicationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Publication
+
+    content_item = factory.SubFactory(ContentItemFactory)
+    workspace = factory.SelfAttribute("content_item.workspace")
+    channel = factory.SubFactory(
+        ChannelFactory,
+        brand=factory.SelfAttribute("..content_item.brand"),
+        workspace=factory.SelfAttribute("..content_item.workspace"),
+    )
+    due_at = factory.LazyFunction(timezone.now)
+    next_attempt_at = factory.SelfAttribute("due_at")
+
+
+class MetricSnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.MetricSnapshot
+
+    publication = factory.SubFactory(PublicationFactory)
+    workspace = factory.SelfAttribute("publication.workspace")
+    collected_at = factory.LazyFunction(timezone.now)
+    impressions = 1000
+    clicks = 20
