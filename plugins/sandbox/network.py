@@ -1,0 +1,334 @@
+"""The sandbox network: a local destination for demos, tests and benchmarks.
+
+Posts are appended as JSON lines to one file per channel, under the channel setting
+``sandbox_dir``, else the environment variable ``KAIROS_SANDBOX_DIR``, else ``var/sandbox``
+(relative to the working directory), so a person can ``tail -f`` what Kairos "posted". Records
+are never rewritten: a deletion is a later ``delete`` record. Every check-then-append runs under
+an exclusive ``fcntl`` lock on the file, so several worker processes can share a channel and an
+idempotency key still yields exactly one post.
+
+Channel settings may script failures, for demos and tests of the retry machinery: ``fail_mode``
+is one of ``transient``, ``permanent``, ``expired``, ``timeout_after_send`` or ``crash`` (an
+unexpected exception, i.e. a plugin bug); ``fail_times`` limits it to the first N attempts per
+idempotency key (default: every attempt); ``retry_after`` is passed on with transient failures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from plugins.sandbox.engagement import EngagementModel, simulate
+from publishers import (
+    Capabilities,
+    ChannelContext,
+    CredentialsExpired,
+    MetricSnapshot,
+    Network,
+    PermanentError,
+    Post,
+    Problem,
+    PublicationRef,
+    PublishResult,
+    SettingField,
+    TransientError,
+    capability_problems,
+)
+
+__all__ = ["FAIL_MODES", "SandboxNetwork"]
+
+FAIL_MODES = ("transient", "permanent", "expired", "timeout_after_send", "crash")
+DEFAULT_DIR = "var/sandbox"
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SandboxNetwork(Network):
+    """Stores posts in local files and simulates their engagement.
+
+    :param clock: returns the current aware time; tests inject one to move time forward.
+    """
+
+    key = "sandbox"
+    display_name = "Sandbox (local files)"
+    capabilities = Capabilities(
+        max_text_length=5000,
+        max_links=10,
+        supports_media=True,
+        supports_links=True,
+        supports_threads=False,
+        supports_idempotency_key=True,
+        can_find_existing=True,
+        can_delete=True,
+        metrics=("impressions", "clicks", "reactions", "shares", "replies", "conversions"),
+        per_recipient_split=False,
+    )
+    settings_schema = (
+        SettingField("sandbox_dir", "Directory", "Where posts are written; default var/sandbox."),
+        SettingField("audience", "Audience", "People who can see a post.", "integer", default=1000),
+        SettingField(
+            "ramp_seconds",
+            "Ramp",
+            "Time constant of impressions, in seconds.",
+            "number",
+            default=3600,
+        ),
+        SettingField("seed", "Seed", "Seed of the simulated engagement.", "integer", default=0),
+        SettingField("rates", "Rates", "True rates: ctr, cvr, reaction_rate, ...", "json"),
+        SettingField("variant_rates", "Rates per variant", "Variant key -> rates.", "json"),
+        SettingField("fail_mode", "Scripted failure", f"One of {', '.join(FAIL_MODES)}."),
+        SettingField(
+            "fail_times", "Failing attempts", "Fail only the first N attempts.", "integer"
+        ),
+        SettingField("retry_after", "Retry-After", "Seconds, with transient failures.", "number"),
+    )
+
+    def __init__(self, *, clock: Clock = _now) -> None:
+        self._clock = clock
+
+    # --- storage -----------------------------------------------------------------------------
+
+    def path_for(self, channel: ChannelContext) -> Path:
+        """The JSON-lines file holding ``channel``'s posts."""
+        directory = channel.settings.get("sandbox_dir") or os.environ.get(
+            "KAIROS_SANDBOX_DIR", DEFAULT_DIR
+        )
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", channel.id) or "channel"
+        return Path(directory) / f"{safe}.jsonl"
+
+    @contextlib.contextmanager
+    def _locked(self, channel: ChannelContext) -> Iterator[IO[str]]:
+        path = self.path_for(channel)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = path.open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise PermanentError(
+                f"The sandbox cannot write to {path.parent}.", code="sandbox_unwritable", detail=exc
+            ) from exc
+        with handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield handle
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    @staticmethod
+    def _read(handle: IO[str]) -> list[dict[str, Any]]:
+        handle.seek(0)
+        return [json.loads(line) for line in handle if line.strip()]
+
+    @staticmethod
+    def _append(handle: IO[str], record: dict[str, Any]) -> None:
+        handle.seek(0, os.SEEK_END)
+        handle.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+    def records(self, channel: ChannelContext) -> list[dict[str, Any]]:
+        """Every record of ``channel`` (posts, deletions, failures), oldest first."""
+        if not self.path_for(channel).exists():
+            return []
+        with self._locked(channel) as handle:
+            return self._read(handle)
+
+    def posts(self, channel: ChannelContext) -> list[dict[str, Any]]:
+        """The posts of ``channel`` that were not deleted, oldest first."""
+        records = self.records(channel)
+        deleted = {r["external_id"] for r in records if r["type"] == "delete"}
+        return [r for r in records if r["type"] == "post" and r["external_id"] not in deleted]
+
+    @staticmethod
+    def _live(records: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+        deleted = {r["external_id"] for r in records if r["type"] == "delete"}
+        for record in records:
+            if (
+                record["type"] == "post"
+                and record["idempotency_key"] == key
+                and record["external_id"] not in deleted
+            ):
+                return record
+        return None
+
+    @staticmethod
+    def _result(record: dict[str, Any]) -> PublishResult:
+        return PublishResult(
+            record["external_id"], record["url"], datetime.fromisoformat(record["published_at"])
+        )
+
+    # --- the Network contract ----------------------------------------------------------------
+
+    def validate(self, post: Post, channel: ChannelContext) -> list[Problem]:
+        problems = capability_problems(post, self.capabilities)
+        return problems + self._settings_problems(channel)
+
+    def _settings_problems(self, channel: ChannelContext) -> list[Problem]:
+        problems = []
+        mode = channel.settings.get("fail_mode")
+        if mode not in (None, "", *FAIL_MODES):
+            problems.append(
+                Problem(
+                    "invalid_setting",
+                    f"fail_mode must be one of {FAIL_MODES}.",
+                    "settings.fail_mode",
+                )
+            )
+        try:
+            EngagementModel.from_settings(channel.settings)
+        except (TypeError, ValueError, AttributeError) as exc:
+            problems.append(Problem("invalid_setting", f"Engagement settings: {exc}.", "settings"))
+        return problems
+
+    def publish(self, post: Post, channel: ChannelContext, idempotency_key: str) -> PublishResult:
+        mode = channel.settings.get("fail_mode") or None
+        with self._locked(channel) as handle:
+            records = self._read(handle)
+            existing = self._live(records, idempotency_key)
+            if existing is not None:
+                return self._result(existing)
+            failing = bool(mode) and self._should_fail(records, channel, idempotency_key)
+            if failing:
+                self._append(handle, self._failure(mode, idempotency_key))
+                if mode != "timeout_after_send":
+                    self._raise(mode, channel)
+            record = self._post_record(post, channel, idempotency_key)
+            self._append(handle, record)
+        if failing:
+            raise TransientError(
+                "The sandbox timed out after the post was sent (scripted).",
+                code="timeout",
+                may_have_posted=True,
+            )
+        return self._result(record)
+
+    def _should_fail(
+        self, records: list[dict[str, Any]], channel: ChannelContext, key: str
+    ) -> bool:
+        limit = channel.settings.get("fail_times")
+        if limit is None:
+            return True
+        failures = sum(1 for r in records if r["type"] == "failure" and r["idempotency_key"] == key)
+        return failures < int(limit)
+
+    def _failure(self, mode: str, key: str) -> dict[str, Any]:
+        return {
+            "type": "failure",
+            "mode": mode,
+            "idempotency_key": key,
+            "at": self._clock().isoformat(),
+        }
+
+    @staticmethod
+    def _raise(mode: str, channel: ChannelContext) -> None:
+        if mode == "transient":
+            retry_after = channel.settings.get("retry_after")
+            raise TransientError(
+                "The sandbox is unavailable (scripted).",
+                code="sandbox_unavailable",
+                retry_after=None if retry_after is None else float(retry_after),
+            )
+        if mode == "permanent":
+            raise PermanentError("The sandbox refused the post (scripted).", code="sandbox_refused")
+        if mode == "expired":
+            raise CredentialsExpired("The sandbox channel's credentials expired (scripted).")
+        raise RuntimeError("scripted sandbox crash")
+
+    def _post_record(self, post: Post, channel: ChannelContext, key: str) -> dict[str, Any]:
+        external_id = f"sb_{uuid.uuid4().hex[:20]}"
+        path = self.path_for(channel).resolve()
+        return {
+            "type": "post",
+            "external_id": external_id,
+            "idempotency_key": key,
+            "published_at": self._clock().isoformat(),
+            "url": f"{path.as_uri()}#{external_id}",
+            "channel_id": channel.id,
+            "handle": channel.handle,
+            "post": post.to_dict(),
+        }
+
+    def find_existing(self, idempotency_key: str, channel: ChannelContext) -> PublishResult | None:
+        with self._locked(channel) as handle:
+            record = self._live(self._read(handle), idempotency_key)
+        return None if record is None else self._result(record)
+
+    def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
+        with self._locked(channel) as handle:
+            records = self._read(handle)
+            if not any(
+                r["type"] == "post" and r["external_id"] == ref.external_id for r in records
+            ):
+                raise PermanentError("The sandbox has no such post.", code="not_found")
+            if any(r["type"] == "delete" and r["external_id"] == ref.external_id for r in records):
+                return
+            record = {
+                "type": "delete",
+                "external_id": ref.external_id,
+                "at": self._clock().isoformat(),
+            }
+            self._append(handle, record)
+
+    def fetch_metrics(self, ref: PublicationRef, channel: ChannelContext) -> MetricSnapshot:
+        records = self.records(channel)
+        post = next(
+            (r for r in records if r["type"] == "post" and r["external_id"] == ref.external_id),
+            None,
+        )
+        if post is None:
+            raise PermanentError("The sandbox has no such post.", code="not_found")
+        now = self._clock()
+        deleted = next(
+            (
+                r["at"]
+                for r in records
+                if r["type"] == "delete" and r["external_id"] == ref.external_id
+            ),
+            None,
+        )
+        until = min(now, datetime.fromisoformat(deleted)) if deleted else now
+        elapsed = (until - datetime.fromisoformat(post["published_at"])).total_seconds()
+        variant = ref.variant_key or post["post"].get("variant_key", "")
+        try:
+            model = EngagementModel.from_settings(channel.settings, variant)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise PermanentError(
+                "The sandbox engagement settings are invalid.", detail=exc
+            ) from exc
+        identity = ref.publication_id or post["post"].get("publication_id") or ref.external_id
+        counts = simulate(model, elapsed, channel.id, identity, variant)
+        return MetricSnapshot(
+            impressions=counts.impressions,
+            clicks=counts.clicks,
+            reactions=counts.reactions,
+            shares=counts.shares,
+            replies=counts.replies,
+            conversions=counts.conversions,
+            collected_at=now,
+        )
+
+    def test_connection(self, channel: ChannelContext) -> list[Problem]:
+        problems = super().test_connection(channel) + self._settings_problems(channel)
+        directory = self.path_for(channel).parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            writable = os.access(directory, os.W_OK)
+        except OSError:
+            writable = False
+        if not writable:
+            problems.append(
+                Problem(
+                    "sandbox_unwritable", f"Cannot write to {directory}.", "settings.sandbox_dir"
+                )
+            )
+        return problems

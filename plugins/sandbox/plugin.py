@@ -1,0 +1,11 @@
+"""Hook implementations of the sandbox plugin (entry point ``sandbox``)."""
+
+from __future__ import annotations
+
+from plugins.sandbox.network import SandboxNetwork
+from publishers import Network, hookimpl
+
+
+@hookimpl
+def register_networks() -> list[Network]:
+    return [SandboxNetwork()]

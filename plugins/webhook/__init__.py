@@ -1,0 +1,1 @@
+"""The webhook network: posts delivered as signed JSON over HTTP(S)."""

@@ -1,0 +1,112 @@
+"""Kairos' publisher plugin framework.
+
+Plugins deliver posts to networks and take part in every delivery through pluggy hooks under the
+project name ``kairos``. A plugin is a module with hook implementations, declared in its
+package's ``pyproject.toml``::
+
+    [project.entry-points."kairos.publishers"]
+    mynet = "kairos_mynet.plugin"
+
+and written against this package only::
+
+    from publishers import hookimpl
+
+    @hookimpl
+    def register_networks():
+        return [MyNetwork()]
+
+``publishers.testing`` holds the conformance kit for a plugin's own tests. This package does not
+depend on the host application; see ``docs/plugins.md`` for the guide.
+"""
+
+from publishers.errors import (
+    CredentialsExpired,
+    DuplicateNetworkError,
+    FrameworkError,
+    InvalidNetworkError,
+    PermanentError,
+    PluginLoadError,
+    PublisherError,
+    TransientError,
+    UnknownNetworkError,
+    ValidationFailed,
+)
+from publishers.hookspecs import PROJECT_NAME, hookimpl
+from publishers.manager import (
+    ENTRY_POINT_GROUP,
+    KairosPlugins,
+    NetworkInfo,
+    PluginInfo,
+    build_plugin_manager,
+)
+from publishers.network import Network, SettingField, capability_problems
+from publishers.pipeline import Outcome, Status, deliver
+from publishers.registry import NetworkRegistry
+from publishers.rendering import (
+    add_utm,
+    apply_cta,
+    apply_utm,
+    check_template,
+    fill,
+    placeholders_in,
+    render_post,
+)
+from publishers.retry import RetryPolicy, next_delay
+from publishers.transforms import PostTransform
+from publishers.values import (
+    METRIC_NAMES,
+    CallToAction,
+    Capabilities,
+    ChannelContext,
+    MetricSnapshot,
+    Post,
+    Problem,
+    PublicationRef,
+    PublishResult,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "METRIC_NAMES",
+    "PROJECT_NAME",
+    "CallToAction",
+    "Capabilities",
+    "ChannelContext",
+    "CredentialsExpired",
+    "DuplicateNetworkError",
+    "FrameworkError",
+    "InvalidNetworkError",
+    "KairosPlugins",
+    "MetricSnapshot",
+    "Network",
+    "NetworkInfo",
+    "NetworkRegistry",
+    "Outcome",
+    "PermanentError",
+    "PluginInfo",
+    "PluginLoadError",
+    "Post",
+    "PostTransform",
+    "Problem",
+    "PublicationRef",
+    "PublishResult",
+    "PublisherError",
+    "RetryPolicy",
+    "SettingField",
+    "Status",
+    "TransientError",
+    "UnknownNetworkError",
+    "ValidationFailed",
+    "add_utm",
+    "apply_cta",
+    "apply_utm",
+    "build_plugin_manager",
+    "capability_problems",
+    "check_template",
+    "deliver",
+    "fill",
+    "hookimpl",
+    "next_delay",
+    "placeholders_in",
+    "render_post",
+]

@@ -1,0 +1,219 @@
+"""The :class:`Network` contract: what a plugin implements to deliver posts to one kind of
+destination.
+
+Networks are *registered* (through the ``register_networks`` hook) and then called directly by
+the pipeline, looked up by key. There is no "every plugin answers every publish" dispatch, so one
+missing guard cannot make a plugin take over another network's deliveries.
+
+The required methods are abstract, so a half-written network fails when it is instantiated at
+registration, not at the first delivery. Optional methods (``find_existing``, ``delete``) must be
+overridden exactly when ``capabilities`` claims them; :func:`check_network` enforces it.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from publishers.errors import PermanentError
+from publishers.values import (
+    Capabilities,
+    ChannelContext,
+    MetricSnapshot,
+    Post,
+    Problem,
+    PublicationRef,
+    PublishResult,
+)
+
+__all__ = ["Network", "SettingField", "capability_problems", "check_network"]
+
+NETWORK_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+FieldKind = Literal["string", "text", "url", "integer", "number", "boolean", "json", "secret"]
+
+
+@dataclass(frozen=True, slots=True)
+class SettingField:
+    """Describes one channel setting or secret, so an API or admin can render a form for it
+    without knowing the network."""
+
+    name: str
+    label: str
+    help_text: str = ""
+    kind: FieldKind = "string"
+    required: bool = False
+    default: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "help_text": self.help_text,
+            "kind": self.kind,
+            "required": self.required,
+            "default": self.default,
+        }
+
+
+class Network(abc.ABC):
+    """Base class for a destination network.
+
+    Subclasses set the class attributes and implement the abstract methods. Instances must be
+    safe to share between threads: keep per-delivery state in locals, not on ``self``.
+
+    :cvar key: stable identifier stored on channels (``[a-z][a-z0-9_-]*``, at most 40 chars).
+    :cvar display_name: what a person sees in lists.
+    :cvar capabilities: what the network can do; see :class:`~publishers.values.Capabilities`.
+    :cvar settings_schema: the channel settings it reads, for forms and validation.
+    :cvar secret_fields: the channel secrets it needs (tokens, signing keys).
+    """
+
+    key: ClassVar[str]
+    display_name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    settings_schema: ClassVar[Sequence[SettingField]] = ()
+    secret_fields: ClassVar[Sequence[SettingField]] = ()
+
+    @abc.abstractmethod
+    def validate(self, post: Post, channel: ChannelContext) -> list[Problem]:
+        """Return the reasons ``post`` cannot go to ``channel``; empty when it can.
+
+        Must be pure and fast (no network I/O): the API calls it while a person edits a post.
+        Start from :func:`capability_problems` and add network-specific rules.
+        """
+
+    @abc.abstractmethod
+    def publish(self, post: Post, channel: ChannelContext, idempotency_key: str) -> PublishResult:
+        """Send ``post`` and return what the network made.
+
+        :param idempotency_key: stable for the publication across attempts; pass it on to the
+            network when it supports one, so a retry after an ambiguous failure cannot post twice.
+        :raises TransientError: try again later (time-out, 5xx, rate limit).
+        :raises PermanentError: the network refused the post.
+        :raises CredentialsExpired: the channel must be reconnected.
+        """
+
+    @abc.abstractmethod
+    def fetch_metrics(self, ref: PublicationRef, channel: ChannelContext) -> MetricSnapshot:
+        """Read the engagement of one delivered post. Metrics the network cannot read stay
+        ``None``; only those listed in ``capabilities.metrics`` may be set."""
+
+    def find_existing(self, idempotency_key: str, channel: ChannelContext) -> PublishResult | None:
+        """Find a post made earlier with ``idempotency_key``, for reconciliation after a crash or
+        an ambiguous time-out. Override when ``capabilities.can_find_existing``."""
+        raise PermanentError(
+            f"The {self.display_name} network cannot look up earlier posts.", code="not_supported"
+        )
+
+    def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
+        """Remove a delivered post (a recall). Override when ``capabilities.can_delete``."""
+        raise PermanentError(
+            f"The {self.display_name} network cannot delete posts.", code="not_supported"
+        )
+
+    def test_connection(self, channel: ChannelContext) -> list[Problem]:
+        """Check the channel's settings and credentials without posting anything.
+
+        The API's "test connection" action shows the problems returned here. The default checks
+        that required settings and secrets are present; override to also ask the network.
+        """
+        problems = []
+        for spec in self.settings_schema:
+            if spec.required and channel.settings.get(spec.name) in (None, ""):
+                problems.append(
+                    Problem(
+                        "missing_setting", f"{spec.label} is required.", f"settings.{spec.name}"
+                    )
+                )
+        for spec in self.secret_fields:
+            if spec.required and not channel.secrets.get(spec.name):
+                problems.append(
+                    Problem("missing_secret", f"{spec.label} is required.", f"secrets.{spec.name}")
+                )
+        return problems
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description for the API's list of networks."""
+        return {
+            "key": self.key,
+            "display_name": self.display_name,
+            "capabilities": self.capabilities.to_dict(),
+            "settings_schema": [f.to_dict() for f in self.settings_schema],
+            "secret_fields": [f.to_dict() for f in self.secret_fields],
+        }
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} key={getattr(self, 'key', '?')!r}>"
+
+
+def capability_problems(post: Post, capabilities: Capabilities) -> list[Problem]:
+    """The problems any network would report from its capabilities alone: text too long, too
+    many links, media or links where none are supported. Networks call this first in
+    :meth:`Network.validate`."""
+    problems: list[Problem] = []
+    if not post.body.strip() and not post.media:
+        problems.append(Problem("empty_post", "The post has no text and no media.", "body"))
+    limit = capabilities.max_text_length
+    if limit is not None and len(post.body) > limit:
+        problems.append(
+            Problem(
+                "text_too_long",
+                f"The text is {len(post.body)} characters long; this network allows {limit}.",
+                "body",
+            )
+        )
+    if post.links and not capabilities.supports_links:
+        problems.append(
+            Problem("links_not_supported", "This network does not take links.", "links")
+        )
+    elif capabilities.max_links is not None and len(post.links) > capabilities.max_links:
+        problems.append(
+            Problem(
+                "too_many_links",
+                f"The post has {len(post.links)} links; this network allows "
+                f"{capabilities.max_links}.",
+                "links",
+            )
+        )
+    if post.media and not capabilities.supports_media:
+        problems.append(
+            Problem("media_not_supported", "This network does not take media.", "media")
+        )
+    return problems
+
+
+def _overrides(network: Network, name: str) -> bool:
+    return getattr(type(network), name) is not getattr(Network, name)
+
+
+def check_network(network: object) -> str | None:
+    """Return why ``network`` breaks the contract, or ``None`` when it keeps it.
+
+    Used at registration so a broken plugin stops Kairos at start-up with its name attached.
+    """
+    if isinstance(network, type):
+        return f"{network.__name__} is a class; return an instance (e.g. {network.__name__}())"
+    if not isinstance(network, Network):
+        return f"{network!r} is not a publishers.Network"
+    key = getattr(network, "key", None)
+    if not isinstance(key, str) or not NETWORK_KEY.match(key):
+        return f"{type(network).__name__}.key must match {NETWORK_KEY.pattern}, got {key!r}"
+    display = getattr(network, "display_name", None)
+    if not isinstance(display, str) or not display.strip():
+        return f"network {key!r} needs a non-empty display_name"
+    caps = getattr(network, "capabilities", None)
+    if not isinstance(caps, Capabilities):
+        return f"network {key!r}: capabilities must be a publishers.Capabilities"
+    if caps.can_find_existing and not _overrides(network, "find_existing"):
+        return f"network {key!r} claims can_find_existing but does not implement find_existing()"
+    if caps.can_delete and not _overrides(network, "delete"):
+        return f"network {key!r} claims can_delete but does not implement delete()"
+    for group in ("settings_schema", "secret_fields"):
+        for spec in getattr(network, group, ()):
+            if not isinstance(spec, SettingField):
+                return f"network {key!r}: {group} must hold publishers.SettingField values"
+    return None

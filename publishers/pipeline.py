@@ -1,0 +1,260 @@
+"""One delivery attempt, and the only place where exceptions are classified.
+
+:func:`deliver` renders the post (placeholders, CTA, UTM), runs the transforms, validates it,
+optionally reconciles with the network, publishes, and turns whatever happened into an
+:class:`Outcome` that tells the host exactly what to do next. It never raises for a delivery
+problem, never retries by itself and never notifies: the host records the outcome, commits, then
+calls the ``notify_*`` methods of :class:`~publishers.KairosPlugins` and, for ``retry``, asks
+:func:`publishers.retry.next_delay` when to come back.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from publishers.errors import (
+    CredentialsExpired,
+    PermanentError,
+    PublisherError,
+    TransientError,
+    UnknownNetworkError,
+    ValidationFailed,
+    redact,
+    truncate,
+)
+from publishers.manager import KairosPlugins
+from publishers.network import Network
+from publishers.rendering import render_post
+from publishers.values import ChannelContext, Post, Problem, PublishResult
+
+__all__ = ["Outcome", "Status", "deliver"]
+
+logger = logging.getLogger("kairos.delivery")
+
+
+class Status(enum.StrEnum):
+    """What happened, and therefore what the host does next."""
+
+    #: The post is out (``Outcome.result``); or was found out there already (``reconciled``).
+    PUBLISHED = "published"
+    #: Try again after back-off; ``retry_after`` is the network's floor.
+    RETRY = "retry"
+    #: Fail the publication with ``code`` and ``reason``; no retry.
+    FAILED = "failed"
+    #: Mark the channel expired; fail with "reconnect the channel".
+    CREDENTIALS_EXPIRED = "credentials_expired"
+    #: The request may have been posted and cannot be checked: a person must look. No retry.
+    UNCONFIRMED = "unconfirmed"
+    #: A plugin bug (an unexpected exception, logged with its traceback). Never retried
+    #: automatically: a plugin that crashes after posting would otherwise post twice.
+    PLUGIN_ERROR = "plugin_error"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The classified result of one attempt.
+
+    :ivar status: see :class:`Status`.
+    :ivar result: the network's result when ``published``.
+    :ivar code: stable machine code of the failure (``""`` when published).
+    :ivar reason: a sentence for the marketer, secrets redacted.
+    :ivar detail: developer detail (truncated, secrets redacted).
+    :ivar retry_after: floor for the next delay, when ``retry``.
+    :ivar reconcile_next: pass ``reconcile=True`` on the next attempt (the last one may have
+        posted, and the network can be searched).
+    :ivar reconciled: ``published`` because ``find_existing`` found an earlier post.
+    :ivar problems: validation problems when the post was refused before sending.
+    :ivar post: the post as sent, or as it would have been (after rendering and transforms).
+    :ivar error: the classified error, for ``notify_failed`` / ``notify_unconfirmed``.
+    :ivar elapsed: seconds the attempt took.
+    """
+
+    status: Status
+    result: PublishResult | None = None
+    code: str = ""
+    reason: str = ""
+    detail: str = ""
+    retry_after: float | None = None
+    reconcile_next: bool = False
+    reconciled: bool = False
+    problems: tuple[Problem, ...] = ()
+    post: Post | None = None
+    error: PublisherError | None = None
+    elapsed: float = 0.0
+
+    @property
+    def published(self) -> bool:
+        return self.status is Status.PUBLISHED
+
+    @property
+    def final(self) -> bool:
+        """No automatic attempt follows (everything except ``retry``)."""
+        return self.status is not Status.RETRY
+
+
+class _Attempt:
+    """Book-keeping for one attempt: the stage reached and the post so far."""
+
+    def __init__(self, channel: ChannelContext, post: Post) -> None:
+        self.channel = channel
+        self.post = post
+        self.stage = "lookup"
+        self.started = time.monotonic()
+
+    def outcome(self, status: Status, **fields: object) -> Outcome:
+        return Outcome(
+            status,
+            post=self.post,
+            elapsed=time.monotonic() - self.started,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    def scrub(self, error: PublisherError) -> PublisherError:
+        secrets = self.channel.secret_values()
+        error.reason = redact(error.reason, secrets)
+        error.detail = redact(error.detail, secrets)
+        return error
+
+
+def deliver(
+    plugins: KairosPlugins,
+    post: Post,
+    channel: ChannelContext,
+    idempotency_key: str,
+    *,
+    reconcile: bool = False,
+    values: Mapping[str, object] | None = None,
+    render: bool = True,
+) -> Outcome:
+    """Make one delivery attempt of ``post`` to ``channel``.
+
+    :param plugins: the plugin facade (networks, transforms, hooks).
+    :param post: the post, placeholders still in it.
+    :param channel: the target channel; its ``network`` key selects the network.
+    :param idempotency_key: the publication's key, the same for every attempt.
+    :param reconcile: ask the network first whether a post with this key already exists
+        (after a crash, or when the previous outcome had ``reconcile_next``); only used when the
+        network ``can_find_existing``.
+    :param values: placeholder values supplied by the caller (a reactive template's fire).
+    :param render: render placeholders, UTM tags and the CTA; ``False`` when ``post`` is
+        already rendered.
+    :returns: the :class:`Outcome`. Never raises for anything a plugin does (only for
+        ``BaseException`` such as ``KeyboardInterrupt``).
+    """
+    attempt = _Attempt(channel, post)
+    try:
+        network = plugins.network(channel.network)
+    except UnknownNetworkError as exc:
+        return attempt.outcome(
+            Status.FAILED,
+            code=exc.code,
+            reason=f"This channel's network {exc.key!r} is not installed.",
+            detail=str(exc),
+            error=PermanentError(str(exc), code=exc.code),
+        )
+    try:
+        return _attempt(plugins, network, attempt, idempotency_key, reconcile, values, render)
+    except PublisherError as exc:
+        return _classify(attempt.scrub(exc), network, attempt, reconcile)
+    except Exception as exc:
+        return _plugin_error(exc, network, attempt)
+
+
+def _attempt(
+    plugins: KairosPlugins,
+    network: Network,
+    attempt: _Attempt,
+    key: str,
+    reconcile: bool,
+    values: Mapping[str, object] | None,
+    render: bool,
+) -> Outcome:
+    channel = attempt.channel
+    if render:
+        attempt.stage = "rendering"
+        original = attempt.post
+        rendered = render_post(
+            original,
+            channel,
+            values=values,
+            resolver=lambda name: plugins.resolve_placeholder(
+                name=name, post=original, channel=channel
+            ),
+        )
+        attempt.post = rendered.post
+        if rendered.problems:
+            raise ValidationFailed(rendered.problems)
+    for transform in plugins.transforms():
+        attempt.stage = f"transform {transform.name!r}"
+        transformed = transform.apply(attempt.post, channel)
+        if not isinstance(transformed, Post):
+            raise TypeError(f"transform {transform.name!r} returned {transformed!r}, not a Post")
+        attempt.post = transformed
+    attempt.stage = "validation"
+    problems = plugins.validate(attempt.post, channel, network)
+    if problems:
+        raise ValidationFailed(problems)
+    if reconcile and network.capabilities.can_find_existing:
+        attempt.stage = "find_existing"
+        existing = network.find_existing(key, channel)
+        if existing is not None:
+            _check_result(existing, "find_existing")
+            return attempt.outcome(Status.PUBLISHED, result=existing, reconciled=True)
+    attempt.stage = "publish"
+    result = network.publish(attempt.post, channel, key)
+    _check_result(result, "publish")
+    return attempt.outcome(Status.PUBLISHED, result=result)
+
+
+def _check_result(result: object, method: str) -> None:
+    if not isinstance(result, PublishResult):
+        raise TypeError(f"{method}() returned {result!r}, not a publishers.PublishResult")
+
+
+def _classify(
+    error: PublisherError, network: Network, attempt: _Attempt, reconcile: bool
+) -> Outcome:
+    fields = {"code": error.code, "reason": error.reason, "detail": error.detail, "error": error}
+    caps = network.capabilities
+    if isinstance(error, ValidationFailed):
+        return attempt.outcome(Status.FAILED, problems=error.problems, **fields)
+    if isinstance(error, CredentialsExpired):
+        return attempt.outcome(Status.CREDENTIALS_EXPIRED, **fields)
+    if isinstance(error, TransientError):
+        safe = caps.supports_idempotency_key or caps.can_find_existing
+        if error.may_have_posted and not safe:
+            fields["reason"] = (
+                f"{network.display_name} did not confirm the post and it may have gone out; "
+                "check the channel before retrying."
+            )
+            return attempt.outcome(Status.UNCONFIRMED, **fields)
+        return attempt.outcome(
+            Status.RETRY,
+            retry_after=error.retry_after,
+            reconcile_next=(error.may_have_posted or reconcile) and caps.can_find_existing,
+            **fields,
+        )
+    return attempt.outcome(Status.FAILED, **fields)
+
+
+def _plugin_error(exc: Exception, network: Network, attempt: _Attempt) -> Outcome:
+    logger.exception(
+        "network %r raised %s during %s; failing the attempt as plugin_error",
+        network.key,
+        type(exc).__name__,
+        attempt.stage,
+    )
+    secrets: Sequence[str] = attempt.channel.secret_values()
+    detail = redact(truncate(f"{type(exc).__name__}: {exc}"), secrets)
+    reason = (
+        f"A plugin failed unexpectedly during {attempt.stage} for {network.display_name}. "
+        "It will not be retried automatically; ask a developer to check the logs."
+    )
+    error = PermanentError(reason, code="plugin_error", detail=detail)
+    return attempt.outcome(
+        Status.PLUGIN_ERROR, code="plugin_error", reason=reason, detail=detail, error=error
+    )

@@ -1,0 +1,224 @@
+"""The network contract as a reusable pytest suite.
+
+A plugin proves it keeps the contract by subclassing :class:`NetworkConformance` in its own
+tests and providing two fixtures::
+
+    from publishers.testing import NetworkConformance
+
+    class TestMyNetworkConformance(NetworkConformance):
+        @pytest.fixture
+        def network(self):
+            return MyNetwork()
+
+        @pytest.fixture
+        def channel(self, fake_server):
+            return ChannelContext(id="c1", network="mynet", settings={"base_url": fake_server.url})
+
+Optional overrides: ``sample_post`` (a post the network accepts), ``failing_channels`` (channels
+set up to make ``publish`` fail, with the error class expected) and :meth:`count_posts` (how many
+posts the network holds, to prove an idempotent retry makes only one).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from publishers.errors import PublisherError
+from publishers.network import NETWORK_KEY, Network, SettingField, check_network
+from publishers.values import (
+    METRIC_NAMES,
+    Capabilities,
+    ChannelContext,
+    MetricSnapshot,
+    Post,
+    Problem,
+    PublicationRef,
+    PublishResult,
+)
+
+__all__ = ["NetworkConformance"]
+
+
+def _key() -> str:
+    return f"conformance-{uuid.uuid4().hex}"
+
+
+class NetworkConformance:
+    """Subclass as ``Test<Something>`` and provide the ``network`` and ``channel`` fixtures."""
+
+    # --- fixtures and hooks a subclass provides -------------------------------------------
+
+    @pytest.fixture
+    def network(self) -> Network:
+        pytest.fail("provide a `network` fixture returning your Network instance")
+
+    @pytest.fixture
+    def channel(self) -> ChannelContext:
+        pytest.fail("provide a `channel` fixture returning a ChannelContext for your network")
+
+    @pytest.fixture
+    def sample_post(self, network: Network) -> Post:
+        """A short post the network must accept; override when your network needs more."""
+        caps = network.capabilities
+        return Post(
+            body="Conformance check from Kairos",
+            links=("https://example.com/kairos",) if caps.supports_links else (),
+            variant_key="control",
+            brand_name="Kairos",
+            brand_slug="kairos",
+            publication_id=uuid.uuid4().hex,
+            scheduled_for=datetime.now(UTC),
+        )
+
+    @pytest.fixture
+    def failing_channels(self) -> list[tuple[ChannelContext, type[PublisherError]]]:
+        """Channels on which ``publish`` must fail, with the error class expected."""
+        return []
+
+    def count_posts(self, network: Network, channel: ChannelContext) -> int | None:
+        """How many posts the network holds for ``channel``; ``None`` when unknowable."""
+        return None
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def ref_for(network: Network, post: Post, key: str, result: PublishResult) -> PublicationRef:
+        return PublicationRef(
+            publication_id=post.publication_id,
+            idempotency_key=key,
+            network=network.key,
+            external_id=result.external_id,
+            url=result.url,
+            variant_key=post.variant_key,
+        )
+
+    # --- the contract ----------------------------------------------------------------------
+
+    def test_network_registers(self, network: Network) -> None:
+        assert check_network(network) is None
+        assert NETWORK_KEY.match(network.key)
+        assert network.display_name.strip()
+
+    def test_capabilities_well_formed(self, network: Network) -> None:
+        caps = network.capabilities
+        assert isinstance(caps, Capabilities)
+        assert set(caps.metrics) <= set(METRIC_NAMES)
+        assert len(set(caps.metrics)) == len(caps.metrics), "metrics listed twice"
+        assert caps.max_text_length is None or caps.max_text_length > 0
+        if not caps.supports_links:
+            assert not caps.max_links
+        for spec in (*network.settings_schema, *network.secret_fields):
+            assert isinstance(spec, SettingField) and spec.name and spec.label
+        assert network.describe()["key"] == network.key
+
+    def test_validate_accepts_sample_post(
+        self, network: Network, channel: ChannelContext, sample_post: Post
+    ) -> None:
+        assert network.validate(sample_post, channel) == []
+
+    def test_validate_reports_overlong_text(
+        self, network: Network, channel: ChannelContext, sample_post: Post
+    ) -> None:
+        limit = network.capabilities.max_text_length
+        if limit is None:
+            pytest.skip("the network declares no text length limit")
+        problems = network.validate(sample_post.replace(body="x" * (limit + 1)), channel)
+        assert problems, "a post longer than max_text_length must be refused"
+        assert all(isinstance(p, Problem) and p.code and p.message for p in problems)
+
+    def test_publish_returns_result(
+        self, network: Network, channel: ChannelContext, sample_post: Post
+    ) -> None:
+        result = network.publish(sample_post, channel, _key())
+        assert isinstance(result, PublishResult)
+        assert result.external_id
+        assert result.published_at.tzinfo is not None
+
+    def test_idempotency_key_respected(
+        self, network: Network, channel: ChannelContext, sample_post: Post
+    ) -> None:
+        if not network.capabilities.supports_idempotency_key:
+            pytest.skip("the network does not declare idempotency key support")
+        key = _key()
+        before = self.count_posts(network, channel)
+        first = network.publish(sample_post, channel, key)
+        second = network.publish(sample_post, channel, key)
+        assert first.external_id == second.external_id
+        if before is not None:
+            assert self.count_posts(network, channel) == before + 1, "one key, one post"
+
+    def test_distinct_keys_make_distinct_posts(
+        self, network: Network, channel: ChannelContext, sample_post: Post
+    ) -> None:
+        first = network.publish(sample_post, channel, _key())
+        second = network.publish(sample_post, channel, _key())
+        assert first.external_id != second.external_id
+
+    def test_find_existing(
+        self, network: Network, channel: ChannelContext, sample_post: Post
+    ) -> None:
+        if not network.capabilities.can_find_existing:
+            with pytest.raises(PublisherError):
+                network.find_existing(_key(), channel)
+            return
+        key = _key()
+        assert network.find_existing(key, channel) is None
+        result = network.publish(sample_post, channel, key)
+        found = network.find_existing(key, channel)
+        assert isinstance(found, PublishResult)
+        assert found.external_id == result.external_id
+
+    def test_fetch_metrics_well_formed(
+        self, network: Network, channel: ChannelContext, sample_post: Post
+    ) -> None:
+        key = _key()
+        result = network.publish(sample_post, channel, key)
+        snapshot = network.fetch_metrics(self.ref_for(network, sample_post, key, result), channel)
+        assert isinstance(snapshot, MetricSnapshot)
+        assert snapshot.collected_at.tzinfo is not None
+        undeclared = set(snapshot.available()) - set(network.capabilities.metrics)
+        assert not undeclared, f"metrics not declared in capabilities: {sorted(undeclared)}"
+
+    def test_delete(self, network: Network, channel: ChannelContext, sample_post: Post) -> None:
+        key = _key()
+        result = network.publish(sample_post, channel, key)
+        ref = self.ref_for(network, sample_post, key, result)
+        if not network.capabilities.can_delete:
+            with pytest.raises(PublisherError):
+                network.delete(ref, channel)
+            return
+        network.delete(ref, channel)
+        if network.capabilities.can_find_existing:
+            assert network.find_existing(key, channel) is None
+
+    def test_errors_are_publisher_errors(
+        self,
+        network: Network,
+        sample_post: Post,
+        failing_channels: list[tuple[ChannelContext, type[PublisherError]]],
+    ) -> None:
+        if not failing_channels:
+            pytest.skip("no failing_channels provided")
+        for failing, expected in failing_channels:
+            with pytest.raises(PublisherError) as caught:
+                network.publish(sample_post, failing, _key())
+            error = caught.value
+            assert isinstance(error, expected), f"{failing!r}: {error!r} is not {expected}"
+            assert error.code and error.reason
+            for secret in failing.secret_values():
+                assert secret not in f"{error} {error.reason} {error.detail}"
+
+    def test_test_connection_returns_problems(
+        self, network: Network, channel: ChannelContext
+    ) -> None:
+        problems = network.test_connection(channel)
+        assert isinstance(problems, list)
+        assert all(isinstance(p, Problem) for p in problems)
+        assert problems == [], f"the test channel should pass test_connection: {problems}"
+
+    def test_channel_repr_hides_secrets(self, channel: ChannelContext) -> None:
+        for secret in channel.secret_values():
+            assert secret not in repr(channel)
