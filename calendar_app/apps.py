@@ -7,4 +7,15 @@ class CalendarAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from calendar_app import checks, signals  # noqa: F401  (registration side effects)
+
+        post_migrate.connect(_sync_schedules, sender=self, dispatch_uid="kairos_sync_schedules")
+
+
+def _sync_schedules(sender, **kwargs) -> None:
+    """Every migrate leaves Kairos's periodic tasks in place (idempotent by name)."""
+    from calendar_app.schedules import sync_schedules
+
+    sync_schedules()

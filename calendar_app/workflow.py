@@ -166,6 +166,13 @@ RULES: dict[str, Rule] = {
             "A first publication is being delivered.",
         ),
         Rule(
+            "resume",
+            frozenset({S.FAILED, S.PARTLY_FAILED, S.PUBLISHED}),
+            S.PUBLISHING,
+            None,
+            "A publication is being sent again after a retry.",
+        ),
+        Rule(
             "settle",
             frozenset({S.PUBLISHING, S.SCHEDULED, S.PUBLISHED, S.PARTLY_FAILED, S.FAILED}),
             None,
@@ -428,6 +435,16 @@ def start_publishing(item: ContentItem, actor: Actor | None = None) -> ContentIt
         return item
     _check("start_publishing", item, actor)
     return _move(item, "start_publishing", actor, S.PUBLISHING)
+
+
+@transaction.atomic
+def resume(item: ContentItem, actor: Actor) -> ContentItem:
+    """Back to publishing because a person retried one of its publications."""
+    item = _locked(item)
+    if item.status == S.PUBLISHING:
+        return item
+    _check("resume", item, actor)
+    return _move(item, "resume", actor, S.PUBLISHING)
 
 
 def settled_status(statuses: Iterable[str]) -> str | None:

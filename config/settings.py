@@ -205,3 +205,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("KAIROS_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Delivery ----------------------------------------------------------------------------------
+# A worker's claim on a publication lasts this long; it must outlive the task time-out, so that
+# a slow delivery is never handed to a second worker while the first is still sending.
+KAIROS_CLAIM_TTL = float(os.environ.get("KAIROS_CLAIM_TTL", str(Q_CLUSTER["timeout"] + 30)))
+# The dispatcher hands a publication to the queue this many seconds before it is due; the worker
+# waits out the remainder, so the post leaves on the due second instead of one poll later.
+KAIROS_DISPATCH_LOOKAHEAD = float(os.environ.get("KAIROS_DISPATCH_LOOKAHEAD", "1.0"))
+KAIROS_DISPATCH_INTERVAL = float(os.environ.get("KAIROS_DISPATCH_INTERVAL", "0.25"))
+# A publication found more than this many seconds overdue gets its item's lateness policy.
+KAIROS_OVERDUE_GRACE = float(os.environ.get("KAIROS_OVERDUE_GRACE", "60"))
+KAIROS_METRICS_WINDOW_DAYS = int(os.environ.get("KAIROS_METRICS_WINDOW_DAYS", "14"))
+KAIROS_METRICS_INTERVAL_MINUTES = int(os.environ.get("KAIROS_METRICS_INTERVAL_MINUTES", "15"))

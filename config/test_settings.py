@@ -6,6 +6,7 @@ minus ``sync`` (see tests/e2e).
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("KAIROS_ENV", "test")
 os.environ.setdefault("KAIROS_Q_SYNC", "1")
@@ -15,3 +16,11 @@ from config.settings import Q_CLUSTER
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 Q_CLUSTER = {**Q_CLUSTER, "sync": os.environ.get("KAIROS_Q_SYNC") == "1"}
+
+# SQLite test databases live in a file, not in memory, so that the end-to-end tests' real
+# qcluster and dispatcher processes see the rows the test writes (tests/e2e). One file per test
+# run, so that two runs on one machine never share (or delete) each other's database.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"kairos-test-{os.getpid()}.sqlite3")
+    }

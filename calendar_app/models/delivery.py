@@ -65,6 +65,10 @@ class Publication(WorkspaceOwned):
     external_id = models.CharField(max_length=255, blank=True)
     external_url = models.URLField(max_length=1000, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    needs_reconcile = models.BooleanField(
+        default=False,
+        help_text="The last attempt may have posted (crash or time-out): ask the network before posting again.",
+    )
     delivered_late = models.BooleanField(
         default=False, help_text="Sent after its due time by the overdue sweep."
     )

@@ -1,0 +1,33 @@
+"""The named django-q2 schedules Kairos relies on, created or updated idempotently by name.
+
+Called after every ``migrate`` (post_migrate), so a deployment never runs without them and never
+accumulates duplicates; a renamed task function is corrected here instead of silently breaking a
+stored schedule.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django_q.models import Schedule
+
+
+def wanted() -> dict[str, dict]:
+    return {
+        "kairos.sweep": {
+            "func": "calendar_app.tasks.sweep",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+        },
+        "kairos.collect_metrics": {
+            "func": "calendar_app.tasks.collect_metrics",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": settings.KAIROS_METRICS_INTERVAL_MINUTES,
+        },
+    }
+
+
+def sync_schedules() -> list[str]:
+    """Create or update Kairos's schedules; returns their names."""
+    for name, spec in wanted().items():
+        Schedule.objects.update_or_create(name=name, defaults={**spec, "repeats": -1})
+    return sorted(wanted())

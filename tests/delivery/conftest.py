@@ -1,0 +1,37 @@
+"""Delivery tests run the real sandbox plugin (found by its entry point) writing to a temp dir."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from calendar_app.plugins_runtime import reset_plugins, use_plugins
+
+
+@pytest.fixture(autouse=True)
+def sandbox_dir(tmp_path, monkeypatch) -> Path:
+    directory = tmp_path / "sandbox"
+    monkeypatch.setenv("KAIROS_SANDBOX_DIR", str(directory))
+    reset_plugins()
+    yield directory
+    reset_plugins()
+
+
+@pytest.fixture
+def plugins_with():
+    """``plugins_with(plugin, ...)``: the installed plugins plus test-only ones."""
+    from publishers import build_plugin_manager
+
+    def install(*extra: object) -> None:
+        use_plugins(build_plugin_manager(extra_plugins=extra))
+
+    return install
+
+
+def sandbox_posts(directory: Path) -> list[dict]:
+    records = []
+    for path in sorted(directory.glob("*.jsonl")):
+        records += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in records if r["type"] == "post"]
