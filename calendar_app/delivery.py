@@ -41,6 +41,7 @@ from calendar_app.models import (
     PublicationStatus,
 )
 from calendar_app.plugins_runtime import get_plugins
+from calendar_app.tracking import tracked_url_for
 from publishers import (
     CallToAction,
     ChannelContext,
@@ -78,6 +79,11 @@ def channel_context(channel: Channel) -> ChannelContext:
 
 
 def _cta(publication: Publication) -> CallToAction | None:
+    """The variant's call to action, else the item's, else the brand's default (a promoted winner).
+
+    Its link becomes a tracked short link (``/r/<code>``) when ``KAIROS_TRACKING_BASE_URL`` is
+    set, so clicks are counted per publication and variant even where the network reports none.
+    """
     item = publication.content_item
     source = publication.variant or item
     text, url, button = source.cta_text, source.cta_url, source.cta_button
@@ -86,6 +92,8 @@ def _cta(publication: Publication) -> CallToAction | None:
         text, url, button = brand.default_cta_text, brand.default_cta_url, brand.default_cta_button
     if not (text or url):
         return None
+    if url and settings.KAIROS_TRACKING_BASE_URL:
+        url = tracked_url_for(publication, url)
     return CallToAction(text=text, url=url, button_label=button)
 
 

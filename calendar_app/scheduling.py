@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count
 
 from calendar_app.models import (
     Channel,
@@ -34,35 +33,14 @@ def resolve_due_time(item: ContentItem, when: datetime | None) -> datetime:
 
 
 def allocate_variant(item: ContentItem, channel: Channel) -> Variant | None:
-    """The variant that brings this network's split closest to the planned weights.
+    """The variant for ``item`` on ``channel``: balanced by planned weights within each network
+    *and* each local hour bucket, or None on networks that split per recipient.
 
-    Greedy weighted balancing: pick the variant with the lowest (publications so far on this
-    network ÷ weight); ties go to the variant with fewer publications overall, then by key, so
-    the result is deterministic.
+    The rule lives in :mod:`calendar_app.allocation`; this name stays for existing callers.
     """
-    if item.experiment_id is None:
-        return None
-    variants = list(item.experiment.variants.all())
-    if not variants:
-        return None
-    on_network = dict(
-        Publication.objects.filter(
-            variant__experiment_id=item.experiment_id, channel__network=channel.network
-        )
-        .exclude(status=PublicationStatus.CANCELLED)
-        .values_list("variant_id")
-        .annotate(n=Count("id"))
-    )
-    overall = dict(
-        Publication.objects.filter(variant__experiment_id=item.experiment_id)
-        .exclude(status=PublicationStatus.CANCELLED)
-        .values_list("variant_id")
-        .annotate(n=Count("id"))
-    )
-    return min(
-        variants,
-        key=lambda v: (on_network.get(v.pk, 0) / v.weight, overall.get(v.pk, 0) / v.weight, v.key),
-    )
+    from calendar_app import allocation
+
+    return allocation.allocate_variant(item, channel)
 
 
 def create_publications(item: ContentItem) -> list[Publication]:

@@ -14,6 +14,15 @@ def deliver(publication_id: int) -> str:
     return "not-claimed" if report is None else report.outcome
 
 
+def deliver_many(publication_ids: list[int]) -> dict[str, int]:
+    """A batch from one burst, delivered in due order; each publication is claimed on its own."""
+    outcomes: dict[str, int] = {}
+    for publication_id in publication_ids:
+        outcome = deliver(publication_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
 def sweep() -> int:
     """Safety net every minute: release dead claims, then queue whatever is due or overdue."""
     delivery.recover_stale_claims()

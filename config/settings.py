@@ -212,9 +212,16 @@ LOGGING = {
 KAIROS_CLAIM_TTL = float(os.environ.get("KAIROS_CLAIM_TTL", str(Q_CLUSTER["timeout"] + 30)))
 # The dispatcher hands a publication to the queue this many seconds before it is due; the worker
 # waits out the remainder, so the post leaves on the due second instead of one poll later.
-KAIROS_DISPATCH_LOOKAHEAD = float(os.environ.get("KAIROS_DISPATCH_LOOKAHEAD", "1.0"))
+KAIROS_DISPATCH_LOOKAHEAD = float(os.environ.get("KAIROS_DISPATCH_LOOKAHEAD", "0.5"))
 KAIROS_DISPATCH_INTERVAL = float(os.environ.get("KAIROS_DISPATCH_INTERVAL", "0.25"))
 # A publication found more than this many seconds overdue gets its item's lateness policy.
 KAIROS_OVERDUE_GRACE = float(os.environ.get("KAIROS_OVERDUE_GRACE", "60"))
 KAIROS_METRICS_WINDOW_DAYS = int(os.environ.get("KAIROS_METRICS_WINDOW_DAYS", "14"))
 KAIROS_METRICS_INTERVAL_MINUTES = int(os.environ.get("KAIROS_METRICS_INTERVAL_MINUTES", "15"))
+
+# --- Tracked links -----------------------------------------------------------------------------
+# Public base URL of this deployment's short links (/r/<code>). Empty: CTA links are posted as
+# they are, untracked (production must set it to track clicks on networks that do not report).
+KAIROS_TRACKING_BASE_URL = os.environ.get("KAIROS_TRACKING_BASE_URL", "" if PRODUCTION else "http://127.0.0.1:8000")
+# Behind a reverse proxy that sets X-Forwarded-For, trust it to tell visitors apart.
+KAIROS_TRUST_X_FORWARDED_FOR = os.environ.get("KAIROS_TRUST_X_FORWARDED_FOR") == "1"

@@ -21,6 +21,13 @@ from calendar_app.models.events import BrandFit, Event, EventSource
 from calendar_app.models.experiments import Experiment, ExperimentStatus, Metric, Variant
 from calendar_app.models.reactive import Fire, ReactiveTemplate, Scenario
 from calendar_app.models.tenancy import ApiToken, Membership, Role, Workspace
+from calendar_app.models.tracking import (
+    Click,
+    Conversion,
+    ConversionKey,
+    RecipientSplit,
+    TrackedLink,
+)
 
 __all__ = [
     "ApiToken",
@@ -31,8 +38,11 @@ __all__ = [
     "BrandFit",
     "Channel",
     "ChannelStatus",
+    "Click",
     "ContentItem",
     "ContentStatus",
+    "Conversion",
+    "ConversionKey",
     "DeliveryAttempt",
     "Event",
     "EventSource",
@@ -46,8 +56,10 @@ __all__ = [
     "Publication",
     "PublicationStatus",
     "ReactiveTemplate",
+    "RecipientSplit",
     "Role",
     "Scenario",
+    "TrackedLink",
     "Transition",
     "Variant",
     "WorkerHeartbeat",

@@ -1,0 +1,1 @@
+"""Kairos's benchmark suite: ``python -m benchmarks`` (or ``make benchmark``) prints JSON figures."""

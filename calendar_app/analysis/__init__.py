@@ -1,0 +1,58 @@
+"""A/B statistics for Kairos experiments: pure functions over counts, no Django, no ORM.
+
+The package imports without Django configured so it can be tested, benchmarked and reused on
+its own. The one call most callers need is :func:`analyse`; the modules hold the methods:
+
+* :mod:`.counts` — input types (:class:`ArmCounts`, :class:`StratumCounts`) and metrics;
+* :mod:`.frequentist` — Welch / Fisher / delta-method lift / Holm, fixed horizon;
+* :mod:`.bayesian` — exact Beta-Binomial posteriors by quadrature;
+* :mod:`.sequential` — anytime-valid asymptotic confidence sequences;
+* :mod:`.srm` — sample-ratio mismatch;
+* :mod:`.stratified` — per-network and Mantel-Haenszel combined estimates;
+* :mod:`.planning` — sample size and duration;
+* :mod:`.decision` — the marketer-facing decision.
+
+See ``docs/ab-method.md`` for the formulas, assumptions and a worked example.
+"""
+
+from calendar_app.analysis.bayesian import BayesianArm, BayesianComparison, BayesianResult
+from calendar_app.analysis.counts import (
+    ArmCounts,
+    ArmTotals,
+    Metric,
+    StratumCounts,
+    arm_counts_for_metric,
+    strata_for_metric,
+)
+from calendar_app.analysis.decision import Action, Decision
+from calendar_app.analysis.frequentist import FrequentistComparison
+from calendar_app.analysis.planning import MinimumDetectableEffect, Plan
+from calendar_app.analysis.report import ArmSummary, ExperimentReport, analyse
+from calendar_app.analysis.sequential import SequentialComparison, SequentialTuning
+from calendar_app.analysis.srm import SrmResult
+from calendar_app.analysis.stratified import StratifiedComparison, StratumEstimate
+
+__all__ = [
+    "Action",
+    "ArmCounts",
+    "ArmSummary",
+    "ArmTotals",
+    "BayesianArm",
+    "BayesianComparison",
+    "BayesianResult",
+    "Decision",
+    "ExperimentReport",
+    "FrequentistComparison",
+    "Metric",
+    "MinimumDetectableEffect",
+    "Plan",
+    "SequentialComparison",
+    "SequentialTuning",
+    "SrmResult",
+    "StratifiedComparison",
+    "StratumCounts",
+    "StratumEstimate",
+    "analyse",
+    "arm_counts_for_metric",
+    "strata_for_metric",
+]
