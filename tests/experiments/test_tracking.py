@@ -176,20 +176,20 @@ def test_duplicate_event_id_is_idempotent(client, key, click_token):
     assert Conversion.objects.count() == 1
     reused = _post(client, key, {**payload, "value": "6"})
     assert reused.status_code == 409
-    assert "event_id" in reused.json()["errors"]
+    assert "event_id" in reused.json()["fields"]
 
 
 def test_unknown_click_is_a_field_error(client, key):
     response = _post(client, key, {"event_id": "o", "click_id": "no-such-click"})
     assert response.status_code == 400
-    assert response.json()["errors"] == {"click_id": ["Unknown click id."]}
+    assert response.json()["fields"] == {"click_id": ["Unknown click id."]}
 
 
 def test_click_of_another_workspace_is_unknown(client, click_token, other_workspace):
     foreign = ConversionKey.issue(workspace=other_workspace, name="other")
     response = _post(client, foreign, {"event_id": "o", "click_id": click_token})
     assert response.status_code == 400
-    assert "click_id" in response.json()["errors"]
+    assert "click_id" in response.json()["fields"]
 
 
 @pytest.mark.parametrize(
@@ -207,7 +207,7 @@ def test_malformed_input_is_400(client, key, raw, field):
     response = _post(client, key, None, raw=raw)
     assert response.status_code == 400
     if field:
-        assert field in response.json()["errors"]
+        assert field in response.json()["fields"]
 
 
 def test_revoked_key_refused(client, key, click_token):
