@@ -1,0 +1,22 @@
+"""The Kairos admin, for marketers: plan, approve, schedule and fire posts.
+
+One module per concept group; importing them registers their admin classes. Rows and choices are
+scoped to the user's workspaces (see :mod:`calendar_app.admin.base`).
+"""
+
+from django.contrib import admin
+
+from calendar_app.admin import (  # noqa: F401  (registration side effects)
+    brands,
+    content,
+    delivery,
+    events,
+    experiments,
+    reactive,
+    tenancy,
+    tracking,
+)
+
+admin.site.site_header = "Kairos"
+admin.site.site_title = "Kairos admin"
+admin.site.index_title = "Content calendar"

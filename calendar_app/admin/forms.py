@@ -1,0 +1,133 @@
+"""Forms of the admin that are more than a ModelForm: secrets, notes, firing values."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django import forms
+from django.contrib.admin import helpers
+
+from calendar_app.models import Channel
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value, not even the one just typed (like a password)."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
+class ChannelForm(forms.ModelForm):
+    """The channel form: secrets can be set or replaced, never read back."""
+
+    new_secrets = forms.CharField(
+        label="Set or replace secrets",
+        required=False,
+        widget=WriteOnlyTextarea(
+            attrs={
+                "rows": 4,
+                "cols": 60,
+                "autocomplete": "off",
+                "placeholder": '{"access_token": "…"}',
+            }
+        ),
+        help_text=(
+            'A JSON object of strings, e.g. {"access_token": "…"}. It replaces every current secret. '
+            "Leave blank to keep the current secrets. Secrets are encrypted and never shown again."
+        ),
+    )
+    clear_secrets = forms.BooleanField(
+        label="Remove all secrets",
+        required=False,
+        help_text="Disconnects the channel's credentials.",
+    )
+
+    class Meta:
+        model = Channel
+        # Secrets are not a model form field (never rendered): see new_secrets / clear_secrets.
+        fields = (
+            "brand",
+            "network",
+            "handle",
+            "display_name",
+            "settings",
+            "status",
+            "status_reason",
+        )
+
+    def clean_new_secrets(self) -> dict[str, str] | None:
+        text = self.cleaned_data.get("new_secrets", "").strip()
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON ({exc.msg}, line {exc.lineno}).") from exc
+        if not isinstance(value, dict) or not value:
+            raise forms.ValidationError('Give a non-empty JSON object, e.g. {"access_token": "…"}.')
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise forms.ValidationError("Every secret must be a string value.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("clear_secrets") and cleaned.get("new_secrets"):
+            self.add_error("clear_secrets", "Either replace the secrets or remove them, not both.")
+        return cleaned
+
+    def save(self, commit: bool = True) -> Channel:
+        channel = super().save(commit=False)
+        if self.cleaned_data.get("clear_secrets"):
+            channel.secrets = {}
+        elif self.cleaned_data.get("new_secrets"):
+            channel.secrets = self.cleaned_data["new_secrets"]
+        if commit:
+            channel.save()
+            self.save_m2m()
+        return channel
+
+
+class ActionForm(forms.Form):
+    """Base for the intermediate pages of admin actions (keeps the selection through the POST)."""
+
+    _selected_action = forms.CharField(widget=forms.MultipleHiddenInput)
+
+
+class RejectForm(ActionForm):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 70}),
+        help_text="Say what has to change, so the editor knows.",
+    )
+
+
+PLACEHOLDER = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
+
+
+def placeholders(text: str) -> list[str]:
+    """Placeholder names in a template body, in order of first appearance."""
+    seen: list[str] = []
+    for name in PLACEHOLDER.findall(text or ""):
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+class FireForm(ActionForm):
+    """One text field per placeholder of the template's body."""
+
+    def __init__(self, *args: Any, names: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in names:
+            self.fields[f"value_{name}"] = forms.CharField(label=name, max_length=500)
+
+    def values(self) -> dict[str, str]:
+        return {
+            key.removeprefix("value_"): value
+            for key, value in self.cleaned_data.items()
+            if key.startswith("value_")
+        }
+
+
+SELECTED = helpers.ACTION_CHECKBOX_NAME

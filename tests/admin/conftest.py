@@ -1,0 +1,130 @@
+"""A small world with one row of every model, and clients for its people."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from calendar_app import workflow
+from calendar_app.models import (
+    ApiToken,
+    AttemptOutcome,
+    Click,
+    Conversion,
+    ConversionKey,
+    DeliveryAttempt,
+    Fire,
+    MetricSnapshot,
+    RecipientSplit,
+    Role,
+    TrackedLink,
+    WorkerHeartbeat,
+)
+from calendar_app.workflow import Actor
+from tests import factories as f
+
+SECRET = "zz-super-secret-token-value-123"
+
+
+@pytest.fixture
+def superuser(db):
+    return f.UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def staff_member(workspace):
+    """``staff_member(role, ws=workspace)``: a staff user (not superuser) with that role."""
+
+    def make(role: str = Role.EDITOR, ws=None):
+        user = f.UserFactory(is_staff=True)
+        f.MembershipFactory(workspace=ws or workspace, user=user, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login(client):
+    def make(user):
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def world(workspace, brand):
+    """One row of every model in ``workspace``, the channel holding :data:`SECRET`."""
+    approver = f.MembershipFactory(workspace=workspace, role=Role.APPROVER).user
+    actor = Actor.for_user(approver, workspace)
+    channel = f.ChannelFactory(brand=brand, secrets={"token": SECRET})
+    event = f.EventFactory(workspace=workspace, title="Launch party")
+    experiment = f.ExperimentFactory(brand=brand)
+    control = f.VariantFactory(experiment=experiment, key="control", is_control=True)
+    f.VariantFactory(experiment=experiment, key="b")
+    item = f.ContentItemFactory(
+        brand=brand, channels=[channel], event=event, title="Scheduled post"
+    )
+    workflow.submit(item, actor)
+    workflow.approve(item, actor)
+    workflow.schedule(item, actor)
+    publication = item.publications.get()
+    DeliveryAttempt.objects.create(
+        publication=publication, number=1, started_at=timezone.now(), outcome=AttemptOutcome.RETRY
+    )
+    MetricSnapshot.objects.create(
+        workspace=workspace, publication=publication, collected_at=timezone.now(), impressions=10
+    )
+    template = f.ReactiveTemplateFactory(brand=brand, channels=[channel])
+    fire = Fire.objects.create(
+        workspace=workspace,
+        template=template,
+        template_version=1,
+        fired_by_label="x",
+        fired_at=datetime(2027, 2, 14, 23, 0, tzinfo=UTC),
+    )
+    token, token_text = ApiToken.issue(workspace=workspace, name="ci", role=Role.EDITOR)
+    WorkerHeartbeat.objects.create(name="worker-1", role="worker", beat_at=timezone.now())
+    link = TrackedLink.objects.create(
+        workspace=workspace,
+        publication=publication,
+        variant=control,
+        target_url="https://example.com/shop",
+    )
+    click = Click.objects.create(link=link, clicked_at=timezone.now(), visitor_hash="h" * 64)
+    Conversion.objects.create(
+        workspace=workspace,
+        click=click,
+        publication=publication,
+        variant=control,
+        external_event_id="order-1",
+        occurred_at=timezone.now(),
+        payload_hash="p" * 64,
+    )
+    RecipientSplit.objects.create(
+        workspace=workspace, publication=publication, variant=control, recipients=10
+    )
+    _, conversion_secret = ConversionKey.issue(workspace=workspace, name="shop")
+    return {
+        "workspace": workspace,
+        "brand": brand,
+        "channel": channel,
+        "event": event,
+        "experiment": experiment,
+        "control": control,
+        "item": item,
+        "publication": publication,
+        "template": template,
+        "fire": fire,
+        "token": token,
+        "clear_texts": [SECRET, token_text, token_text.split(".", 1)[1], conversion_secret],
+        "approver": approver,
+        "tomorrow": timezone.now() + timedelta(days=1),
+    }
+
+
+@pytest.fixture(autouse=True)
+def _admin_urls(settings):
+    settings.ROOT_URLCONF = "tests.admin.urls"
