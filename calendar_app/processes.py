@@ -84,10 +84,14 @@ class ProcessGroup:
         proc.wait(timeout=10)
 
     def stop_all(self, timeout: float = 15) -> list[str]:
-        """SIGTERM every child, wait, then SIGKILL what is left; returns the names that were killed."""
+        """SIGTERM every child, wait, then SIGKILL what is left; returns the names that were killed.
+
+        Only the leader gets SIGTERM: django-q2's cluster stops its own workers in order, and
+        signalling them all at once leaves its sentinel waiting for processes that are gone.
+        """
         for proc in self.running.values():
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
         killed = []
         for name, proc in self.running.items():
