@@ -22,6 +22,19 @@ def check_task_queue(app_configs, **kwargs) -> list:
                 id="kairos.E001",
             )
         )
+    if (
+        getattr(settings, "KAIROS_CLAIM_TTL", 0)
+        and q.get("timeout")
+        and q["timeout"] >= settings.KAIROS_CLAIM_TTL
+    ):
+        problems.append(
+            Warning(
+                "KAIROS_CLAIM_TTL is not longer than the task time-out: a slow delivery's claim can expire "
+                "while it is still sending, and the next attempt then has to reconcile with the network.",
+                hint="Leave KAIROS_CLAIM_TTL unset (time-out + 30 s) or raise it.",
+                id="kairos.W002",
+            )
+        )
     if not q.get("ack_failures"):
         problems.append(
             Error(
@@ -41,11 +54,22 @@ def check_encryption_keys(app_configs, **kwargs) -> list:
         fernet()
     except Exception as exc:  # ImproperlyConfigured with a helpful message
         return [Error(str(exc), id="kairos.E003")]
+    problems = []
+    if settings.KAIROS_ENV == "production" and not getattr(
+        settings, "KAIROS_TRACKING_BASE_URL", ""
+    ):
+        problems.append(
+            Warning(
+                "KAIROS_TRACKING_BASE_URL is not set: CTA links go out untracked, so experiments on networks "
+                "that report no clicks have nothing to count.",
+                id="kairos.W003",
+            )
+        )
     if settings.KAIROS_ENV == "production" and len(settings.KAIROS_ENCRYPTION_KEYS) > 3:
-        return [
+        problems.append(
             Warning(
                 "More than three encryption keys are configured; run rotate_encryption_keys and drop old ones.",
                 id="kairos.W001",
             )
-        ]
-    return []
+        )
+    return problems
