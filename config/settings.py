@@ -222,6 +222,63 @@ KAIROS_METRICS_INTERVAL_MINUTES = int(os.environ.get("KAIROS_METRICS_INTERVAL_MI
 # --- Tracked links -----------------------------------------------------------------------------
 # Public base URL of this deployment's short links (/r/<code>). Empty: CTA links are posted as
 # they are, untracked (production must set it to track clicks on networks that do not report).
-KAIROS_TRACKING_BASE_URL = os.environ.get("KAIROS_TRACKING_BASE_URL", "" if PRODUCTION else "http://127.0.0.1:8000")
+KAIROS_TRACKING_BASE_URL = os.environ.get(
+    "KAIROS_TRACKING_BASE_URL", "" if PRODUCTION else "http://127.0.0.1:8000"
+)
 # Behind a reverse proxy that sets X-Forwarded-For, trust it to tell visitors apart.
 KAIROS_TRUST_X_FORWARDED_FOR = os.environ.get("KAIROS_TRUST_X_FORWARDED_FOR") == "1"
+
+# --- REST API --------------------------------------------------------------------------------
+# Tokens first (an integration's header wins), then the session for the browsable API.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "calendar_app.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["calendar_app.api.permissions.WorkspacePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["calendar_app.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": os.environ.get("KAIROS_API_RATE", "1200/minute")},
+    "DEFAULT_PAGINATION_CLASS": "calendar_app.api.pagination.PagePagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "calendar_app.api.parsers.LimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "calendar_app.api.schema.KairosAutoSchema",
+    "EXCEPTION_HANDLER": "calendar_app.api.exceptions.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Kairos API",
+    "DESCRIPTION": (
+        "Headless content calendar for real-time marketing. Authenticate with "
+        "`Authorization: Token <prefix.secret>`; every resource is nested under "
+        "`/api/v1/workspaces/{workspace_slug}/`. Errors have one shape: "
+        '`{"code", "detail", "fields"}`. See docs/api.md for a walk-through.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "ENUM_NAME_OVERRIDES": {
+        "ContentStatusEnum": "calendar_app.models.ContentStatus",
+        "PublicationStatusEnum": "calendar_app.models.PublicationStatus",
+        "ExperimentStatusEnum": "calendar_app.models.ExperimentStatus",
+        "ChannelStatusEnum": "calendar_app.models.ChannelStatus",
+        "RoleEnum": "calendar_app.models.Role",
+        "MetricEnum": "calendar_app.models.Metric",
+        "EventSourceEnum": "calendar_app.models.EventSource",
+        "ScenarioEnum": "calendar_app.models.Scenario",
+        "LatenessPolicyEnum": "calendar_app.models.LatenessPolicy",
+    },
+}

@@ -1,7 +1,9 @@
-"""Top-level URLs: the admin, the health check, tracked links and, under /api/v1/, the REST API."""
+"""Top-level URLs: the admin, the health check, tracked links and, under /api/, the REST API with its
+schema and docs."""
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from calendar_app.health import health
 
@@ -9,4 +11,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
     path("", include("calendar_app.tracking_urls")),
+    path("api/v1/", include("calendar_app.api.urls", namespace="api")),
+    path("api/auth/", include("rest_framework.urls", namespace="rest_framework")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
+
+handler404 = "calendar_app.api.exceptions.page_not_found"

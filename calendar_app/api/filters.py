@@ -1,0 +1,199 @@
+"""django-filter FilterSets. Ids in filters are scoped to the caller's workspace (a foreign id is
+"not one of the available choices"), and an impossible time range is a 400, not an empty page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters as df
+from django.db.models import Q, QuerySet
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+
+from calendar_app.models import (
+    Brand,
+    BrandFit,
+    Channel,
+    ContentItem,
+    ContentStatus,
+    Event,
+    Experiment,
+    MetricSnapshot,
+    Publication,
+    PublicationStatus,
+    ReactiveTemplate,
+    Variant,
+)
+
+
+def _scoped(model: type) -> Any:
+    def queryset(request: Request | None) -> QuerySet:
+        workspace = getattr(request, "workspace", None)
+        if workspace is None:
+            return model.objects.none()
+        return model.objects.filter(workspace=workspace)
+
+    return queryset
+
+
+def _variants(request: Request | None) -> QuerySet:
+    workspace = getattr(request, "workspace", None)
+    if workspace is None:
+        return Variant.objects.none()
+    return Variant.objects.filter(experiment__workspace=workspace)
+
+
+def _visible_events(request: Request | None) -> QuerySet:
+    workspace = getattr(request, "workspace", None)
+    if workspace is None:
+        return Event.objects.none()
+    return Event.objects.visible_to(workspace)
+
+
+class RangeFilterSet(df.FilterSet):
+    """Checks every ``(after, before)`` pair listed in ``ranges``: after must come first."""
+
+    ranges: tuple[tuple[str, str], ...] = ()
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        data = self.form.cleaned_data
+        errors = {
+            before: [f"Must be later than {after}."]
+            for after, before in self.ranges
+            if data.get(after) and data.get(before) and data[before] <= data[after]
+        }
+        if errors:
+            raise ValidationError(errors, code="impossible_range")
+        return super().filter_queryset(queryset)
+
+
+class BrandFilter(df.FilterSet):
+    class Meta:
+        model = Brand
+        fields = {"slug": ["exact"], "language": ["exact"]}
+
+
+class ChannelFilter(df.FilterSet):
+    brand = df.ModelChoiceFilter(queryset=_scoped(Brand))
+
+    class Meta:
+        model = Channel
+        fields = ["brand", "network", "status"]
+
+
+class EventFilter(RangeFilterSet):
+    ranges = (("start", "end"),)
+    start = df.IsoDateTimeFilter(method="noop", help_text="Occurrences ending after this instant.")
+    end = df.IsoDateTimeFilter(method="noop", help_text="Occurrences starting before this instant.")
+    theme = df.CharFilter(method="filter_theme", help_text="Events tagged with this theme.")
+    brand = df.ModelChoiceFilter(
+        queryset=_scoped(Brand), method="filter_brand", help_text="Events scored for this brand."
+    )
+    min_fit = df.NumberFilter(
+        method="noop", min_value=0, max_value=100, help_text="With brand: minimum effective fit."
+    )
+    scope = df.ChoiceFilter(
+        choices=[("global", "Shared library"), ("workspace", "This workspace's own")],
+        method="filter_scope",
+    )
+
+    class Meta:
+        model = Event
+        fields = ["source"]
+
+    def noop(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        return queryset
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        start, end = self.form.cleaned_data.get("start"), self.form.cleaned_data.get("end")
+        if start and end:
+            queryset = queryset.overlapping(start, end)
+        elif start:
+            queryset = queryset.filter(
+                Q(ends_at__gt=start)
+                | Q(recurrence_ends_at__gt=start)
+                | Q(recurrence_ends_at__isnull=True, rrule__gt="")
+            )
+        elif end:
+            queryset = queryset.filter(starts_at__lt=end)
+        return queryset
+
+    def filter_theme(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # JSON containment is not portable to SQLite; match the JSON text of the list instead.
+        import json
+
+        needle = json.dumps(value.strip().lower())
+        return queryset.filter(themes__icontains=needle)
+
+    def filter_brand(self, queryset: QuerySet, name: str, value: Brand) -> QuerySet:
+        fits = BrandFit.objects.filter(brand=value)
+        min_fit = self.form.cleaned_data.get("min_fit")
+        if min_fit is not None:
+            fits = fits.filter(
+                Q(override_score__isnull=True, score__gte=min_fit) | Q(override_score__gte=min_fit)
+            )
+        return queryset.filter(pk__in=fits.values("event_id"))
+
+    def filter_scope(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(workspace__isnull=value == "global")
+
+
+class ContentItemFilter(RangeFilterSet):
+    ranges = (("scheduled_after", "scheduled_before"),)
+    brand = df.ModelChoiceFilter(queryset=_scoped(Brand))
+    event = df.ModelChoiceFilter(queryset=_visible_events)
+    experiment = df.ModelChoiceFilter(queryset=_scoped(Experiment))
+    channel = df.ModelChoiceFilter(queryset=_scoped(Channel), field_name="channels")
+    status = df.MultipleChoiceFilter(choices=ContentStatus.choices)
+    scheduled_after = df.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
+    scheduled_before = df.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
+
+    class Meta:
+        model = ContentItem
+        fields = ["brand", "event", "experiment", "channel", "status"]
+
+
+class ReactiveTemplateFilter(df.FilterSet):
+    brand = df.ModelChoiceFilter(queryset=_scoped(Brand))
+
+    class Meta:
+        model = ReactiveTemplate
+        fields = ["brand", "scenario", "is_active"]
+
+
+class ExperimentFilter(df.FilterSet):
+    brand = df.ModelChoiceFilter(queryset=_scoped(Brand))
+
+    class Meta:
+        model = Experiment
+        fields = ["brand", "status", "metric"]
+
+
+class PublicationFilter(RangeFilterSet):
+    ranges = (("due_after", "due_before"),)
+    content_item = df.ModelChoiceFilter(queryset=_scoped(ContentItem))
+    channel = df.ModelChoiceFilter(queryset=_scoped(Channel))
+    variant = df.ModelChoiceFilter(queryset=_variants)
+    status = df.MultipleChoiceFilter(choices=PublicationStatus.choices)
+    due_after = df.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = df.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+
+    class Meta:
+        model = Publication
+        fields = ["content_item", "channel", "variant", "status"]
+
+
+class MetricSnapshotFilter(RangeFilterSet):
+    ranges = (("collected_after", "collected_before"),)
+    publication = df.ModelChoiceFilter(queryset=_scoped(Publication))
+    variant = df.ModelChoiceFilter(queryset=_variants, field_name="publication__variant")
+    experiment = df.ModelChoiceFilter(
+        queryset=_scoped(Experiment), field_name="publication__variant__experiment"
+    )
+    collected_after = df.IsoDateTimeFilter(field_name="collected_at", lookup_expr="gte")
+    collected_before = df.IsoDateTimeFilter(field_name="collected_at", lookup_expr="lt")
+
+    class Meta:
+        model = MetricSnapshot
+        fields = ["publication", "variant", "experiment"]

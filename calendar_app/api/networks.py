@@ -1,0 +1,58 @@
+"""The API's one door to the plugin framework: installed networks and connection tests.
+
+Everything goes through :func:`calendar_app.plugins_runtime.get_plugins`, built once per process.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from calendar_app.models import Channel
+
+logger = logging.getLogger(__name__)
+
+
+def _plugins() -> Any:
+    from calendar_app.plugins_runtime import get_plugins
+
+    return get_plugins()
+
+
+def describe_networks() -> list[dict[str, Any]]:
+    """Every installed network with its capabilities, sorted by key."""
+    infos = _plugins().network_info()
+    return sorted((info.to_dict() for info in infos), key=lambda d: d["key"])
+
+
+def installed_network_keys() -> set[str] | None:
+    """Keys of the installed networks; ``None`` when the plugins cannot be loaded (then the
+    system check reports it and channel writes are not blocked on it)."""
+    try:
+        return {info.key for info in _plugins().network_info()}
+    except Exception:  # a broken plugin must not make channels unwritable
+        logger.exception("cannot load publisher plugins")
+        return None
+
+
+def channel_context(channel: Channel) -> Any:
+    from publishers import ChannelContext
+
+    return ChannelContext(
+        id=str(channel.pk),
+        network=channel.network,
+        handle=channel.handle,
+        settings=channel.settings or {},
+        secrets=channel.secrets or {},
+    )
+
+
+def test_connection(channel: Channel) -> list[dict[str, Any]]:
+    """Problems the channel's network finds with its settings and credentials (none: it works)."""
+    from publishers import UnknownNetworkError
+
+    try:
+        network = _plugins().network(channel.network)
+    except UnknownNetworkError as exc:
+        return [{"code": "unknown_network", "message": str(exc), "field": "network"}]
+    return [problem.to_dict() for problem in network.test_connection(channel_context(channel))]

@@ -1,0 +1,185 @@
+"""Fields shared by the resource serializers: workspace-scoped ids and brand-local times."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from django.db.models import Model, QuerySet
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from calendar_app.timeutils import local_to_utc
+
+MAX_ID = 2**63 - 1
+
+SCOPED_MESSAGES = {
+    "does_not_exist": "Object with id {pk_value} does not exist.",
+    "incorrect_type": "Expected an integer id, got {data_type}.",
+}
+
+
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """An id that must belong to the request's workspace.
+
+    Another workspace's id gets the same "does not exist" as an unknown one: a client learns
+    nothing about other tenants. ``scope`` returns the allowed rows for a workspace.
+    """
+
+    default_error_messages = SCOPED_MESSAGES
+
+    def __init__(self, *, model: type[Model], scope: Any = None, **kwargs: Any) -> None:
+        self.model = model
+        self.scope = scope or (lambda ws: model.objects.filter(workspace=ws))
+        super().__init__(queryset=model.objects.none(), **kwargs)
+
+    def get_queryset(self) -> QuerySet:
+        request = self.context.get("request")
+        workspace = getattr(request, "workspace", None)
+        if workspace is None:
+            return self.model.objects.none()
+        return self.scope(workspace)
+
+    def to_internal_value(self, data: Any) -> Model:
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        try:
+            pk = int(data)
+        except (TypeError, ValueError):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 0 < pk <= MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(pk)
+
+
+class InstantField(serializers.DateTimeField):
+    """An instant: ISO-8601 with an offset, or a naive local time left naive for the serializer
+    to place in the right zone (the brand's or the event's). Always rendered in UTC."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", UTC)
+        super().__init__(**kwargs)
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            return value
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            self.fail("overflow")
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if not isinstance(value, str | datetime):
+            self.fail("invalid", format="ISO-8601, e.g. 2027-02-14T18:30:00+01:00")
+        parsed = super().to_internal_value(value)
+        if not 1900 <= parsed.year <= 9998:
+            raise serializers.ValidationError(
+                "Give a date between 1900 and 9998.", code="out_of_range"
+            )
+        return parsed
+
+
+def to_utc(attrs: dict[str, Any], names: tuple[str, ...], time_zone: str) -> dict[str, Any]:
+    """Place naive values of ``names`` in ``time_zone``; a nonexistent local time is a field error."""
+    errors = {}
+    for name in names:
+        value = attrs.get(name)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            try:
+                attrs[name] = local_to_utc(value, time_zone)
+            except DjangoValidationError as exc:
+                errors[name] = exc.messages
+    if errors:
+        raise serializers.ValidationError(errors, code="nonexistent_local_time")
+    return attrs
+
+
+def local_iso(value: datetime | None, time_zone: str) -> str | None:
+    """``value`` as wall-clock time with offset in ``time_zone`` (for the ``*_local`` fields)."""
+    if value is None:
+        return None
+    return value.astimezone(zoneinfo.ZoneInfo(time_zone)).isoformat()
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
+class LocalTimeField(serializers.ReadOnlyField):
+    """Read-only: ``source`` rendered in the zone given by ``zone`` (a dotted attribute path)."""
+
+    def __init__(self, *, zone: str, **kwargs: Any) -> None:
+        self.zone = zone
+        kwargs.setdefault(
+            "help_text", "The same instant as wall-clock time with offset, in the brand's zone."
+        )
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance: Any) -> Any:
+        value = super().get_attribute(instance)
+        zone = instance
+        for part in self.zone.split("."):
+            zone = getattr(zone, part)
+        return local_iso(value, zone)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class StringListField(serializers.ListField):
+    child = serializers.CharField(max_length=1000, allow_blank=False)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+
+class TagListField(serializers.ListField):
+    child = serializers.CharField(max_length=60, allow_blank=False)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 50)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class BoundedDurationField(serializers.DurationField):
+    """A duration between zero and ten years, so the database never sees an overflowing value."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        from datetime import timedelta
+
+        kwargs.setdefault("min_value", timedelta(0))
+        kwargs.setdefault("max_value", timedelta(days=3650))
+        super().__init__(**kwargs)
+
+
+@extend_schema_field({"type": "string", "maxLength": 1000, "description": "A URL, or empty."})
+class OptionalURLField(serializers.CharField):
+    """A URL that may be blank, documented without ``format: uri`` so that ``""`` is valid (a
+    ``URLValidator`` on the field would make the schema generator add the format back)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        from django.core.validators import URLValidator
+
+        value = super().to_internal_value(data)
+        if value:
+            try:
+                URLValidator()(value)
+            except DjangoValidationError:
+                raise serializers.ValidationError("Enter a valid URL.", code="invalid") from None
+        return value
+
+
+class KairosModelSerializer(serializers.ModelSerializer):
+    """Model serializer with the project's field mapping (blank-able URLs)."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.URLField: OptionalURLField,
+    }

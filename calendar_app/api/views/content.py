@@ -1,0 +1,147 @@
+"""Content items and their workflow actions (one endpoint per action, through ``workflow``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from calendar_app import workflow
+from calendar_app.api.etag import ETagMixin
+from calendar_app.api.exceptions import WorkflowConflict
+from calendar_app.api.filters import ContentItemFilter
+from calendar_app.api.pagination import cursor_pagination
+from calendar_app.api.serializers.common import to_utc
+from calendar_app.api.serializers.content import (
+    ContentItemSerializer,
+    RescheduleSerializer,
+    ScheduleSerializer,
+    TransitionSerializer,
+)
+from calendar_app.api.views.base import WorkspaceViewSet
+from calendar_app.models import ContentItem, ContentStatus, Role
+
+#: The workflow actions exposed as endpoints, each with the role the workflow's rule requires.
+ACTIONS = ("submit", "withdraw", "approve", "reject", "schedule", "reschedule", "cancel", "reopen")
+DELETABLE = frozenset({ContentStatus.DRAFT, ContentStatus.CANCELLED})
+
+IF_MATCH_DOC = "Send the ETag you read as If-Match; a stale one is answered 412."
+
+
+def _transition(name: str) -> Callable[..., Response]:
+    """An action endpoint that runs ``workflow.<name>`` and returns the item."""
+    serializer_class = {"schedule": ScheduleSerializer, "reschedule": RescheduleSerializer}.get(
+        name, TransitionSerializer
+    )
+
+    def view(self: ContentItemViewSet, request: Request, *args: Any, **kwargs: Any) -> Response:
+        item = self.get_object()
+        data = serializer_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        options = dict(data.validated_data)
+        if "scheduled_at" in options:
+            when = to_utc(options, ("scheduled_at",), item.brand.time_zone).pop("scheduled_at")
+            options["when"] = when
+            options.pop("scheduled_at", None)
+        item = getattr(workflow, name)(item, self.actor, **options)
+        return self.item_response(item)
+
+    rule = workflow.RULES[name]
+    view.__name__ = name
+    view.__doc__ = f"{rule.summary} Needs the {rule.role} role. {IF_MATCH_DOC}"
+    examples = []
+    if name == "schedule":
+        examples = [
+            OpenApiExample(
+                "Tuesday 9:00 in the brand's zone",
+                value={"scheduled_at": "2027-02-16T09:00:00", "note": "Morning slot"},
+                request_only=True,
+            )
+        ]
+    if name == "reject":
+        examples = [
+            OpenApiExample("With a note", value={"note": "Shorter, please."}, request_only=True)
+        ]
+    view = extend_schema(
+        request=serializer_class, responses={200: ContentItemSerializer}, examples=examples
+    )(view)
+    return action(detail=True, methods=["post"])(view)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        examples=[
+            OpenApiExample(
+                "A draft for the big game",
+                value={
+                    "brand": 1,
+                    "title": "Blackout reaction",
+                    "body": "You can still dunk in the dark.",
+                    "channels": [1],
+                    "scheduled_at": "2027-02-14T20:30:00",
+                    "cta_text": "Grab a pack",
+                    "cta_url": "https://example.com/snacks",
+                },
+                request_only=True,
+            )
+        ]
+    ),
+    update=extend_schema(description=IF_MATCH_DOC),
+    partial_update=extend_schema(description=IF_MATCH_DOC),
+    destroy=extend_schema(
+        description="Only drafts and cancelled items can be deleted. " + IF_MATCH_DOC
+    ),
+)
+class ContentItemViewSet(ETagMixin, WorkspaceViewSet):
+    """Planned posts. Changes go through the workflow: editing approved content sends it back to
+    review. Reads carry an ETag."""
+
+    model = ContentItem
+    serializer_class = ContentItemSerializer
+    write_permission = Role.EDITOR
+    action_permissions = {name: workflow.RULES[name].role for name in ACTIONS}
+    filterset_class = ContentItemFilter
+    pagination_class = cursor_pagination("-created_at")
+    ordering_fields = ["created_at", "updated_at", "id"]
+    ordering = ["-created_at"]
+    uses_etag = True
+
+    def base_queryset(self) -> QuerySet:
+        return (
+            ContentItem.objects.filter(workspace=self.workspace)
+            .select_related("brand")
+            .prefetch_related("channels")
+        )
+
+    def item_response(self, item: ContentItem, status: int = 200) -> Response:
+        item = self.get_queryset().get(pk=item.pk)  # fresh, with its relations
+        return Response(self.get_serializer(self.tag(item)).data, status=status)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self.item_response(serializer.save(), status=201)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        partial = kwargs.pop("partial", False)
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return self.item_response(serializer.save())
+
+    def perform_destroy(self, instance: ContentItem) -> None:
+        if instance.status not in DELETABLE:
+            raise WorkflowConflict(
+                f"Only drafts and cancelled items can be deleted; this one is {instance.status}. "
+                "Cancel it first.",
+                code="invalid_transition",
+            )
+        instance.delete()
+
+
+for _name in ACTIONS:
+    setattr(ContentItemViewSet, _name, _transition(_name))

@@ -1,0 +1,84 @@
+"""Every list runs a constant number of SQL queries whatever the page holds (1 row vs 20)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from calendar_app.models import ApiToken, PublicationStatus, Role
+from tests import factories as f
+from tests.api.conftest import ROUTES, World, token_client, url_for
+
+
+def add_rows(basename: str, world: World, n: int) -> None:
+    """``n`` more rows of ``basename``, each with its own related rows (the expensive case)."""
+    ws = world.workspace
+    brand = world["brand"]
+    for i in range(n):
+        if basename == "member":
+            f.MembershipFactory(workspace=ws)
+        elif basename == "token":
+            ApiToken.issue(
+                workspace=ws,
+                name=f"k{i}",
+                role=Role.VIEWER,
+                user=f.MembershipFactory(workspace=ws).user,
+            )
+        elif basename == "brand":
+            f.BrandFactory(workspace=ws)
+        elif basename == "channel":
+            f.ChannelFactory(workspace=ws, brand=f.BrandFactory(workspace=ws))
+        elif basename == "event":
+            f.EventFactory(workspace=ws)
+        elif basename == "content-item":
+            other = f.BrandFactory(workspace=ws)
+            f.ContentItemFactory(
+                workspace=ws, brand=other, channels=[f.ChannelFactory(brand=other, workspace=ws)]
+            )
+        elif basename == "reactive-template":
+            f.ReactiveTemplateFactory(workspace=ws, brand=f.BrandFactory(workspace=ws))
+        elif basename == "experiment":
+            experiment = f.ExperimentFactory(workspace=ws, brand=brand)
+            f.VariantFactory(experiment=experiment)
+        elif basename == "variant":
+            f.VariantFactory(experiment=world["experiment"])
+        elif basename in ("publication", "metric-snapshot"):
+            item = f.ContentItemFactory(
+                workspace=ws, brand=f.BrandFactory(workspace=ws), channels=[]
+            )
+            publication = f.PublicationFactory(content_item=item, status=PublicationStatus.PENDING)
+            if basename == "metric-snapshot":
+                f.MetricSnapshotFactory(publication=publication, workspace=ws)
+        else:  # pragma: no cover - a new list endpoint must be taught here
+            raise AssertionError(f"teach add_rows about {basename}")
+
+
+LISTS = [c for c in ROUTES if c.action == "list"]
+
+
+def count_queries(client, url: str) -> int:
+    client.get(url)  # warm-up: last_used_at and other once-a-minute writes
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, {"page_size": 50})
+    assert response.status_code == 200
+    return len(ctx.captured_queries), len(response.json()["results"])
+
+
+@pytest.mark.parametrize("case", LISTS, ids=lambda c: c.id)
+def test_list_query_count_is_constant(case, world):
+    client = token_client(world.workspace, Role.ADMIN)
+    url = url_for(case, world)
+    few, rows_few = count_queries(client, url)
+    add_rows(case.basename, world, 19)
+    many, rows_many = count_queries(client, url)
+    assert rows_many >= rows_few + 19
+    assert many == few, f"{case.id}: {few} queries for {rows_few} rows, {many} for {rows_many}"
+
+
+def test_every_list_is_paginated(world):
+    client = token_client(world.workspace, Role.ADMIN)
+    for case in LISTS:
+        body = client.get(url_for(case, world), {"page_size": 1}).json()
+        assert set(body) >= {"results", "next", "previous"}, case.id
+        assert len(body["results"]) <= 1

@@ -1,0 +1,167 @@
+"""Workflow actions through the API take the same path as the admin (``calendar_app.workflow``)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from calendar_app.models import ContentItem, Publication, PublicationStatus, Transition
+from tests import factories as f
+
+
+def item_url(world, pk: int, action: str | None = None) -> str:
+    url = reverse(
+        "api:content-item-detail", kwargs={"workspace_slug": world.workspace.slug, "pk": pk}
+    )
+    return f"{url}{action}/" if action else url
+
+
+def test_full_life_cycle(world, client_for):
+    editor, approver = client_for("editor"), client_for("approver")
+    item = f.ContentItemFactory(
+        brand=world["brand"], workspace=world.workspace, channels=[world["channel"]]
+    )
+    assert (
+        editor.post(item_url(world, item.pk, "submit"), {}, format="json").json()["status"]
+        == "in_review"
+    )
+    rejected = approver.post(item_url(world, item.pk, "reject"), {}, format="json")
+    assert rejected.status_code == 400 and "note" in rejected.json()["fields"]
+    assert (
+        approver.post(item_url(world, item.pk, "approve"), {"note": "ok"}, format="json").json()[
+            "status"
+        ]
+        == "approved"
+    )
+    scheduled = editor.post(
+        item_url(world, item.pk, "schedule"), {"scheduled_at": "2030-07-01T09:00:00"}, format="json"
+    )
+    assert scheduled.status_code == 200, scheduled.content
+    assert scheduled.json()["scheduled_at"] == "2030-07-01T07:00:00Z"
+    pending = Publication.objects.filter(content_item=item, status=PublicationStatus.PENDING)
+    assert pending.count() == 1
+    moved = editor.post(
+        item_url(world, item.pk, "reschedule"),
+        {"scheduled_at": "2030-07-02T10:00:00+00:00"},
+        format="json",
+    )
+    assert moved.json()["scheduled_at"] == "2030-07-02T10:00:00Z"
+    assert (
+        editor.post(item_url(world, item.pk, "cancel"), {}, format="json").json()["status"]
+        == "cancelled"
+    )
+    actions = list(Transition.objects.filter(content_item=item).values_list("action", flat=True))
+    assert actions == ["submit", "approve", "schedule", "reschedule", "cancel"]
+    assert Transition.objects.filter(content_item=item).first().actor_label.startswith("token ")
+
+
+def test_invalid_transition_is_409_with_the_workflow_code(world, client_for):
+    response = client_for("approver").post(
+        item_url(world, world["content-item"].pk, "approve"), {}, format="json"
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "invalid_transition"
+
+
+def test_editing_approved_content_sends_it_back_to_review(world, client_for):
+    editor, approver = client_for("editor"), client_for("approver")
+    item = world["content-item"]
+    editor.post(item_url(world, item.pk, "submit"), {}, format="json")
+    approver.post(item_url(world, item.pk, "approve"), {}, format="json")
+    edited = editor.patch(item_url(world, item.pk), {"body": "New words"}, format="json")
+    assert edited.status_code == 200, edited.content
+    assert edited.json()["status"] == "in_review"
+    assert edited.json()["version"] == 2
+
+
+def test_deleting_is_for_drafts_only(world, client_for):
+    editor = client_for("editor")
+    item = world["content-item"]
+    editor.post(item_url(world, item.pk, "submit"), {}, format="json")
+    assert editor.delete(item_url(world, item.pk)).status_code == 409
+    assert ContentItem.objects.filter(pk=item.pk).exists()
+
+
+def test_fire_a_template(world, client_for):
+    approver = client_for("approver")
+    template = world["reactive-template"]
+    base = reverse(
+        "api:reactive-template-detail",
+        kwargs={"workspace_slug": world.workspace.slug, "pk": template.pk},
+    )
+    refused = approver.post(f"{base}fire/", {"values": {"moment": "dark"}}, format="json")
+    assert refused.status_code in (400, 409) and refused.json()["code"] != "not_available"
+    assert approver.post(f"{base}approve/", {}, format="json").status_code == 200
+    fired = approver.post(
+        f"{base}fire/", {"values": {"moment": "the lights went out"}}, format="json"
+    )
+    assert fired.status_code == 201, fired.content
+    assert fired.json()["template"] == template.pk
+    assert fired.json()["values"] == {"moment": "the lights went out"}
+
+
+def test_retry_a_failed_publication(world, client_for):
+    publication = world["publication"]
+    url = reverse(
+        "api:publication-detail",
+        kwargs={"workspace_slug": world.workspace.slug, "pk": publication.pk},
+    )
+    response = client_for("approver").post(f"{url}retry/", {}, format="json")
+    assert response.status_code in (200, 409), response.content
+    assert response.json().get("code") != "not_available"
+
+
+def test_event_fits_and_filters(world, client_for):
+    client = client_for("viewer")
+    url = reverse("api:event-list", kwargs={"workspace_slug": world.workspace.slug})
+    library = f.EventFactory(workspace=None, themes=["fashion"])
+    rows = client.get(url).json()["results"]
+    own = next(r for r in rows if r["id"] == world["event"].pk)
+    assert own["fits"] and own["fits"][0]["brand"] == world["brand"].pk
+    assert {r["id"] for r in rows} >= {world["event"].pk, library.pk}
+    sport = {r["id"] for r in client.get(url, {"theme": "sport"}).json()["results"]}
+    assert world["event"].pk in sport and library.pk not in sport
+    windowed = client.get(
+        url, {"start": "2030-01-01T00:00:00Z", "end": "2030-02-01T00:00:00Z"}
+    ).json()
+    assert windowed["results"] == []
+    override = client_for("editor").post(
+        f"{url}{library.pk}/fit/",
+        {"brand": world["brand"].pk, "override_score": 90, "override_note": "Launch week"},
+        format="json",
+    )
+    assert override.status_code == 200, override.content
+    assert override.json()["effective_score"] == 90
+    fitting = {
+        r["id"]
+        for r in client.get(url, {"brand": world["brand"].pk, "min_fit": 80}).json()["results"]
+    }
+    assert library.pk in fitting
+
+
+def test_experiment_results(world, client_for):
+    experiment = world["experiment"]
+    url = reverse(
+        "api:experiment-detail",
+        kwargs={"workspace_slug": world.workspace.slug, "pk": experiment.pk},
+    )
+    body = client_for("viewer").get(f"{url}results/").json()
+    control = next(a for a in body["arms"] if a["key"] == "control")
+    assert control["impressions"] == 1000 and control["clicks"] == 20
+    assert body["report"] is not None, body["problem"]
+    assert "decision" in body["report"]
+
+
+def test_networks_list_installed_plugins(client_for):
+    body = client_for("viewer").get(reverse("api:network-list")).json()
+    keys = [n["key"] for n in body["results"]]
+    assert "sandbox" in keys
+    assert "capabilities" in body["results"][0]
+
+
+def test_channel_test_connection(world, client_for):
+    url = reverse(
+        "api:channel-detail",
+        kwargs={"workspace_slug": world.workspace.slug, "pk": world["channel"].pk},
+    )
+    body = client_for("admin").post(f"{url}test-connection/", {}, format="json").json()
+    assert set(body) == {"ok", "problems"}
