@@ -299,3 +299,34 @@ def test_actor_system_label_in_settle(brand, actor) -> None:
     dispatch_due()
     assert item.transitions.filter(action="settle").get().actor_label == "system"
     assert Actor.system().is_system
+
+
+def test_rescheduling_a_queued_publication_leaves_its_stale_task_harmless(
+    brand, actor, sandbox_dir
+) -> None:
+    item = scheduled_item(brand, actor)
+    publication = item.publications.get()
+    Publication.objects.filter(pk=publication.pk).update(
+        status=P.QUEUED
+    )  # its task is in the broker
+    later = timezone.now() + timedelta(hours=1)
+    workflow.reschedule(item, actor(Role.EDITOR), later)
+    assert (
+        delivery.deliver_publication(publication.pk) is None
+    )  # the stale task runs: nothing happens
+    publication.refresh_from_db()
+    assert (publication.status, publication.due_at) == (P.PENDING, later)
+    Publication.objects.filter(pk=publication.pk).update(next_attempt_at=timezone.now())
+    dispatch_due()
+    assert len(sandbox_posts(sandbox_dir)) == 1
+
+
+def test_cancelling_a_queued_publication_stops_it(brand, actor, sandbox_dir) -> None:
+    item = scheduled_item(brand, actor)
+    publication = item.publications.get()
+    Publication.objects.filter(pk=publication.pk).update(status=P.QUEUED)
+    workflow.cancel(item, actor(Role.EDITOR))
+    assert delivery.deliver_publication(publication.pk) is None
+    assert sandbox_posts(sandbox_dir) == []
+    publication.refresh_from_db()
+    assert publication.status == P.CANCELLED
