@@ -10,6 +10,9 @@ class CalendarAppConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from calendar_app import checks, signals  # noqa: F401  (registration side effects)
+        from calendar_app.outbound.receivers import connect as connect_webhook_receivers
+
+        connect_webhook_receivers()
 
         post_migrate.connect(_sync_schedules, sender=self, dispatch_uid="kairos_sync_schedules")
 

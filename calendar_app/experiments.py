@@ -21,7 +21,9 @@ Counting rules (why they are what they are):
   would raise false alarms whenever one post does better.
 
 All of it is computed in the database in one query (:func:`aggregate_counts`), grouped by
-variant and network, the stratum the analysis adjusts for.
+variant, network (the stratum the analysis adjusts for) and publication (the unit of
+randomisation, whose per-publication counts the analysis needs for its cluster-robust variance;
+see "Unit of randomisation" in ``docs/ab-method.md``).
 """
 
 from __future__ import annotations
@@ -172,12 +174,19 @@ class VariantInfo:
 
 @dataclass(slots=True)
 class ExperimentCounts:
-    """What :func:`aggregate_counts` returns: per variant, and per network then variant."""
+    """What :func:`aggregate_counts` returns: per variant, and per network then variant.
+
+    ``clusters[key]`` and ``stratum_clusters[network][key]`` are the ``(exposures, successes)``
+    of each publication of the variant whose exposure is known (the units the variant was
+    randomised to); they add up to the arm's ``exposures`` and ``successes``.
+    """
 
     metric: str
     variants: dict[str, VariantInfo] = field(default_factory=dict)
     arms: dict[str, ArmRow] = field(default_factory=dict)
     strata: dict[str, dict[str, ArmRow]] = field(default_factory=dict)
+    clusters: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    stratum_clusters: dict[str, dict[str, list[tuple[int, int]]]] = field(default_factory=dict)
 
     @property
     def control(self) -> str | None:
@@ -193,6 +202,7 @@ class ExperimentCounts:
                 network: {k: asdict(v) for k, v in arms.items()}
                 for network, arms in self.strata.items()
             },
+            "clusters": {k: len(v) for k, v in self.clusters.items()},
         }
 
 
@@ -213,7 +223,7 @@ def _count_subquery(queryset) -> Coalesce:
 
 
 def aggregate_counts(experiment: Experiment) -> ExperimentCounts:
-    """Per-variant and per-network totals of ``experiment``, in ONE SQL query.
+    """Per-variant, per-network and per-publication totals of ``experiment``, in ONE SQL query.
 
     Rows are (variant × publication of the experiment's content), joined through
     variant → experiment → content items → publications, so a variant without any publication
@@ -221,6 +231,12 @@ def aggregate_counts(experiment: Experiment) -> ExperimentCounts:
     variant, or has no variant (per-recipient networks: the variant's own links and recipients).
     The latest snapshot per publication is a correlated subquery on the
     ``(publication, -collected_at)`` index; tracked clicks and conversions are counted subqueries.
+
+    The GROUP BY is (variant, network, publication the row counts for): a row that does not
+    count for the variant (another variant's publication) groups under a NULL publication, so
+    the result has one row per contributing (variant, publication) plus one per (variant,
+    network) — bounded by the publications, never by the snapshots. Python only adds those
+    rows up into arm and network totals and keeps each publication's counts as a cluster.
     """
     pub = "experiment__content_items__publications"
     latest = MetricSnapshot.objects.filter(publication_id=OuterRef("pub_id")).order_by(
@@ -280,10 +296,14 @@ def aggregate_counts(experiment: Experiment) -> ExperimentCounts:
             pub_variant=F(f"{pub}__variant_id"),
             pub_status=F(f"{pub}__status"),
         )
-        .annotate(network=F(f"{pub}__channel__network"))
-        .alias(row_impressions=impressions, row_clicks=clicks)
-        .values("key", "name", "weight", "is_control", "network")
         .annotate(
+            network=F(f"{pub}__channel__network"),
+            unit=Case(When(direct | split, then=F("pub_id")), default=None, output_field=big),
+        )
+        .alias(row_impressions=impressions, row_clicks=clicks)
+        .values("key", "name", "weight", "is_control", "network", "unit")
+        .annotate(
+            known=Max(Case(When(exposure_known, then=Value(1)), default=Value(0))),
             publications=Sum(Case(When(direct, then=Value(1)), default=Value(0))),
             recipients=Sum(Case(When(split, then=Coalesce(recipients, Value(0))), default=0)),
             impressions=Coalesce(Sum(impressions), Value(0)),
@@ -296,7 +316,7 @@ def aggregate_counts(experiment: Experiment) -> ExperimentCounts:
                 Sum(Case(When(exposure_known, then=success_expr), output_field=big)), Value(0)
             ),
         )
-        .order_by("-is_control", "key", "network")
+        .order_by("-is_control", "key", "network", "unit")
     )
     result = ExperimentCounts(metric=experiment.metric)
     for row in rows:
@@ -314,12 +334,22 @@ def aggregate_counts(experiment: Experiment) -> ExperimentCounts:
             successes=int(row["successes"]),
         )
         result.arms.setdefault(key, ArmRow()).add(arm)
+        cluster = (arm.exposures, arm.successes)
+        counted = row["unit"] is not None and row["known"]
+        if counted:
+            result.clusters.setdefault(key, []).append(cluster)
         if row["network"] is not None:
             result.strata.setdefault(row["network"], {}).setdefault(key, ArmRow()).add(arm)
+            if counted:
+                by_variant = result.stratum_clusters.setdefault(row["network"], {})
+                by_variant.setdefault(key, []).append(cluster)
     # Every variant in every stratum, so the analysis sees 0/0 rather than a missing arm.
-    for arms in result.strata.values():
+    for network, arms in result.strata.items():
         for key in result.variants:
             arms.setdefault(key, ArmRow())
+            result.stratum_clusters.setdefault(network, {}).setdefault(key, [])
+    for key in result.variants:
+        result.clusters.setdefault(key, [])
     return result
 
 
@@ -352,7 +382,8 @@ def analyse_experiment(experiment: Experiment, now: datetime | None = None) -> d
 
     Uses the sequential (anytime-valid) analysis, because marketers look at results every day:
     a fixed-horizon test read daily would ship false winners. Strata are the networks, so a
-    network's base rate cannot pass for a variant effect. Returns a JSON-ready dict:
+    network's base rate cannot pass for a variant effect. Each publication is a cluster (the
+    variant is assigned per publication), so intervals are cluster-robust. Returns a JSON-ready dict:
     ``counts``, ``report`` (the analysis, or None when it cannot run) and ``decision``.
     """
     now = now or timezone.now()
@@ -374,10 +405,27 @@ def analyse_experiment(experiment: Experiment, now: datetime | None = None) -> d
     metric_label = Metric(experiment.metric).label.split(" (")[0].lower()
     keys = list(counts.variants)
     try:
-        arms = [ArmCounts(k, counts.arms[k].exposures, counts.arms[k].successes) for k in keys]
+        arms = [
+            ArmCounts(
+                k,
+                counts.arms[k].exposures,
+                counts.arms[k].successes,
+                tuple(counts.clusters[k]),
+            )
+            for k in keys
+        ]
         strata = [
             StratumCounts(
-                network, tuple(ArmCounts(k, a[k].exposures, a[k].successes) for k in keys)
+                network,
+                tuple(
+                    ArmCounts(
+                        k,
+                        a[k].exposures,
+                        a[k].successes,
+                        tuple(counts.stratum_clusters[network][k]),
+                    )
+                    for k in keys
+                ),
             )
             for network, a in sorted(counts.strata.items())
         ]

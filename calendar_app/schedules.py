@@ -18,6 +18,11 @@ def wanted() -> dict[str, dict]:
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
         },
+        "kairos.webhooks_sweep": {
+            "func": "calendar_app.outbound.tasks.sweep",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+        },
         "kairos.collect_metrics": {
             "func": "calendar_app.tasks.collect_metrics",
             "schedule_type": Schedule.MINUTES,

@@ -103,6 +103,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a repeated Idempotency-Key is keyed by who sent it.
+    "calendar_app.api.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -225,6 +227,11 @@ KAIROS_METRICS_INTERVAL_MINUTES = int(os.environ.get("KAIROS_METRICS_INTERVAL_MI
 KAIROS_TRACKING_BASE_URL = os.environ.get(
     "KAIROS_TRACKING_BASE_URL", "" if PRODUCTION else "http://127.0.0.1:8000"
 )
+# Outbound webhooks: private and loopback receivers are refused unless this is on (tests, or an
+# integrator's receiver on the same private network).
+KAIROS_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("KAIROS_WEBHOOKS_ALLOW_PRIVATE") == "1"
+KAIROS_WEBHOOKS_RETENTION_DAYS = int(os.environ.get("KAIROS_WEBHOOKS_RETENTION_DAYS", "30"))
+
 # Behind a reverse proxy that sets X-Forwarded-For, trust it to tell visitors apart.
 KAIROS_TRUST_X_FORWARDED_FOR = os.environ.get("KAIROS_TRUST_X_FORWARDED_FOR") == "1"
 
@@ -280,5 +287,6 @@ SPECTACULAR_SETTINGS = {
         "EventSourceEnum": "calendar_app.models.EventSource",
         "ScenarioEnum": "calendar_app.models.Scenario",
         "LatenessPolicyEnum": "calendar_app.models.LatenessPolicy",
+        "WebhookDeliveryStatusEnum": "calendar_app.models.WebhookDeliveryStatus",
     },
 }

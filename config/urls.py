@@ -5,11 +5,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from calendar_app.feeds_views import ical_feed
 from calendar_app.health import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    path("feeds/ical/<str:token>.ics", ical_feed, name="calendar-feed-ics"),
     path("", include("calendar_app.tracking_urls")),
     path("api/v1/", include("calendar_app.api.urls", namespace="api")),
     path("api/auth/", include("rest_framework.urls", namespace="rest_framework")),

@@ -19,6 +19,7 @@ and written against this package only::
 depend on the host application; see ``docs/plugins.md`` for the guide.
 """
 
+from publishers.addresses import AddressRefused, Target, is_public_address, resolve_target
 from publishers.errors import (
     CredentialsExpired,
     DuplicateNetworkError,
@@ -69,6 +70,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "METRIC_NAMES",
     "PROJECT_NAME",
+    "AddressRefused",
     "CallToAction",
     "Capabilities",
     "ChannelContext",
@@ -94,6 +96,7 @@ __all__ = [
     "RetryPolicy",
     "SettingField",
     "Status",
+    "Target",
     "TransientError",
     "UnknownNetworkError",
     "ValidationFailed",
@@ -106,7 +109,9 @@ __all__ = [
     "deliver",
     "fill",
     "hookimpl",
+    "is_public_address",
     "next_delay",
     "placeholders_in",
     "render_post",
+    "resolve_target",
 ]

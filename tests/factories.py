@@ -162,3 +162,24 @@ class MetricSnapshotFactory(factory.django.DjangoModelFactory):
     collected_at = factory.LazyFunction(timezone.now)
     impressions = 1000
     clicks = 20
+
+
+def webhook_rows(workspace):
+    """One subscription, one event and one failed delivery of it: the rows webhook endpoints list."""
+    from calendar_app.outbound.sender import new_secret_value
+
+    secret, _ = new_secret_value()
+    subscription = m.WebhookSubscription.objects.create(
+        workspace=workspace, url="https://hooks.example.com/kairos", secret=secret
+    )
+    event = m.WebhookEvent.objects.create(
+        workspace=workspace, type="content.created", payload={"id": 1}, occurred_at=timezone.now()
+    )
+    delivery = m.WebhookDelivery.objects.create(
+        workspace=workspace,
+        subscription=subscription,
+        event=event,
+        status=m.WebhookDeliveryStatus.FAILED,
+        attempts=1,
+    )
+    return subscription, delivery

@@ -12,9 +12,11 @@ from calendar_app.admin import (  # noqa: F401  (registration side effects)
     delivery,
     events,
     experiments,
+    feeds,
     reactive,
     tenancy,
     tracking,
+    webhooks,
 )
 
 admin.site.site_header = "Kairos"

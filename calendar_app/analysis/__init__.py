@@ -4,6 +4,7 @@ The package imports without Django configured so it can be tested, benchmarked a
 its own. The one call most callers need is :func:`analyse`; the modules hold the methods:
 
 * :mod:`.counts` — input types (:class:`ArmCounts`, :class:`StratumCounts`) and metrics;
+* :mod:`.clustering` — design effects from per-publication clusters, effective counts;
 * :mod:`.frequentist` — Welch / Fisher / delta-method lift / Holm, fixed horizon;
 * :mod:`.bayesian` — exact Beta-Binomial posteriors by quadrature;
 * :mod:`.sequential` — anytime-valid asymptotic confidence sequences;
@@ -16,6 +17,14 @@ See ``docs/ab-method.md`` for the formulas, assumptions and a worked example.
 """
 
 from calendar_app.analysis.bayesian import BayesianArm, BayesianComparison, BayesianResult
+from calendar_app.analysis.clustering import (
+    MIN_CLUSTERS,
+    MIN_CLUSTERS_TO_DECIDE,
+    DesignEffect,
+    design_effect,
+    design_effect_arrays,
+    effective_counts,
+)
 from calendar_app.analysis.counts import (
     ArmCounts,
     ArmTotals,
@@ -33,6 +42,8 @@ from calendar_app.analysis.srm import SrmResult
 from calendar_app.analysis.stratified import StratifiedComparison, StratumEstimate
 
 __all__ = [
+    "MIN_CLUSTERS",
+    "MIN_CLUSTERS_TO_DECIDE",
     "Action",
     "ArmCounts",
     "ArmSummary",
@@ -41,6 +52,7 @@ __all__ = [
     "BayesianComparison",
     "BayesianResult",
     "Decision",
+    "DesignEffect",
     "ExperimentReport",
     "FrequentistComparison",
     "Metric",
@@ -54,5 +66,8 @@ __all__ = [
     "StratumEstimate",
     "analyse",
     "arm_counts_for_metric",
+    "design_effect",
+    "design_effect_arrays",
+    "effective_counts",
     "strata_for_metric",
 ]

@@ -76,11 +76,18 @@ class ArmCounts:
 
     Validated on construction so a broken count is caught at the boundary, with the arm's key
     in the message.
+
+    ``clusters`` (optional) are the ``(exposures, successes)`` of each unit of randomisation
+    behind the arm — for Kairos, each publication of the variant. When given they must add up
+    to the arm's totals, and :func:`~calendar_app.analysis.analyse` then runs every method on
+    cluster-robust effective counts (see :mod:`calendar_app.analysis.clustering`). Without them
+    every exposure is treated as an independent trial, as before.
     """
 
     key: str
     exposures: int
     successes: int
+    clusters: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self) -> None:
         exposures = _count(self.exposures, arm=self.key, field="exposures")
@@ -91,6 +98,34 @@ class ArmCounts:
             )
         object.__setattr__(self, "exposures", exposures)
         object.__setattr__(self, "successes", successes)
+        if self.clusters is not None:
+            object.__setattr__(self, "clusters", self._checked_clusters(exposures, successes))
+
+    def _checked_clusters(self, exposures: int, successes: int) -> tuple[tuple[int, int], ...]:
+        clusters = []
+        for index, unit in enumerate(self.clusters or ()):
+            try:
+                n, s = unit
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"arm {self.key!r}: cluster {index} must be an (exposures, successes) pair,"
+                    f" got {unit!r}"
+                ) from None
+            n = _count(n, arm=self.key, field=f"cluster {index} exposures")
+            s = _count(s, arm=self.key, field=f"cluster {index} successes")
+            if s > n:
+                raise ValueError(
+                    f"arm {self.key!r}: cluster {index} has more successes ({s}) than "
+                    f"exposures ({n})"
+                )
+            clusters.append((n, s))
+        total_n, total_s = sum(c[0] for c in clusters), sum(c[1] for c in clusters)
+        if (total_n, total_s) != (exposures, successes):
+            raise ValueError(
+                f"arm {self.key!r}: clusters add up to {total_s}/{total_n}, "
+                f"but the arm has {successes}/{exposures}"
+            )
+        return tuple(clusters)
 
     @property
     def failures(self) -> int:

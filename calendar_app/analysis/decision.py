@@ -3,7 +3,10 @@
 Rules, in order (the first that applies wins):
 
 1. ``srm`` — the sample-ratio-mismatch test is flagged (p < 0.001). Nothing else is trusted.
-2. ``keep_running`` — some arm has no exposures yet.
+2. ``keep_running`` — some arm has no exposures yet; or, with per-publication clusters, some
+   arm has fewer publications with exposures than ``min_clusters`` (10 by default): with 1 the
+   between-publication variance cannot be estimated at all, and below 10 the cluster-robust
+   interval is not yet trustworthy (see :mod:`calendar_app.analysis.clustering`).
 3. With ``sequential=True`` (anytime-valid; safe to check every hour), per challenger the
    confidence sequence at level ``alpha / k``:
    * ``ship`` the challenger whose lower bound is above 0 (if several, the largest estimate);
@@ -60,7 +63,7 @@ class Interval:
 class Decision:
     """``action`` is one of :class:`Action`; ``variant`` is set for ``ship`` only.
 
-    ``basis`` says which analysis decided: ``"srm"``, ``"data"``, ``"sequential"``,
+    ``basis`` says which analysis decided: ``"srm"``, ``"data"``, ``"clusters"``, ``"sequential"``,
     ``"fixed_horizon"`` or ``"fixed_horizon_stratified"``.
     """
 
@@ -92,6 +95,8 @@ def decide(
     intervals: Sequence[Interval],
     bayes: BayesianResult,
     guard: Sequence[Interval] | None = None,
+    too_few_clusters: Sequence[tuple[str, int]] = (),
+    min_clusters: int = 10,
 ) -> Decision:
     """Apply the rules in the module docstring."""
     by_key = {a.key: a for a in arms}
@@ -130,6 +135,28 @@ def decide(
             "compare.",
             "data",
             base,
+        )
+
+    if too_few_clusters:
+        names = ", ".join(
+            f"{key!r} has {n} publication{'' if n == 1 else 's'} with exposures"
+            for key, n in too_few_clusters
+        )
+        why = (
+            "with a single publication there is no way to tell a real difference from one post "
+            "doing unusually well"
+            if any(n < 2 for _key, n in too_few_clusters)
+            else "the cluster-robust interval rests on the publications and is not trustworthy "
+            "with fewer"
+        )
+        return Decision(
+            Action.KEEP_RUNNING,
+            None,
+            f"Keep running: {names}. Variants are assigned per publication, so every variant "
+            f"needs at least {min_clusters} publications with exposures before the result can "
+            f"be trusted: {why}.",
+            "clusters",
+            {**base, "min_clusters": min_clusters},
         )
 
     if sequential:

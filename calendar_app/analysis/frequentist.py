@@ -22,7 +22,7 @@ Why these methods:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from scipy import stats
@@ -121,12 +121,20 @@ def _newcombe_interval(
 
 
 def compare_fixed(
-    control: ArmCounts, challenger: ArmCounts, *, alpha: float = 0.05
+    control: ArmCounts,
+    challenger: ArmCounts,
+    *,
+    alpha: float = 0.05,
+    clusters: tuple[int, int] | None = None,
 ) -> FrequentistComparison:
     """Compare one challenger with control; intervals at level ``1 - alpha``.
 
     The p-value is two-sided; ``p_value_adjusted`` equals ``p_value`` here (see
-    :func:`fixed_horizon` for the multi-challenger adjustment).
+    :func:`fixed_horizon` for the multi-challenger adjustment). ``clusters`` —
+    ``(m_control, m_challenger)``, the clusters behind cluster-robust effective counts — makes
+    the Welch-Satterthwaite degrees of freedom count clusters instead of exposures:
+    ``(v_t + v_c)^2 / (v_t^2 / (m_t - 1) + v_c^2 / (m_c - 1))``, since the variances were
+    estimated from ``m`` clusters, not from ``n`` trials.
     """
     level = 1.0 - alpha
     if control.exposures == 0 or challenger.exposures == 0:
@@ -171,6 +179,9 @@ def compare_fixed(
     assert v_t is not None and v_c is not None  # se > 0 implies both exist
     # Welch-Satterthwaite degrees of freedom.
     df = (v_t + v_c) ** 2 / (v_t**2 / (challenger.exposures - 1) + v_c**2 / (control.exposures - 1))
+    if clusters is not None:
+        m_c, m_t = (max(2, int(m)) for m in clusters)
+        df = min(df, (v_t + v_c) ** 2 / (v_t**2 / (m_t - 1) + v_c**2 / (m_c - 1)))
     t_stat = diff / se
     p_value = float(min(1.0, 2.0 * stats.t.sf(abs(t_stat), df)))
     t_crit = float(stats.t.isf(alpha / 2, df))
@@ -210,13 +221,30 @@ def holm_adjust(p_values: Sequence[float | None]) -> list[float | None]:
 
 
 def fixed_horizon(
-    arms: Sequence[ArmCounts], *, control: str, alpha: float = 0.05
+    arms: Sequence[ArmCounts],
+    *,
+    control: str,
+    alpha: float = 0.05,
+    clusters: Mapping[str, int] | None = None,
 ) -> tuple[FrequentistComparison, ...]:
-    """Every challenger against ``control``, Holm-adjusted, Bonferroni-simultaneous intervals."""
+    """Every challenger against ``control``, Holm-adjusted, Bonferroni-simultaneous intervals.
+
+    ``clusters`` (clusters with exposures per arm) makes each Welch test count its degrees of
+    freedom in clusters (see :func:`compare_fixed`) when the counts are cluster-robust
+    effective counts.
+    """
     by_key = {a.key: a for a in arms}
     ctrl = by_key[control]
     challengers = [a for a in arms if a.key != control]
     k = max(1, len(challengers))
-    raw = [compare_fixed(ctrl, ch, alpha=alpha / k) for ch in challengers]
+    raw = [
+        compare_fixed(
+            ctrl,
+            ch,
+            alpha=alpha / k,
+            clusters=(clusters[control], clusters[ch.key]) if clusters else None,
+        )
+        for ch in challengers
+    ]
     adjusted = holm_adjust([c.p_value for c in raw])
     return tuple(replace(c, p_value_adjusted=adj) for c, adj in zip(raw, adjusted, strict=True))

@@ -1,7 +1,9 @@
 """``analyse``: the one call the API and the admin make, and its JSON-ready report.
 
 It validates the input once, runs every analysis (frequentist, Bayesian, sequential, SRM,
-stratified, planning), and lets :mod:`calendar_app.analysis.decision` pick the action. All
+stratified, planning), and lets :mod:`calendar_app.analysis.decision` pick the action.
+When the arms carry per-publication ``clusters``, every method runs on cluster-robust effective
+counts (:mod:`calendar_app.analysis.clustering`); the report shows raw and effective counts. All
 analyses are always computed and shown — the ``sequential`` flag only chooses which one
 *decides* — so a reader can see the fixed-horizon and Bayesian numbers next to the
 anytime-valid ones.
@@ -19,6 +21,12 @@ from typing import Any
 import numpy as np
 
 from calendar_app.analysis.bayesian import BayesianResult, bayesian_analysis
+from calendar_app.analysis.clustering import (
+    MIN_CLUSTERS_TO_DECIDE,
+    DesignEffect,
+    design_effect,
+    effective_counts,
+)
 from calendar_app.analysis.counts import ArmCounts, StratumCounts
 from calendar_app.analysis.decision import Decision, Interval, decide
 from calendar_app.analysis.frequentist import FrequentistComparison, fixed_horizon
@@ -36,7 +44,12 @@ __all__ = ["ArmSummary", "ExperimentReport", "analyse", "to_jsonable"]
 
 @dataclass(frozen=True, slots=True)
 class ArmSummary:
-    """One arm as shown in the admin: counts, rate, split, posterior summary."""
+    """One arm as shown in the admin: counts, rate, split, posterior summary.
+
+    ``exposures``/``successes``/``rate`` are the raw counts. With clusters, ``design_effect``
+    is the arm's variance inflation, ``clusters`` its publications with exposures and
+    ``effective_*`` the counts every method ran on (equal to the raw ones without clusters).
+    """
 
     key: str
     exposures: int
@@ -47,6 +60,10 @@ class ArmSummary:
     posterior_mean: float
     chance_to_be_best: float
     expected_loss: float
+    design_effect: float = 1.0
+    clusters: int | None = None
+    effective_exposures: int | None = None
+    effective_successes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +83,8 @@ class ExperimentReport:
     stratified: tuple[StratifiedComparison, ...] | None
     plan: Plan
     decision: Decision
+    design_effects: tuple[DesignEffect, ...] | None = None
+    """Per arm, when clusters were given (``None``: every exposure treated as independent)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: only dicts, lists, str, int, float, bool and None; NaN/inf become None."""
@@ -119,6 +138,20 @@ def _check_strata(strata: Sequence[StratumCounts], arms: Sequence[ArmCounts]) ->
             )
 
 
+def _effective_stratum(stratum: StratumCounts, deffs: Mapping[str, float]) -> StratumCounts:
+    """A stratum on effective counts: each arm by its own design effect within the stratum when
+    it has clusters (at least 2 with exposures), else by the arm's overall design effect."""
+    arms = []
+    for arm in stratum.arms:
+        deff = deffs.get(arm.key, 1.0)
+        if arm.clusters is not None:
+            own = design_effect(arm)
+            if own.clusters >= 2:
+                deff = own.design_effect
+        arms.append(effective_counts(arm, deff))
+    return StratumCounts(stratum.stratum, tuple(arms))
+
+
 def analyse(
     arms: Sequence[ArmCounts],
     *,
@@ -135,6 +168,7 @@ def analyse(
     baseline_rate: float | None = None,
     allocation_counts: Mapping[str, int] | None = None,
     credible_level: float = 0.95,
+    min_clusters: int = MIN_CLUSTERS_TO_DECIDE,
 ) -> ExperimentReport:
     """Analyse an experiment's counts and decide what to do.
 
@@ -145,6 +179,12 @@ def analyse(
     the arms' exposures, but for conversion-per-click pass impressions, because clicks depend
     on the variant and would raise false SRM alarms.
     ``daily_exposures`` (total across arms) gives the plan's duration in days.
+
+    Arms (and strata arms) may carry per-publication ``clusters``; then every method runs on
+    cluster-robust effective counts, the SRM check defaults to the number of clusters per arm,
+    the anytime-valid comparison uses the observed share of effective exposures, and an arm with
+    fewer than ``min_clusters`` clusters with exposures keeps the experiment running (see
+    :mod:`calendar_app.analysis.clustering`).
     """
     arms = tuple(arms)
     if any(not isinstance(a, ArmCounts) for a in arms):
@@ -169,10 +209,32 @@ def analyse(
         strata = tuple(strata)
         _check_strata(strata, arms)
 
+    raw_arms = arms
+    design_effects: tuple[DesignEffect, ...] | None = None
+    cluster_counts: dict[str, int] | None = None
+    if any(a.clusters is not None for a in arms):
+        missing = [a.key for a in arms if a.clusters is None]
+        if missing:
+            raise ValueError(f"clusters must be given for every arm or for none; missing {missing}")
+        design_effects = tuple(design_effect(a) for a in arms)
+        deffs = {d.key: d.design_effect for d in design_effects}
+        cluster_counts = {d.key: d.clusters for d in design_effects}
+        if allocation_counts is None:
+            # The randomisation unit is the cluster: test its split, not the impressions.
+            allocation_counts = {a.key: len(a.clusters or ()) for a in arms}
+        if daily_exposures:
+            raw_total = sum(a.exposures for a in arms)
+            effective_total = sum(d.effective_exposures for d in design_effects)
+            daily_exposures = daily_exposures * effective_total / raw_total if raw_total else None
+        arms = tuple(
+            ArmCounts(d.key, d.effective_exposures, d.effective_successes) for d in design_effects
+        )
+        if strata is not None:
+            strata = tuple(_effective_stratum(s, deffs) for s in strata)
+
     by_key = {a.key: a for a in arms}
     challengers = [k for k in keys if k != control]
     k = len(challengers)
-    total = sum(a.exposures for a in arms)
 
     srm_counts = dict(allocation_counts) if allocation_counts is not None else None
     if srm_counts is not None and set(srm_counts) != set(keys):
@@ -188,7 +250,7 @@ def analyse(
         daily_exposures=daily_exposures,
         baseline_rate=baseline_rate,
     )
-    freq = fixed_horizon(arms, control=control, alpha=alpha)
+    freq = fixed_horizon(arms, control=control, alpha=alpha, clusters=cluster_counts)
     bayes = bayesian_analysis(arms, control=control, credible_level=credible_level)
     strat = (
         stratified_analysis(strata, control=control, challengers=challengers, alpha=alpha)
@@ -204,11 +266,16 @@ def analyse(
             optimal_n = plan.required[control] + plan.required[key]
         else:
             optimal_n = tuning.fallback_n
+        share = weights[key] / (weights[key] + weights[control])
+        if design_effects is not None and by_key[key].exposures and by_key[control].exposures:
+            # Whole posts are randomised: impressions are not split at the planned share, so
+            # weight by the observed one (the estimate is then the difference of rates).
+            share = by_key[key].exposures / (by_key[key].exposures + by_key[control].exposures)
         sequences.append(
             confidence_sequence(
                 by_key[control],
                 by_key[key],
-                planned_share=weights[key] / (weights[key] + weights[control]),
+                planned_share=share,
                 alpha=alpha / k,
                 rho=tuning.rho,
                 optimal_n=optimal_n,
@@ -245,8 +312,15 @@ def analyse(
             Interval(c.challenger, c.difference, c.difference_lower, c.difference_upper)
             for c in strat
         ]
+    if min_clusters < 2:
+        raise ValueError(f"min_clusters must be at least 2, got {min_clusters}")
+    too_few = [
+        (d.key, d.clusters)
+        for d in design_effects or ()
+        if d.exposures and d.clusters < min_clusters
+    ]
     decision = decide(
-        arms=arms,
+        arms=raw_arms,
         control=control,
         metric_name=metric_name,
         alpha=alpha,
@@ -257,8 +331,12 @@ def analyse(
         intervals=intervals,
         bayes=bayes,
         guard=guard,
+        too_few_clusters=too_few,
+        min_clusters=min_clusters,
     )
     bayes_arms = {a.key: a for a in bayes.arms}
+    effects = {d.key: d for d in design_effects or ()}
+    raw_total = sum(a.exposures for a in raw_arms)
     summaries = tuple(
         ArmSummary(
             key=a.key,
@@ -266,12 +344,16 @@ def analyse(
             successes=a.successes,
             rate=a.rate,
             planned_weight=weights[a.key],
-            observed_share=a.exposures / total if total else None,
+            observed_share=a.exposures / raw_total if raw_total else None,
             posterior_mean=bayes_arms[a.key].posterior_mean,
             chance_to_be_best=bayes_arms[a.key].chance_to_be_best,
             expected_loss=bayes_arms[a.key].expected_loss,
+            design_effect=effects[a.key].design_effect if a.key in effects else 1.0,
+            clusters=effects[a.key].clusters if a.key in effects else None,
+            effective_exposures=by_key[a.key].exposures,
+            effective_successes=by_key[a.key].successes,
         )
-        for a in arms
+        for a in raw_arms
     )
     return ExperimentReport(
         metric_name,
@@ -287,4 +369,5 @@ def analyse(
         strat,
         plan,
         decision,
+        design_effects,
     )

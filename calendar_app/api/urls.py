@@ -3,8 +3,12 @@
 workspaces/                                   the caller's workspaces
 networks/                                     installed networks and capabilities
 workspaces/<slug>/{members,tokens,brands,channels,events,content-items,
-                   reactive-templates,experiments,publications,metric-snapshots}/
+                   reactive-templates,experiments,publications,metric-snapshots,
+                   webhooks,webhook-deliveries}/
 workspaces/<slug>/experiments/<id>/variants/
+workspaces/<slug>/calendar/                   events, items and template windows between two instants
+workspaces/<slug>/events/import/              .ics upload
+workspaces/<slug>/calendar-feeds/             secret iCalendar feed URLs (served at /feeds/ical/<token>.ics)
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
 from calendar_app.api.views.brands import BrandViewSet, ChannelViewSet
+from calendar_app.api.views.calendar import CalendarView
 from calendar_app.api.views.content import ContentItemViewSet
 from calendar_app.api.views.delivery import MetricSnapshotViewSet, PublicationViewSet
 from calendar_app.api.views.events import EventViewSet
 from calendar_app.api.views.experiments import ExperimentViewSet, VariantViewSet
+from calendar_app.api.views.feeds import CalendarFeedViewSet, EventImportView
 from calendar_app.api.views.networks import NetworkListView
 from calendar_app.api.views.reactive import ReactiveTemplateViewSet
 from calendar_app.api.views.tenancy import ApiTokenViewSet, MemberViewSet, WorkspaceListViewSet
+from calendar_app.api.views.webhooks import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 
 app_name = "api"
 
@@ -37,10 +44,16 @@ workspace_router.register(
 workspace_router.register("experiments", ExperimentViewSet, basename="experiment")
 workspace_router.register("publications", PublicationViewSet, basename="publication")
 workspace_router.register("metric-snapshots", MetricSnapshotViewSet, basename="metric-snapshot")
+workspace_router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook-subscription")
+workspace_router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 
 #: Resources nested one level deeper (under an experiment).
 variant_router = SimpleRouter()
 variant_router.register("variants", VariantViewSet, basename="variant")
+
+#: Secret iCalendar feed URLs; kept off ``workspace_router`` because creating one returns a secret.
+calendar_router = SimpleRouter()
+calendar_router.register("calendar-feeds", CalendarFeedViewSet, basename="calendar-feed")
 
 root_router = SimpleRouter()
 root_router.register("workspaces", WorkspaceListViewSet, basename="workspace")
@@ -53,6 +66,14 @@ urlpatterns = [
         "workspaces/<slug:workspace_slug>/experiments/<int:experiment_pk>/",
         include(variant_router.urls),
     ),
+    path("workspaces/<slug:workspace_slug>/calendar/", CalendarView.as_view(), name="calendar"),
+    # Before the router: otherwise events/<pk>/ would take "import" for an id.
+    path(
+        "workspaces/<slug:workspace_slug>/events/import/",
+        EventImportView.as_view(),
+        name="event-import",
+    ),
+    path("workspaces/<slug:workspace_slug>/", include(calendar_router.urls)),
     path("workspaces/<slug:workspace_slug>/", include(workspace_router.urls)),
 ]
 

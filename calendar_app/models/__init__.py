@@ -19,6 +19,8 @@ from calendar_app.models.delivery import (
 )
 from calendar_app.models.events import BrandFit, Event, EventSource
 from calendar_app.models.experiments import Experiment, ExperimentStatus, Metric, Variant
+from calendar_app.models.feeds import CalendarFeed
+from calendar_app.models.idempotency import IdempotencyRecord
 from calendar_app.models.reactive import Fire, ReactiveTemplate, Scenario
 from calendar_app.models.tenancy import ApiToken, Membership, Role, Workspace
 from calendar_app.models.tracking import (
@@ -28,6 +30,13 @@ from calendar_app.models.tracking import (
     RecipientSplit,
     TrackedLink,
 )
+from calendar_app.models.webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEvent,
+    WebhookSubscription,
+)
 
 __all__ = [
     "ApiToken",
@@ -36,6 +45,7 @@ __all__ = [
     "AttemptOutcome",
     "Brand",
     "BrandFit",
+    "CalendarFeed",
     "Channel",
     "ChannelStatus",
     "Click",
@@ -49,6 +59,7 @@ __all__ = [
     "Experiment",
     "ExperimentStatus",
     "Fire",
+    "IdempotencyRecord",
     "LatenessPolicy",
     "Membership",
     "Metric",
@@ -62,6 +73,11 @@ __all__ = [
     "TrackedLink",
     "Transition",
     "Variant",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEvent",
+    "WebhookSubscription",
     "WorkerHeartbeat",
     "Workspace",
 ]

@@ -11,6 +11,7 @@ from calendar_app import workflow
 from calendar_app.models import (
     ApiToken,
     AttemptOutcome,
+    CalendarFeed,
     Click,
     Conversion,
     ConversionKey,
@@ -20,6 +21,7 @@ from calendar_app.models import (
     RecipientSplit,
     Role,
     TrackedLink,
+    WebhookAttempt,
     WorkerHeartbeat,
 )
 from calendar_app.workflow import Actor
@@ -107,6 +109,11 @@ def world(workspace, brand):
         workspace=workspace, publication=publication, variant=control, recipients=10
     )
     _, conversion_secret = ConversionKey.issue(workspace=workspace, name="shop")
+    _, feed_token = CalendarFeed.issue(brand=brand, name="Team feed")
+    subscription, delivery = f.webhook_rows(workspace)
+    WebhookAttempt.objects.create(
+        delivery=delivery, number=1, started_at=timezone.now(), outcome="failed"
+    )
     return {
         "workspace": workspace,
         "brand": brand,
@@ -119,7 +126,14 @@ def world(workspace, brand):
         "template": template,
         "fire": fire,
         "token": token,
-        "clear_texts": [SECRET, token_text, token_text.split(".", 1)[1], conversion_secret],
+        "clear_texts": [
+            SECRET,
+            token_text,
+            token_text.split(".", 1)[1],
+            conversion_secret,
+            subscription.secret["current"],
+            feed_token,
+        ],
         "approver": approver,
         "tomorrow": timezone.now() + timedelta(days=1),
     }

@@ -75,6 +75,7 @@ def build_world(workspace: Workspace) -> World:
     snapshot = f.MetricSnapshotFactory(publication=publication, workspace=workspace)
     member = f.MembershipFactory(workspace=workspace, role=Role.VIEWER)
     token, _ = ApiToken.issue(workspace=workspace, name="world key", role=Role.VIEWER)
+    webhook_subscription, webhook_delivery = f.webhook_rows(workspace)
     return World(
         workspace,
         {
@@ -89,6 +90,8 @@ def build_world(workspace: Workspace) -> World:
             "variant": control,
             "publication": publication,
             "metric-snapshot": snapshot,
+            "webhook-subscription": webhook_subscription,
+            "webhook-delivery": webhook_delivery,
         },
     )
 

@@ -34,10 +34,25 @@ REQUIRED: dict[str, dict[str, str]] = {
         "reopen": E,
     },
     "reactive-template": {**CRUD_EDITOR, "approve": AP, "fire": AP},
-    "experiment": {**CRUD_EDITOR, "results": V},
+    "experiment": {
+        **CRUD_EDITOR,
+        "results": V,
+        "timeseries": V,
+        "start": E,
+        "decide": AP,
+        "promote": AP,
+    },
     "variant": CRUD_EDITOR,
     "publication": {**READ, "retry": AP},
     "metric-snapshot": READ,
+    "webhook-subscription": {
+        **CRUD_ADMIN,
+        "list": AD,
+        "retrieve": AD,
+        "rotate_secret": AD,
+        "test": AD,
+    },
+    "webhook-delivery": {"list": AP, "retrieve": AP, "replay": AP},
 }
 
 ROLES = [V, E, AP, AD]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from calendar_app.models import ApiToken, PublicationStatus, Role
+from calendar_app.models import ApiToken, PublicationStatus, Role, WebhookAttempt
 from tests import factories as f
 from tests.api.conftest import ROUTES, World, token_client, url_for
 
@@ -50,6 +51,12 @@ def add_rows(basename: str, world: World, n: int) -> None:
             publication = f.PublicationFactory(content_item=item, status=PublicationStatus.PENDING)
             if basename == "metric-snapshot":
                 f.MetricSnapshotFactory(publication=publication, workspace=ws)
+        elif basename in ("webhook-subscription", "webhook-delivery"):
+            subscription, delivery = f.webhook_rows(ws)
+            subscription.brands.set([f.BrandFactory(workspace=ws)])
+            WebhookAttempt.objects.create(
+                delivery=delivery, number=1, started_at=timezone.now(), outcome="failed"
+            )
         else:  # pragma: no cover - a new list endpoint must be taught here
             raise AssertionError(f"teach add_rows about {basename}")
 

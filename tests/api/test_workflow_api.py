@@ -140,15 +140,48 @@ def test_event_fits_and_filters(world, client_for):
 
 def test_experiment_results(world, client_for):
     experiment = world["experiment"]
+    item, publication = world["content-item"], world["publication"]
+    item.experiment = experiment
+    item.save(update_fields=["experiment"])
+    publication.status, publication.published_at = "published", publication.due_at
+    publication.save(update_fields=["status", "published_at"])
     url = reverse(
         "api:experiment-detail",
         kwargs={"workspace_slug": world.workspace.slug, "pk": experiment.pk},
     )
     body = client_for("viewer").get(f"{url}results/").json()
-    control = next(a for a in body["arms"] if a["key"] == "control")
+    control = body["counts"]["arms"]["control"]
     assert control["impressions"] == 1000 and control["clicks"] == 20
-    assert body["report"] is not None, body["problem"]
-    assert "decision" in body["report"]
+    assert body["decision"]["action"] in {"keep_running", "ship", "no_difference", "srm"}
+    assert body["decision"]["sentence"]
+    series = client_for("viewer").get(f"{url}timeseries/", {"bucket": "day"}).json()
+    assert series["bucket"] == "day" and isinstance(series["points"], list)
+    bad = client_for("viewer").get(f"{url}timeseries/", {"bucket": "week"})
+    assert bad.status_code == 400 and "bucket" in bad.json()["fields"]
+
+
+def test_experiment_decide_and_promote_need_an_approver(world, client_for):
+    experiment = world["experiment"]
+    url = reverse(
+        "api:experiment-detail",
+        kwargs={"workspace_slug": world.workspace.slug, "pk": experiment.pk},
+    )
+    experiment.variants.filter(key="challenger").update(cta_text="Grab a pack")
+    editor, approver = client_for("editor"), client_for("approver")
+    started = editor.post(f"{url}start/", {}, format="json")
+    assert started.status_code == 200 and started.json()["status"] == "running", started.content
+    assert editor.post(f"{url}start/", {}, format="json").status_code == 400  # only a draft starts
+    assert editor.post(f"{url}decide/", {}, format="json").status_code == 403
+    decided = approver.post(f"{url}decide/", {}, format="json")
+    assert decided.status_code == 200, decided.content
+    assert decided.json()["decision"]["action"]
+    unknown = approver.post(f"{url}promote/", {"variant": "nope"}, format="json")
+    assert unknown.status_code == 400 and "variant" in unknown.json()["fields"]
+    promoted = approver.post(f"{url}promote/", {"variant": "challenger"}, format="json")
+    assert promoted.status_code == 200, promoted.content
+    experiment.brand.refresh_from_db()
+    challenger = experiment.variants.get(key="challenger")
+    assert experiment.brand.default_cta_text == challenger.cta_text
 
 
 def test_networks_list_installed_plugins(client_for):

@@ -115,23 +115,36 @@ class ExperimentSerializer(KairosModelSerializer):
         return super().update(instance, validated_data)
 
 
-class ArmTotalsSerializer(serializers.Serializer):
-    key = serializers.CharField()
-    variant = serializers.IntegerField()
-    is_control = serializers.BooleanField()
-    publications = serializers.IntegerField()
-    impressions = serializers.IntegerField()
-    clicks = serializers.IntegerField()
-    conversions = serializers.IntegerField()
+class DecisionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(
+        choices=["keep_running", "ship", "no_difference", "srm", "not_ready", "data_problem"]
+    )
+    label = serializers.CharField(help_text='For people: "Keep running", "Ship Grab a pack", …')
+    variant = serializers.CharField(allow_null=True, help_text="The variant to ship, if any.")
+    variant_name = serializers.CharField(allow_null=True)
+    sentence = serializers.CharField(help_text="The decision with the numbers behind it.")
 
 
 class ExperimentResultsSerializer(serializers.Serializer):
     experiment = serializers.IntegerField()
+    status = serializers.CharField()
     metric = serializers.CharField()
-    arms = ArmTotalsSerializer(many=True)
+    computed_at = serializers.DateTimeField()
+    counts = serializers.JSONField(
+        help_text="Per-variant totals (latest snapshot per publication, tracked clicks where the "
+        "network reports none), per-network strata and publications per variant."
+    )
     report = serializers.JSONField(
         allow_null=True,
-        help_text="The full analysis (frequentist, Bayesian, sequential, SRM, plan, decision); "
+        help_text="The full analysis (frequentist, Bayesian, sequential, SRM, design effects, plan); "
         "null when it cannot run yet.",
     )
-    problem = serializers.CharField(allow_null=True, help_text="Why there is no report, if none.")
+    decision = DecisionSerializer()
+
+
+class TimeSeriesQuerySerializer(serializers.Serializer):
+    bucket = serializers.ChoiceField(choices=["hour", "day"], default="hour")
+
+
+class PromoteSerializer(serializers.Serializer):
+    variant = serializers.CharField(help_text="The key (or id) of the variant to promote.")

@@ -1,0 +1,82 @@
+"""Calendar feeds (secret iCalendar URLs) and the .ics import."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from calendar_app.api.serializers.common import KairosModelSerializer, ScopedPrimaryKeyRelatedField
+from calendar_app.models import Brand, CalendarFeed
+
+
+class CalendarFeedSerializer(KairosModelSerializer):
+    """A feed as listed: the prefix identifies it; the secret URL is never shown again."""
+
+    brand = ScopedPrimaryKeyRelatedField(model=Brand)
+    brand_name = serializers.CharField(source="brand.name", read_only=True)
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, allow_null=True, default=None
+    )
+    is_active = serializers.BooleanField(read_only=True)
+    url_hint = serializers.SerializerMethodField(
+        help_text="The feed URL with the secret cut after its prefix, to recognise it."
+    )
+
+    class Meta:
+        model = CalendarFeed
+        fields = [
+            "id",
+            "brand",
+            "brand_name",
+            "name",
+            "token_prefix",
+            "url_hint",
+            "is_active",
+            "created_by",
+            "created_at",
+            "last_fetched_at",
+            "revoked_at",
+        ]
+        read_only_fields = [
+            "id",
+            "token_prefix",
+            "created_at",
+            "last_fetched_at",
+            "revoked_at",
+        ]
+
+    def get_url_hint(self, feed: CalendarFeed) -> str:
+        return f"/feeds/ical/{feed.token_prefix}….ics"
+
+
+class IssuedCalendarFeedSerializer(CalendarFeedSerializer):
+    token = serializers.CharField(
+        read_only=True, help_text="The secret. Shown once: it cannot be read again."
+    )
+    url = serializers.CharField(
+        read_only=True,
+        help_text="The subscription URL for Google Calendar, Outlook or Apple Calendar. "
+        "Shown once; anyone holding it can read the brand's calendar until it is revoked.",
+    )
+    webcal_url = serializers.CharField(read_only=True, help_text="The same URL as webcal://.")
+
+    class Meta(CalendarFeedSerializer.Meta):
+        fields = [*CalendarFeedSerializer.Meta.fields, "token", "url", "webcal_url"]
+
+
+class IcsUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="An iCalendar (.ics) file, UTF-8, at most 1 MiB and 2,000 events."
+    )
+
+
+class IcsImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    skipped = serializers.IntegerField(
+        help_text="Unchanged events, cancelled ones, changed single occurrences (RECURRENCE-ID), "
+        "Kairos posts from a feed, duplicate UIDs."
+    )
+    warnings = serializers.ListField(child=serializers.CharField())
+    events = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Ids of the created and updated events."
+    )

@@ -1,0 +1,137 @@
+"""Refusing outbound HTTP targets inside our own network (server-side request forgery).
+
+A URL typed by a workspace admin (a webhook network channel, an outbound-webhook subscription)
+must not let them reach the metadata service (169.254.169.254), the database on localhost or
+anything else on private ranges. The host is resolved and *every* address checked - a name with
+one public and one private address is refused - and the connection is then pinned to a checked
+address (:meth:`Target.pinned_url`, :attr:`Target.host_header`), so the name cannot resolve to
+something else between check and use (DNS rebinding).
+
+Free of the host application, so plugins and Kairos itself share one implementation.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from publishers.errors import PermanentError, TransientError
+
+__all__ = ["AddressRefused", "Resolver", "Target", "is_public_address", "resolve_target"]
+
+Resolver = Callable[..., Sequence[tuple[Any, ...]]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+DEFAULT_HINT = "set allow_private_addresses on the channel to allow it"
+
+
+class AddressRefused(PermanentError):
+    default_code = "address_refused"
+    default_reason = "The webhook URL points at a private or reserved address."
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A checked target: where to connect, and the name to present (Host, TLS SNI)."""
+
+    scheme: str
+    host: str
+    port: int
+    addresses: tuple[IPAddress, ...]
+
+    @property
+    def pinned_host(self) -> str:
+        """The first checked address, formatted for a URL."""
+        address = self.addresses[0]
+        return f"[{address}]" if address.version == 6 else str(address)
+
+    @property
+    def default_port(self) -> int:
+        return 443 if self.scheme == "https" else 80
+
+    @property
+    def host_header(self) -> str:
+        """The ``Host`` header naming the original host (and port when not the default)."""
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return host if self.port == self.default_port else f"{host}:{self.port}"
+
+    def pinned_url(self, url: str) -> str:
+        """``url`` with its host replaced by the checked address (path and query kept)."""
+        parts = urlsplit(url)
+        return urlunsplit(
+            (self.scheme, f"{self.pinned_host}:{self.port}", parts.path or "/", parts.query, "")
+        )
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """httpx request extensions: the TLS server name of the original host for https."""
+        return {"sni_hostname": self.host} if self.scheme == "https" else {}
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """False for private, loopback, link-local, multicast, reserved and unspecified addresses
+    (an IPv4-mapped IPv6 address is judged by its IPv4 address)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or not address.is_global
+    )
+
+
+def resolve_target(
+    url: str,
+    *,
+    allow_private: bool = False,
+    resolver: Resolver = socket.getaddrinfo,
+    hint: str = DEFAULT_HINT,
+) -> Target:
+    """Parse and resolve ``url``, checking every address.
+
+    :param hint: how to allow private addresses, appended to the refusal's reason.
+    :raises PermanentError: the URL is not http(s) or has no host (code ``invalid_url``).
+    :raises AddressRefused: an address is not public and ``allow_private`` is false.
+    :raises TransientError: the name does not resolve right now (code ``dns_failure``).
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise PermanentError(
+            "The webhook URL is not valid.", code="invalid_url", detail=exc
+        ) from exc
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise PermanentError("The webhook URL must be an http(s) URL.", code="invalid_url")
+    host = parts.hostname
+    port = port or (443 if scheme == "https" else 80)
+    try:
+        infos = resolver(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise TransientError(
+            f"The webhook host {host!r} could not be resolved.", code="dns_failure", detail=exc
+        ) from exc
+    addresses: list[IPAddress] = []
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise TransientError(f"The webhook host {host!r} has no address.", code="dns_failure")
+    if not allow_private:
+        refused = [a for a in addresses if not is_public_address(a)]
+        if refused:
+            raise AddressRefused(
+                f"The webhook URL's host {host!r} resolves to a private or reserved address "
+                f"({refused[0]}); {hint}.",
+            )
+    return Target(scheme, host, port, tuple(addresses))
