@@ -34,7 +34,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
-from dateutil.rrule import rrulestr
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Max
@@ -58,8 +57,8 @@ from calendar_app.models import (
     Publication,
     Workspace,
 )
-from calendar_app.recurrence import last_occurrence_end
-from calendar_app.validators import validate_rrule, validate_time_zone
+from calendar_app.recurrence import last_occurrence_end, never_occurs
+from calendar_app.validators import REFUSED_FREQUENCIES, validate_rrule, validate_time_zone
 
 PRODID = "-//Kairos//Content calendar//EN"
 #: Bumped when the rendering changes, so that every client's cached copy goes stale.
@@ -75,10 +74,9 @@ MAX_ICS_BYTES = 1024 * 1024
 MAX_IMPORT_EVENTS = 2000
 MAX_DESCRIPTION = 20_000
 #: Rules repeating within a day are not calendar events (and cost the most to expand).
-REFUSED_FREQUENCIES = frozenset({"SECONDLY", "MINUTELY", "HOURLY"})
 #: CPU budget for checking and expanding the rules of one file. dateutil looks for a matching
 #: date up to the year 9999 before it gives up on a rule that never matches (``BYMONTH=2;
-#: BYMONTHDAY=30``), which takes seconds: :func:`_never_occurs` probes such rules cheaply, and a
+#: BYMONTHDAY=30``), which takes seconds: :func:`~calendar_app.recurrence.never_occurs` probes such rules cheaply, and a
 #: file whose rules still cost more than this is refused as a whole.
 IMPORT_RULE_BUDGET_SECONDS = 5.0
 
@@ -436,20 +434,6 @@ def _rrule_text(prop: Any, zone: str, all_day: bool) -> str:
     return rule.to_ical().decode()
 
 
-def _never_occurs(rule_text: str, starts_at: datetime, zone: str) -> bool:
-    """True when the rule yields no occurrence at all, checked cheaply.
-
-    The Gregorian calendar repeats every 400 years (weekdays and leap years alike), so the rule is
-    probed from the same wall-clock start moved by whole 400-year cycles close to the year 9999,
-    where dateutil's search for a first match stops after a few centuries instead of eighty.
-    """
-    local = starts_at.astimezone(zoneinfo.ZoneInfo(zone)).replace(tzinfo=None)
-    cycles = max(0, (9600 - local.year) // 400 + 1)
-    probe_start = local.replace(year=local.year + 400 * cycles)
-    rule = rrulestr(rule_text.removeprefix("RRULE:"), dtstart=probe_start, ignoretz=True)
-    return rule.replace(count=None, until=None).after(probe_start, inc=True) is None
-
-
 def _categories(component: Any) -> list[str]:
     raw = component.get("CATEGORIES")
     props = raw if isinstance(raw, list) else [raw] if raw is not None else []
@@ -544,7 +528,7 @@ def _map_event(component: Any, index: int, default_zone: str, warnings: list[str
                 raise ValidationError(
                     f"FREQ={frequency} repeats within a day; Kairos events repeat at most daily."
                 )
-            if _never_occurs(rrule, starts_at, zone):
+            if never_occurs(rrule, starts_at, zone):
                 raise ValidationError("This rule never matches a date (for example 30 February).")
         except ValidationError as exc:
             errors[f"{key}.rrule"] = exc.messages

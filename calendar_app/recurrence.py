@@ -72,6 +72,25 @@ def occurrences(
                 break
 
 
+def never_occurs(rule_text: str, starts_at: datetime, time_zone: str) -> bool:
+    """True when the rule yields no occurrence at all (``FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30``).
+
+    dateutil searches for a first match up to the year 9999 before giving up, which takes
+    seconds; an event saved with such a rule would stall every request that expands it. The
+    Gregorian calendar repeats every 400 years (weekdays and leap years alike), so the rule is
+    probed from the same wall-clock start moved by whole 400-year cycles close to 9999, where the
+    search ends after a few centuries instead of eighty.
+    """
+    try:
+        local = starts_at.astimezone(zoneinfo.ZoneInfo(time_zone)).replace(tzinfo=None)
+        cycles = max(0, (9600 - local.year) // 400 + 1)
+        probe_start = local.replace(year=local.year + 400 * cycles)
+        rule = rrulestr(rule_text.removeprefix("RRULE:"), dtstart=probe_start, ignoretz=True)
+    except (ValueError, TypeError, OverflowError, KeyError, zoneinfo.ZoneInfoNotFoundError):
+        return False  # not a valid rule or zone at all: their own validators say so
+    return rule.replace(count=None, until=None).after(probe_start, inc=True) is None
+
+
 def last_occurrence_end(
     *, starts_at: datetime, ends_at: datetime, time_zone: str, rule_text: str
 ) -> datetime | None:

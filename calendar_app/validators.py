@@ -12,6 +12,9 @@ from django.core.exceptions import ValidationError
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 MAX_TAGS = 50
+#: Moments on a content calendar repeat daily at most; finer rules would expand into thousands of
+#: occurrences per request.
+REFUSED_FREQUENCIES = frozenset({"SECONDLY", "MINUTELY", "HOURLY"})
 MAX_TAG_LENGTH = 60
 
 
@@ -71,6 +74,13 @@ def validate_rrule(value: str) -> None:
         raise ValidationError(
             "Give only the RRULE part (for example FREQ=YEARLY;BYMONTH=2); the start comes from the event.",
             code="invalid_rrule",
+        )
+    parts = dict(part.partition("=")[::2] for part in text.upper().split(";") if part)
+    if parts.get("FREQ") in REFUSED_FREQUENCIES:
+        raise ValidationError(
+            "Events repeat daily at most; %(freq)s rules are not accepted.",
+            code="invalid_rrule",
+            params={"freq": parts["FREQ"]},
         )
     try:
         rrulestr(text, ignoretz=True)

@@ -100,6 +100,8 @@ class ContentItem(WorkspaceOwned):
             models.Index(
                 fields=["workspace", "status", "scheduled_at"], name="content_ws_status_sched"
             ),
+            # The API lists items newest first with a cursor on created_at.
+            models.Index(fields=["workspace", "-created_at"], name="content_ws_created"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from calendar_app.models.base import Timestamped, WorkspaceQuerySet
-from calendar_app.recurrence import Occurrence, last_occurrence_end, occurrences
+from calendar_app.recurrence import Occurrence, last_occurrence_end, never_occurs, occurrences
 from calendar_app.validators import validate_rrule, validate_tag_list, validate_time_zone
 
 
@@ -103,8 +103,24 @@ class Event(Timestamped):
         super().clean()
         if self.starts_at and self.ends_at and self.ends_at < self.starts_at:
             raise ValidationError({"ends_at": "The event cannot end before it starts."})
+        self._check_recurrence()
+
+    def _check_recurrence(self) -> None:
+        if (
+            self.rrule
+            and self.starts_at
+            and self.time_zone
+            and never_occurs(self.rrule, self.starts_at, self.time_zone)
+        ):
+            raise ValidationError(
+                {"rrule": "This rule never produces a date (for example the 30th of February)."},
+                code="rrule_never_occurs",
+            )
 
     def save(self, *args, **kwargs) -> None:
+        # Checked here as well as in clean(): every door (API, admin, import, shell) saves, and a
+        # rule that never matches would stall each request that expands it.
+        self._check_recurrence()
         self.recurrence_ends_at = last_occurrence_end(
             starts_at=self.starts_at,
             ends_at=self.ends_at,

@@ -121,3 +121,19 @@ def test_channel_status_change_is_timestamped() -> None:
     channel = Channel.objects.get(pk=channel.pk)
     assert channel.status == "expired"
     assert channel.status_changed_at is not None
+
+
+@pytest.mark.parametrize("rule", ["FREQ=HOURLY", "FREQ=MINUTELY;COUNT=5"])
+def test_sub_daily_recurrence_is_refused(rule) -> None:  # noqa: ANN001
+    event = f.EventFactory.build(rrule=rule)
+    with pytest.raises(ValidationError) as info:
+        event.full_clean()
+    assert "daily at most" in " ".join(info.value.message_dict["rrule"])
+
+
+def test_a_rule_that_never_occurs_is_refused_before_it_can_stall_a_request() -> None:
+    """dateutil would search until the year 9999 for a 30th of February; every door saves."""
+    with pytest.raises(ValidationError) as info:
+        f.EventFactory(rrule="FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;COUNT=3")
+    assert "never produces a date" in " ".join(info.value.message_dict["rrule"])
+    assert not f.EventFactory._meta.model.objects.exists()

@@ -50,6 +50,9 @@ class BrandViewSet(WorkspaceViewSet):
     ordering_fields = ["name", "slug", "created_at", "id"]
     ordering = ["name", "id"]
 
+    def perform_create(self, serializer: BrandSerializer) -> None:
+        serializer.save(workspace=self.workspace)
+
 
 class ChannelViewSet(WorkspaceViewSet):
     """A brand's accounts on networks. Credentials are write-only (``has_secrets`` tells whether
