@@ -124,7 +124,7 @@ def test_channel_status_change_is_timestamped() -> None:
 
 
 @pytest.mark.parametrize("rule", ["FREQ=HOURLY", "FREQ=MINUTELY;COUNT=5"])
-def test_sub_daily_recurrence_is_refused(rule) -> None:  # noqa: ANN001
+def test_sub_daily_recurrence_is_refused(rule) -> None:
     event = f.EventFactory.build(rrule=rule)
     with pytest.raises(ValidationError) as info:
         event.full_clean()
