@@ -98,6 +98,10 @@ def _clean_values(template: ReactiveTemplate, values: Mapping[str, object]) -> d
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise FireRefused("invalid_values", f"The value of {name!r} must be text.", "values")
         text = str(value)
+        if "\x00" in text or "\x00" in str(name):
+            raise FireRefused(
+                "invalid_values", f"The value of {name!r} contains a null character.", "values"
+            )
         if len(text) > MAX_VALUE_LENGTH:
             raise FireRefused(
                 "invalid_values",

@@ -224,6 +224,8 @@ def conversions(request: HttpRequest) -> HttpResponse:
     key = _authenticate(request, body)
     if isinstance(key, JsonResponse):
         return key
+    if b"\\u0000" in body or b"\x00" in body:
+        return _error(400, "invalid", "The body contains a null character.")
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):

@@ -41,8 +41,31 @@ def validate_language(value: str) -> None:
         )
 
 
+def contains_nul(value: Any) -> bool:
+    """True when a NUL character hides anywhere in a JSON-like value (keys included).
+
+    PostgreSQL cannot store NUL in text or jsonb; refusing it here turns what would be a
+    database error into a field message, the same on SQLite as on PostgreSQL.
+    """
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
+def validate_no_nul(value: Any) -> None:
+    if contains_nul(value):
+        raise ValidationError(
+            "Null characters are not allowed.", code="null_characters_not_permitted"
+        )
+
+
 def validate_tag_list(value: Any) -> None:
     """Themes, values and audiences: a short list of short strings."""
+    validate_no_nul(value)
     if not isinstance(value, list):
         raise ValidationError("Must be a list of strings.", code="invalid_tags")
     if len(value) > MAX_TAGS:
@@ -57,6 +80,7 @@ def validate_tag_list(value: Any) -> None:
 
 
 def validate_string_list(value: Any) -> None:
+    validate_no_nul(value)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValidationError("Must be a list of strings.", code="invalid_list")
     if len(value) > 20:
@@ -96,6 +120,7 @@ def validate_profile(value: Any) -> None:
     """A brand profile: ``{"themes": [...], "values": [...], "audience": [...], "avoid": [...]}``."""
     if not isinstance(value, dict):
         raise ValidationError("The profile must be an object.", code="invalid_profile")
+    validate_no_nul(value)
     allowed = {"themes", "values", "audience", "avoid"}
     unknown = set(value) - allowed
     if unknown:
@@ -114,3 +139,4 @@ def validate_profile(value: Any) -> None:
 def validate_json_object(value: Any) -> None:
     if not isinstance(value, dict):
         raise ValidationError("Must be a JSON object.", code="invalid_object")
+    validate_no_nul(value)

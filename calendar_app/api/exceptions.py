@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -106,6 +106,16 @@ def _translate(exc: Exception) -> Exception:
         return exceptions.PermissionDenied()
     if isinstance(exc, RequestDataTooBig):
         return RequestTooLarge()
+    if isinstance(exc, DataError):
+        # The database refused a value the validators let through (a number out of range, a
+        # character it cannot store): the client's input, so a 400, and the transaction is undone.
+        return exceptions.ValidationError(
+            {
+                "non_field_errors": [
+                    "A value cannot be stored as sent (out of range or an invalid character)."
+                ]
+            }
+        )
     if isinstance(exc, IntegrityError):
         return Conflict(
             "This change conflicts with existing data (for example a duplicate name or a row "

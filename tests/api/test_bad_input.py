@@ -354,3 +354,36 @@ def test_channel_secrets_never_come_back(world, client_for):
     ):
         assert "hunter2" not in json.dumps(response.json())
     assert Channel.objects.get(pk=created.json()["id"]).secrets == {"token": "hunter2"}
+
+
+NUL_BODIES = [
+    ("brand", {"name": "Nul", "slug": "nul", "profile": {"themes": ["a\u0000b"]}}),
+    (
+        "event",
+        {
+            "title": "T",
+            "starts_at": "2030-01-01T10:00:00Z",
+            "ends_at": "2030-01-01T11:00:00Z",
+            "themes": ["x\u0000"],
+        },
+    ),
+    ("content-item", {"title": "T\u0000", "body": "b"}),
+]
+
+
+@pytest.mark.parametrize(("basename", "body"), NUL_BODIES, ids=[b for b, _ in NUL_BODIES])
+def test_null_characters_are_a_400_on_every_database(basename, body, world):
+    """PostgreSQL cannot store NUL; it must be a field error, not a 500, on SQLite and PostgreSQL."""
+    from django.urls import reverse
+
+    from calendar_app.models import Role
+    from tests.api.conftest import token_client
+
+    client = token_client(world.workspace, Role.ADMIN)
+    url = reverse(f"api:{basename}-list", kwargs={"workspace_slug": world.workspace.slug})
+    payload = dict(body)
+    if basename == "content-item":
+        payload["brand"] = world["brand"].pk
+    response = client.post(url, payload, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["fields"]

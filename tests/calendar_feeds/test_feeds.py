@@ -191,7 +191,8 @@ def test_conditional_get(workspace, brand, client):
 
 
 def test_hostile_text_is_escaped_and_folded(workspace, brand):
-    hostile = "Launch, party; now\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:evil\x00\x07\\ " + "🎉" * 80
+    # (No NUL: PostgreSQL cannot store one, and every door refuses it; see the next test.)
+    hostile = "Launch, party; now\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:evil\x07\\ " + "🎉" * 80
     _weekly_paris(
         workspace, title=hostile[:200], description=hostile * 5, location="a;b,c\nd", rrule=""
     )
@@ -207,13 +208,19 @@ def test_hostile_text_is_escaped_and_folded(workspace, brand):
     body = render_feed(feed, NOW)
     lines = body.split(b"\r\n")
     assert max(len(line) for line in lines) <= 75
-    assert b"\x00" not in body and b"\x07" not in body
+    assert b"\x07" not in body
     assert lines.count(b"BEGIN:VEVENT") == 2  # the injected one is escaped text, not a line
     events = _vevents(body)
     assert {str(e["UID"]) for e in events} != {"evil"}
     summary = str(next(e for e in events if str(e["UID"]).startswith("event-"))["SUMMARY"])
     assert summary.startswith("Launch, party; now\nEND:VEVENT\nBEGIN:VEVENT\nUID:evil\\ ")
     assert b"Launch\\, party\\; now\\nEND:VEVENT" in body.replace(b"\r\n ", b"")
+
+
+def test_control_characters_never_reach_a_feed() -> None:
+    from calendar_app.ical import clean_text
+
+    assert clean_text("a\x00b\x07c\nd") == "abc\nd"
 
 
 def test_round_trip_keeps_occurrences_across_dst(workspace, other_workspace, brand, client_for):
