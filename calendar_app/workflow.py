@@ -182,6 +182,22 @@ RULES: dict[str, Rule] = {
     ]
 }
 
+#: Fields :func:`edit` applies for the admin and the API (``channels`` is passed on its own).
+EDITABLE_FIELDS = (
+    "title",
+    "body",
+    "links",
+    "media",
+    "cta_text",
+    "cta_url",
+    "cta_button",
+    "scheduled_at",
+    "lateness_policy",
+    "lateness_tolerance",
+    "event",
+    "experiment",
+)
+
 #: States in which the content may no longer be edited: it is (being) published.
 LOCKED_STATES = frozenset({S.PUBLISHING, S.PUBLISHED, S.PARTLY_FAILED, S.FAILED})
 

@@ -33,21 +33,7 @@ from calendar_app.workflow import Actor, WorkflowError
 
 logger = logging.getLogger(__name__)
 
-#: Fields ``workflow.edit`` applies (the many-to-many ``channels`` is passed on its own).
-EDITABLE_FIELDS = (
-    "title",
-    "body",
-    "links",
-    "media",
-    "cta_text",
-    "cta_url",
-    "cta_button",
-    "scheduled_at",
-    "lateness_policy",
-    "lateness_tolerance",
-    "event",
-    "experiment",
-)
+EDITABLE_FIELDS = workflow.EDITABLE_FIELDS
 
 
 def error_text(exc: Exception) -> str:

@@ -29,21 +29,7 @@ from calendar_app.models import (
     LatenessPolicy,
 )
 
-#: Fields ``workflow.edit`` applies (``channels`` is passed on its own), as in the admin.
-EDITABLE_FIELDS = (
-    "title",
-    "body",
-    "links",
-    "media",
-    "cta_text",
-    "cta_url",
-    "cta_button",
-    "scheduled_at",
-    "lateness_policy",
-    "lateness_tolerance",
-    "event",
-    "experiment",
-)
+EDITABLE_FIELDS = workflow.EDITABLE_FIELDS
 
 
 def check_same_brand(attrs: dict[str, Any], brand: Brand) -> None:
