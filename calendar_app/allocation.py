@@ -28,10 +28,10 @@ get a publication without a variant; the recipients are then split by :func:`spl
 
 from __future__ import annotations
 
-import hashlib
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import Count
@@ -47,16 +47,15 @@ from calendar_app.models import (
     Variant,
 )
 from calendar_app.plugins_runtime import get_plugins
+from publishers.splitting import Weighted
+from publishers.splitting import split_recipients as _split_recipients
+
+logger = logging.getLogger("kairos.allocation")
 
 #: Width of an hour-of-day bucket, in hours (1 = every local hour is its own bucket).
 HOUR_BUCKET_HOURS = 1
 
 R = TypeVar("R", bound=Hashable)
-
-
-class Weighted(Protocol):
-    key: str
-    weight: int
 
 
 # --- the pure rule --------------------------------------------------------------------------
@@ -108,71 +107,68 @@ def hour_bucket(hour: int, bucket_hours: int = HOUR_BUCKET_HOURS) -> int:
 # --- per-recipient split --------------------------------------------------------------------
 
 
-def _unit_interval(seed: str, recipient: Hashable) -> float:
-    digest = hashlib.sha256(f"{seed}\x1f{recipient}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
 def split_recipients(
     recipient_ids: Iterable[R],
     variants: Sequence[Weighted] | Sequence[tuple[str, int]],
     seed: str,
 ) -> dict[str, list[R]]:
-    """Split recipients between variants by weight: deterministic, proportional in expectation.
+    """Split recipients between variants by weight (see :func:`publishers.split_recipients`,
+    where the rule lives so that network plugins can use it too).
 
-    Each recipient is hashed with ``seed`` (use the experiment's id, e.g. ``"experiment:42"``)
-    onto [0, 1) and lands in the variant whose cumulative-weight interval holds it. Hashing,
-    rather than sorting the list and cutting it, keeps a recipient in the *same* variant for
-    every send of the experiment (no one sees both calls to action) whatever else is on the
-    list, and makes the split a genuine random assignment, so the sample-ratio check applies.
-    Returns ``{variant key: [recipient ids in input order]}`` with every variant present.
+    Use the experiment's id as the seed (``"experiment:42"``) so a recipient gets the same
+    variant in every send of the experiment.
     """
-    pairs = [
-        (v[0], int(v[1])) if isinstance(v, tuple) else (v.key, int(v.weight)) for v in variants
-    ]
-    if not pairs:
-        raise ValueError("split_recipients needs at least one variant")
-    if any(w < 1 for _, w in pairs):
-        raise ValueError(f"every weight must be >= 1, got {dict(pairs)}")
-    total = sum(w for _, w in pairs)
-    bounds: list[tuple[float, str]] = []
-    cumulative = 0
-    for key, weight in pairs:
-        cumulative += weight
-        bounds.append((cumulative / total, key))
-    out: dict[str, list[R]] = {key: [] for key, _ in pairs}
-    for recipient in recipient_ids:
-        u = _unit_interval(seed, recipient)
-        for upper, key in bounds:
-            if u < upper:
-                out[key].append(recipient)
-                break
-        else:  # u is always < 1.0 == the last bound, but floats deserve a guard
-            out[bounds[-1][1]].append(recipient)
-    return out
+    return _split_recipients(recipient_ids, variants, seed)
 
 
 def record_recipient_split(
-    publication: Publication, assignment: Mapping[str, Sequence[object]]
+    publication: Publication,
+    assignment: Mapping[str, Sequence[object] | int],
+    *,
+    strict: bool = True,
 ) -> list[RecipientSplit]:
     """Store how many recipients got each variant (idempotent: a retry overwrites the counts).
 
-    Called by the delivery of a per-recipient publication once it has split its list with
-    :func:`split_recipients`; these counts are the variants' exposures in the analysis.
+    ``assignment`` maps variant keys to the recipients (as :func:`split_recipients` returns
+    them) or directly to their number (as a network reports it in
+    ``PublishResult.recipients_per_variant``). These counts are the variants' exposures in the
+    analysis. A key that is not a variant of the item's experiment raises ``ValueError``, or is
+    logged and skipped with ``strict=False`` (the delivery's choice: the post is out already).
+    Two queries: the experiment's variants, then one upsert.
     """
     experiment_id = publication.content_item.experiment_id
     variants = {v.key: v for v in Variant.objects.filter(experiment_id=experiment_id)}
     unknown = sorted(set(assignment) - set(variants))
     if unknown:
-        raise ValueError(f"unknown variant(s) {unknown} for experiment {experiment_id}")
+        if strict:
+            raise ValueError(f"unknown variant(s) {unknown} for experiment {experiment_id}")
+        logger.warning(
+            "publication %s: the network reported recipients for unknown variant(s) %s; ignored",
+            publication.pk,
+            unknown,
+        )
     rows = []
     for key, recipients in assignment.items():
-        row, _ = RecipientSplit.objects.update_or_create(
-            publication=publication,
-            variant=variants[key],
-            defaults={"workspace_id": publication.workspace_id, "recipients": len(recipients)},
+        if key not in variants:
+            continue
+        count = recipients if isinstance(recipients, int) else len(recipients)
+        if count < 0:
+            raise ValueError(f"recipients of {key!r} must be >= 0, got {count}")
+        rows.append(
+            RecipientSplit(
+                workspace_id=publication.workspace_id,
+                publication=publication,
+                variant=variants[key],
+                recipients=count,
+            )
         )
-        rows.append(row)
+    if rows:
+        RecipientSplit.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["publication", "variant"],
+            update_fields=["recipients", "updated_at"],
+        )
     return rows
 
 

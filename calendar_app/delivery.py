@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from calendar_app import workflow
+from calendar_app import allocation, workflow
 from calendar_app.models import (
     AttemptOutcome,
     Channel,
@@ -39,6 +39,7 @@ from calendar_app.models import (
     LatenessPolicy,
     Publication,
     PublicationStatus,
+    Variant,
 )
 from calendar_app.plugins_runtime import get_plugins
 from calendar_app.tracking import tracked_url_for
@@ -49,6 +50,7 @@ from publishers import (
     Post,
     PublicationRef,
     Status,
+    VariantOffer,
     deliver,
     next_delay,
 )
@@ -78,23 +80,46 @@ def channel_context(channel: Channel) -> ChannelContext:
     )
 
 
-def _cta(publication: Publication) -> CallToAction | None:
-    """The variant's call to action, else the item's, else the brand's default (a promoted winner).
-
-    Its link becomes a tracked short link (``/r/<code>``) when ``KAIROS_TRACKING_BASE_URL`` is
-    set, so clicks are counted per publication and variant even where the network reports none.
-    """
-    item = publication.content_item
-    source = publication.variant or item
+def _cta_parts(source, item: ContentItem) -> tuple[str, str, str]:
+    """(text, url, button) of ``source`` (a variant or the item), else the brand's default."""
     text, url, button = source.cta_text, source.cta_url, source.cta_button
     if not (text or url):
         brand = item.brand
         text, url, button = brand.default_cta_text, brand.default_cta_url, brand.default_cta_button
+    return text, url, button
+
+
+def _cta(publication: Publication, variant: Variant | None = None) -> CallToAction | None:
+    """The variant's call to action, else the item's, else the brand's default (a promoted winner).
+
+    Its link becomes a tracked short link (``/r/<code>``) when ``KAIROS_TRACKING_BASE_URL`` is
+    set, so clicks are counted per publication and variant even where the network reports none.
+    ``variant`` is given for a per-recipient publication (which has none of its own): the link
+    is then that variant's.
+    """
+    item = publication.content_item
+    text, url, button = _cta_parts(variant or publication.variant or item, item)
     if not (text or url):
         return None
     if url and settings.KAIROS_TRACKING_BASE_URL:
-        url = tracked_url_for(publication, url)
+        url = tracked_url_for(publication, url, variant=variant)
     return CallToAction(text=text, url=url, button_label=button)
+
+
+def splits_per_recipient(publication: Publication) -> bool:
+    """Whether ``publication`` hands its experiment's arms to the network: the item has an
+    experiment, the publication no variant, and the network splits per recipient."""
+    return (
+        publication.content_item.experiment_id is not None
+        and publication.variant_id is None
+        and allocation.per_recipient_split(publication.channel.network)
+    )
+
+
+def _variant_offers(publication: Publication) -> tuple[VariantOffer, ...]:
+    """Every arm of the item's experiment, each with its own (tracked) call to action."""
+    variants = Variant.objects.filter(experiment_id=publication.content_item.experiment_id)
+    return tuple(VariantOffer(v.key, v.weight, _cta(publication, v)) for v in variants)
 
 
 def build_post(publication: Publication) -> Post:
@@ -104,13 +129,19 @@ def build_post(publication: Publication) -> Post:
         metadata["event_id"] = item.event_id
     if item.fire_id:
         metadata["fire_id"] = item.fire_id
+    if splits_per_recipient(publication):
+        cta, variants, experiment_key = None, _variant_offers(publication), str(item.experiment_id)
+    else:
+        cta, variants = _cta(publication), ()
+        experiment_key = str(publication.variant.experiment_id) if publication.variant_id else ""
     return Post(
         body=item.body,
         links=tuple(item.links or ()),
         media=tuple(item.media or ()),
-        cta=_cta(publication),
+        cta=cta,
+        variants=variants,
         variant_key=publication.variant.key if publication.variant_id else "",
-        experiment_key=str(publication.variant.experiment_id) if publication.variant_id else "",
+        experiment_key=experiment_key,
         language=item.brand.language,
         brand_name=item.brand.name,
         brand_slug=item.brand.slug,
@@ -329,6 +360,8 @@ def _record(
             _expire_channel(publication.channel, outcome.reason)
         if outcome.status is Status.PUBLISHED and publication.content_item.fire_id:
             _record_fire_timing(publication.content_item.fire_id, fields["published_at"])
+        if outcome.status is Status.PUBLISHED and outcome.result.recipients_per_variant:
+            _record_split(publication, outcome)
         _settle_item(publication.content_item)
     publication.refresh_from_db()
     lateness = (
@@ -337,6 +370,21 @@ def _record(
         else None
     )
     return DeliveryReport(publication.pk, publication.status, attempt_outcome, lateness)
+
+
+def _record_split(publication: Publication, outcome: Outcome) -> None:
+    """Store the network's per-recipient split: the variants' exposures. Idempotent (upsert),
+    so a reconciled publish that reports the split again leaves one row per variant."""
+    if publication.variant_id is not None or publication.content_item.experiment_id is None:
+        logger.warning(
+            "publication %s: the network reported a recipient split for a post that was not "
+            "split; ignored",
+            publication.pk,
+        )
+        return
+    allocation.record_recipient_split(
+        publication, outcome.result.recipients_per_variant, strict=False
+    )
 
 
 def _expire_channel(channel: Channel, reason: str) -> None:

@@ -51,8 +51,10 @@ from publishers.rendering import (
     fill,
     placeholders_in,
     render_post,
+    variant_posts,
 )
 from publishers.retry import RetryPolicy, next_delay
+from publishers.splitting import split_counts, split_recipients
 from publishers.transforms import PostTransform
 from publishers.values import (
     METRIC_NAMES,
@@ -64,6 +66,7 @@ from publishers.values import (
     Problem,
     PublicationRef,
     PublishResult,
+    VariantOffer,
 )
 
 __all__ = [
@@ -100,6 +103,7 @@ __all__ = [
     "TransientError",
     "UnknownNetworkError",
     "ValidationFailed",
+    "VariantOffer",
     "add_utm",
     "apply_cta",
     "apply_utm",
@@ -114,4 +118,7 @@ __all__ = [
     "placeholders_in",
     "render_post",
     "resolve_target",
+    "split_counts",
+    "split_recipients",
+    "variant_posts",
 ]

@@ -196,6 +196,17 @@ def _attempt(
         attempt.post = transformed
     attempt.stage = "validation"
     problems = plugins.validate(attempt.post, channel, network)
+    if attempt.post.variants and not network.capabilities.per_recipient_split:
+        # The arms would be silently dropped: only per-recipient networks can honour them.
+        problems = [
+            *problems,
+            Problem(
+                "variants_not_supported",
+                f"{network.display_name} cannot split one post between variants; "
+                "each variant needs its own publication.",
+                "variants",
+            ),
+        ]
     if problems:
         raise ValidationFailed(problems)
     if reconcile and network.capabilities.can_find_existing:

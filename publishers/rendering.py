@@ -23,6 +23,13 @@ URL is also added to ``links``. Applying it twice changes nothing.
 else the brand slug) and ``utm_content`` (the variant key). Parameters already on the link win,
 other query parameters and the fragment are kept, and occurrences of the link in the body are
 rewritten to the tagged form.
+
+**Per-recipient variants.** A post with ``variants`` (for a network that splits one post per
+recipient) has no single CTA: each offer's CTA text gets its placeholders filled, and each
+offer's CTA URL gets the UTM tags with ``utm_content`` set to *that offer's* key. The body and
+``links`` are shared by every arm and are tagged without ``utm_content``. No CTA line is
+appended to the shared body; :func:`variant_posts` gives the post as each arm's recipients see
+it (their CTA applied).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from publishers.values import CallToAction, ChannelContext, Post, Problem
+from publishers.values import CallToAction, ChannelContext, Post, Problem, VariantOffer
 
 __all__ = [
     "BUILTIN_PLACEHOLDERS",
@@ -45,6 +52,7 @@ __all__ = [
     "fill",
     "placeholders_in",
     "render_post",
+    "variant_posts",
 ]
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*"
@@ -190,7 +198,26 @@ def apply_utm(post: Post, network: str, *, campaign: str | None = None) -> Post:
     for original in sorted(mapping, key=len, reverse=True):
         if mapping[original] != original:
             body = _replace_link(body, original, mapping[original])
-    return post.replace(body=body, links=tuple(mapping[link] for link in post.links), cta=cta)
+    variants = tuple(
+        VariantOffer(
+            offer.key,
+            offer.weight,
+            CallToAction(
+                offer.cta.text,
+                add_utm(offer.cta.url, **{**tag, "content": offer.key}),
+                offer.cta.button_label,
+            ),
+        )
+        if offer.cta is not None and offer.cta.url
+        else offer
+        for offer in post.variants
+    )
+    return post.replace(
+        body=body,
+        links=tuple(mapping[link] for link in post.links),
+        cta=cta,
+        variants=variants,
+    )
 
 
 def _replace_link(body: str, original: str, tagged: str) -> str:
@@ -222,6 +249,19 @@ def apply_cta(post: Post) -> Post:
     return post.replace(body=body, links=links)
 
 
+def variant_posts(post: Post) -> dict[str, Post]:
+    """The post as each arm's recipients see it, by variant key: ``variant_key`` set, that
+    arm's CTA applied (line appended, URL in ``links``), ``variants`` emptied.
+
+    For a network that splits one post per recipient; call it on the post it receives (already
+    rendered). A post without ``variants`` gives ``{}``.
+    """
+    return {
+        offer.key: apply_cta(post.replace(variants=(), variant_key=offer.key, cta=offer.cta))
+        for offer in post.variants
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
     """The rendered post and the problems found while rendering it."""
@@ -242,8 +282,9 @@ def render_post(
     resolver: Resolver | None = None,
     utm: bool = True,
 ) -> Rendered:
-    """Render ``post`` for ``channel``: placeholders in the body and CTA text, then UTM tags,
-    then the CTA line. ``resolver`` is consulted for names neither in ``values`` nor built in."""
+    """Render ``post`` for ``channel``: placeholders in the body and CTA text (each variant
+    offer's too), then UTM tags, then the CTA line (not for a post with ``variants``: see
+    :func:`variant_posts`). ``resolver`` is consulted for names neither in ``values`` nor built in."""
 
     def lookup(name: str) -> str | None:
         builtin = BUILTIN_PLACEHOLDERS.get(name)
@@ -257,7 +298,22 @@ def render_post(
         text, cta_problems = fill(cta.text, values, lookup, field="cta.text")
         problems.extend(cta_problems)
         cta = CallToAction(text, cta.url, cta.button_label)
-    rendered = post.replace(body=body, cta=cta)
+    variants = []
+    for index, offer in enumerate(post.variants):
+        if offer.cta is not None:
+
+            def offer_lookup(name: str, key: str = offer.key) -> str | None:
+                return key if name == "variant" else lookup(name)
+
+            text, offer_problems = fill(
+                offer.cta.text, values, offer_lookup, field=f"variants[{index}].cta.text"
+            )
+            problems.extend(offer_problems)
+            offer = VariantOffer(
+                offer.key, offer.weight, CallToAction(text, offer.cta.url, offer.cta.button_label)
+            )
+        variants.append(offer)
+    rendered = post.replace(body=body, cta=cta, variants=tuple(variants))
     if utm:
         rendered = apply_utm(rendered, channel.network)
     rendered = apply_cta(rendered)

@@ -27,6 +27,7 @@ __all__ = [
     "Problem",
     "PublicationRef",
     "PublishResult",
+    "VariantOffer",
     "freeze",
     "thaw",
 ]
@@ -116,8 +117,78 @@ class CallToAction:
 
 
 @dataclass(frozen=True, slots=True)
+class VariantOffer:
+    """One arm of an experiment, offered to a network that splits one post per recipient.
+
+    ``weight`` is the arm's planned share (a positive integer, relative to the others); ``cta``
+    is what this arm's recipients see (``None`` when the arm has no call to action at all).
+    Give the offers to :func:`publishers.split_recipients` to split a list.
+    """
+
+    key: str
+    weight: int = 1
+    cta: CallToAction | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not self.key:
+            raise ValueError("a variant offer needs a non-empty key")
+        weight = self.weight
+        if isinstance(weight, float) and weight.is_integer():
+            weight = int(weight)
+            _set(self, "weight", weight)
+        if isinstance(weight, bool) or not isinstance(weight, int):
+            raise TypeError(f"weight must be an int, not {type(weight).__name__}")
+        if weight < 1:
+            raise ValueError(f"weight of variant {self.key!r} must be >= 1, got {weight}")
+        if isinstance(self.cta, Mapping):
+            _set(self, "cta", CallToAction.from_dict(self.cta))
+        elif self.cta is not None and not isinstance(self.cta, CallToAction):
+            raise TypeError("cta must be a CallToAction or None")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VariantOffer:
+        cta = data.get("cta")
+        return cls(
+            key=str(data["key"]),
+            weight=data.get("weight", 1),
+            cta=None if cta is None else CallToAction.from_dict(cta),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "weight": self.weight,
+            "cta": None if self.cta is None else dataclasses.asdict(self.cta),
+        }
+
+
+def _variant_offers(values: Iterable[Any] | None) -> tuple[VariantOffer, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str | Mapping):
+        raise TypeError("variants must be a sequence of VariantOffer")
+    offers = []
+    for value in values:
+        if isinstance(value, Mapping):
+            value = VariantOffer.from_dict(value)
+        elif not isinstance(value, VariantOffer):
+            raise TypeError(f"variants must hold VariantOffer values, not {type(value).__name__}")
+        offers.append(value)
+    keys = [o.key for o in offers]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"variant keys must be distinct, got {keys}")
+    return tuple(offers)
+
+
+@dataclass(frozen=True, slots=True)
 class Post:
     """The post as it goes to one channel: one publication's content, already chosen per variant.
+
+    On a network that splits one post per recipient (``Capabilities.per_recipient_split``) a
+    post of an experiment carries every arm in ``variants`` instead: ``cta`` is then ``None`` and
+    ``variant_key`` empty, and the network gives each recipient one arm's call to action (see
+    :func:`publishers.split_recipients` and :func:`publishers.variant_posts`). Other networks
+    never receive ``variants``.
 
     ``scheduled_for`` is normalised to UTC and must be aware; ``None`` means "as soon as possible"
     (a fired reactive template). ``metadata`` carries host-defined extras (tracking ids, the UTM
@@ -136,6 +207,7 @@ class Post:
     publication_id: str = ""
     scheduled_for: datetime | None = None
     metadata: Mapping[str, Any] = field(default_factory=_empty)
+    variants: tuple[VariantOffer, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.body, str):
@@ -149,6 +221,19 @@ class Post:
         _set(self, "publication_id", str(self.publication_id))
         _set(self, "scheduled_for", _aware_utc(self.scheduled_for, "scheduled_for"))
         _set(self, "metadata", freeze(self.metadata or {}))
+        _set(self, "variants", _variant_offers(self.variants))
+        if self.variants and self.variant_key:
+            raise ValueError(
+                "a post carries either one variant (variant_key) or the arms to split "
+                "(variants), not both"
+            )
+
+    def variant(self, key: str) -> VariantOffer:
+        """The offer of variant ``key`` (``KeyError`` when the post has no such arm)."""
+        for offer in self.variants:
+            if offer.key == key:
+                return offer
+        raise KeyError(key)
 
     def replace(self, **changes: Any) -> Post:
         """Return a copy with ``changes`` applied: the way transforms produce a new post."""
@@ -181,6 +266,7 @@ class Post:
             "publication_id": self.publication_id,
             "scheduled_for": None if self.scheduled_for is None else self.scheduled_for.isoformat(),
             "metadata": thaw(self.metadata),
+            "variants": [offer.to_dict() for offer in self.variants],
         }
 
 
@@ -285,21 +371,62 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class PublishResult:
-    """What the network says it made: its id for the post, a public URL if any, and when."""
+    """What the network says it made: its id for the post, a public URL if any, and when.
+
+    ``recipients_per_variant`` is for networks that split one post per recipient: how many
+    recipients got each variant of ``Post.variants`` (read-only; empty otherwise). Kairos
+    records these counts as the variants' exposures.
+    """
 
     external_id: str
     url: str = ""
     published_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    recipients_per_variant: Mapping[str, int] = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
         if not isinstance(self.external_id, str) or not self.external_id:
             raise ValueError("external_id must be a non-empty string")
         _set(self, "published_at", _aware_utc(self.published_at, "published_at"))
+        _set(self, "recipients_per_variant", _counts(self.recipients_per_variant))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PublishResult:
         published = _parse_datetime(data.get("published_at")) or datetime.now(UTC)
-        return cls(str(data["external_id"]), str(data.get("url") or ""), published)
+        return cls(
+            str(data["external_id"]),
+            str(data.get("url") or ""),
+            published,
+            data.get("recipients_per_variant") or {},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "external_id": self.external_id,
+            "url": self.url,
+            "published_at": self.published_at.isoformat(),
+            "recipients_per_variant": dict(self.recipients_per_variant),
+        }
+
+
+def _counts(values: Mapping[str, int] | None) -> Mapping[str, int]:
+    if values is None:
+        return _empty()
+    if not isinstance(values, Mapping):
+        raise TypeError("recipients_per_variant must be a mapping of variant key to count")
+    out: dict[str, int] = {}
+    for key, count in values.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"recipients_per_variant keys must be variant keys, got {key!r}")
+        if isinstance(count, float) and math.isfinite(count) and count.is_integer():
+            count = int(count)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TypeError(
+                f"recipients_per_variant[{key!r}] must be an int, not {type(count).__name__}"
+            )
+        if count < 0:
+            raise ValueError(f"recipients_per_variant[{key!r}] must be >= 0, got {count}")
+        out[key] = count
+    return MappingProxyType(out)
 
 
 @dataclass(frozen=True, slots=True)

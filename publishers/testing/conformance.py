@@ -37,6 +37,7 @@ from publishers.values import (
     Problem,
     PublicationRef,
     PublishResult,
+    VariantOffer,
 )
 
 __all__ = ["NetworkConformance"]
@@ -156,6 +157,30 @@ class NetworkConformance:
         first = network.publish(sample_post, channel, _key())
         second = network.publish(sample_post, channel, _key())
         assert first.external_id != second.external_id
+
+    def test_per_recipient_split_reports_counts(
+        self, network: Network, channel: ChannelContext, sample_post: Post
+    ) -> None:
+        if not network.capabilities.per_recipient_split:
+            # A network that does not split must not claim a split either: Kairos would count
+            # exposures per variant that never happened.
+            result = network.publish(sample_post, channel, _key())
+            assert dict(result.recipients_per_variant) == {}, "no split without per_recipient_split"
+            return
+        post = sample_post.replace(
+            variant_key="",
+            cta=None,
+            variants=(VariantOffer("control", 1), VariantOffer("challenger", 1)),
+        )
+        assert network.validate(post, channel) == []
+        key = _key()
+        result = network.publish(post, channel, key)
+        counts = dict(result.recipients_per_variant)
+        assert set(counts) <= {"control", "challenger"}, f"unknown variant keys in {counts}"
+        assert all(isinstance(n, int) and n >= 0 for n in counts.values())
+        if network.capabilities.supports_idempotency_key:
+            again = network.publish(post, channel, key)
+            assert dict(again.recipients_per_variant) == counts, "a retry must split alike"
 
     def test_find_existing(
         self, network: Network, channel: ChannelContext, sample_post: Post

@@ -31,7 +31,7 @@ def test_entry_points_discovered_with_distribution():
     info = {p.name: p for p in plugins.plugin_info()}
     assert info["sandbox"].distribution == "kairos"
     assert info["sandbox"].version
-    assert info["sandbox"].networks == ("sandbox",)
+    assert info["sandbox"].networks == ("sandbox", "sandbox_email")
     assert info["webhook"].module == "plugins.webhook.plugin"
     networks = {n.key: n for n in plugins.network_info()}
     assert networks["webhook"].plugin == "webhook"
