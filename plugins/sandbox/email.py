@@ -28,7 +28,12 @@ from datetime import datetime
 from typing import Any
 
 from plugins.sandbox.engagement import EngagementModel, simulate
-from plugins.sandbox.network import FAIL_MODES, SandboxNetwork
+from plugins.sandbox.network import (
+    DIRECTORY_SETTING,
+    FAILURE_SETTINGS,
+    SandboxNetwork,
+    engagement_settings,
+)
 from publishers import (
     Capabilities,
     ChannelContext,
@@ -88,7 +93,7 @@ class SandboxEmailNetwork(SandboxNetwork):
         per_recipient_split=True,
     )
     settings_schema = (
-        SettingField("sandbox_dir", "Directory", "Where posts are written; default var/sandbox."),
+        DIRECTORY_SETTING,
         SettingField(
             "recipients",
             "Recipients",
@@ -96,21 +101,8 @@ class SandboxEmailNetwork(SandboxNetwork):
             "integer",
             default=DEFAULT_RECIPIENTS,
         ),
-        SettingField(
-            "ramp_seconds",
-            "Ramp",
-            "Time constant of opens, in seconds.",
-            "number",
-            default=3600,
-        ),
-        SettingField("seed", "Seed", "Seed of the simulated engagement.", "integer", default=0),
-        SettingField("rates", "Rates", "True rates: ctr, cvr.", "json"),
-        SettingField("variant_rates", "Rates per variant", "Variant key -> rates.", "json"),
-        SettingField("fail_mode", "Scripted failure", f"One of {', '.join(FAIL_MODES)}."),
-        SettingField(
-            "fail_times", "Failing attempts", "Fail only the first N attempts.", "integer"
-        ),
-        SettingField("retry_after", "Retry-After", "Seconds, with transient failures.", "number"),
+        *engagement_settings("opens"),
+        *FAILURE_SETTINGS,
     )
 
     # --- validation ----------------------------------------------------------------------

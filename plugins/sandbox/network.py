@@ -50,6 +50,29 @@ DEFAULT_DIR = "var/sandbox"
 Clock = Callable[[], datetime]
 
 
+DIRECTORY_SETTING = SettingField(
+    "sandbox_dir", "Directory", "Where posts are written; default var/sandbox."
+)
+#: Scripted failures, shared by every sandbox network (see the module docstring).
+FAILURE_SETTINGS = (
+    SettingField("fail_mode", "Scripted failure", f"One of {', '.join(FAIL_MODES)}."),
+    SettingField("fail_times", "Failing attempts", "Fail only the first N attempts.", "integer"),
+    SettingField("retry_after", "Retry-After", "Seconds, with transient failures.", "number"),
+)
+
+
+def engagement_settings(grows: str) -> tuple[SettingField, ...]:
+    """The simulated-engagement settings; ``grows`` names what ramps up (impressions, opens)."""
+    return (
+        SettingField(
+            "ramp_seconds", "Ramp", f"Time constant of {grows}, in seconds.", "number", default=3600
+        ),
+        SettingField("seed", "Seed", "Seed of the simulated engagement.", "integer", default=0),
+        SettingField("rates", "Rates", "True rates: ctr, cvr, reaction_rate, ...", "json"),
+        SettingField("variant_rates", "Rates per variant", "Variant key -> rates.", "json"),
+    )
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -75,23 +98,10 @@ class SandboxNetwork(Network):
         per_recipient_split=False,
     )
     settings_schema = (
-        SettingField("sandbox_dir", "Directory", "Where posts are written; default var/sandbox."),
+        DIRECTORY_SETTING,
         SettingField("audience", "Audience", "People who can see a post.", "integer", default=1000),
-        SettingField(
-            "ramp_seconds",
-            "Ramp",
-            "Time constant of impressions, in seconds.",
-            "number",
-            default=3600,
-        ),
-        SettingField("seed", "Seed", "Seed of the simulated engagement.", "integer", default=0),
-        SettingField("rates", "Rates", "True rates: ctr, cvr, reaction_rate, ...", "json"),
-        SettingField("variant_rates", "Rates per variant", "Variant key -> rates.", "json"),
-        SettingField("fail_mode", "Scripted failure", f"One of {', '.join(FAIL_MODES)}."),
-        SettingField(
-            "fail_times", "Failing attempts", "Fail only the first N attempts.", "integer"
-        ),
-        SettingField("retry_after", "Retry-After", "Seconds, with transient failures.", "number"),
+        *engagement_settings("impressions"),
+        *FAILURE_SETTINGS,
     )
 
     def __init__(self, *, clock: Clock = _now) -> None:
