@@ -22,19 +22,35 @@ def check_task_queue(app_configs, **kwargs) -> list:
                 id="kairos.E001",
             )
         )
-    if (
-        getattr(settings, "KAIROS_CLAIM_TTL", 0)
-        and q.get("timeout")
-        and q["timeout"] >= settings.KAIROS_CLAIM_TTL
-    ):
+    budget = getattr(settings, "KAIROS_DRAIN_BUDGET", 0)
+    if budget and q.get("timeout") and budget * 2 > q["timeout"]:
         problems.append(
             Warning(
-                "KAIROS_CLAIM_TTL is not longer than the task time-out: a slow delivery's claim can expire "
-                "while it is still sending, and the next attempt then has to reconcile with the network.",
-                hint="Leave KAIROS_CLAIM_TTL unset (time-out + 30 s) or raise it.",
+                "KAIROS_DRAIN_BUDGET leaves too little of the task time-out for the last delivery "
+                "of a wake-up: django-q2 would kill the worker mid-post.",
+                hint="Keep KAIROS_DRAIN_BUDGET at most half of KAIROS_Q_TIMEOUT.",
                 id="kairos.W002",
             )
         )
+    floor = (
+        getattr(settings, "KAIROS_CLAIM_TTL", 0)
+        + getattr(settings, "KAIROS_RECOVERY_INTERVAL", 0)
+        + getattr(settings, "KAIROS_DISPATCH_INTERVAL", 0)
+        + getattr(settings, "KAIROS_DISPATCH_LOOKAHEAD", 0)
+    )
+    if getattr(settings, "KAIROS_RECOVERY_BOUND", floor) < floor:
+        problems.append(
+            Warning(
+                f"KAIROS_RECOVERY_BOUND is shorter than recovery can be ({floor:g} s: claim lease "
+                "+ recovery interval + dispatch interval + look-ahead), so /health/ would report "
+                "healthy recoveries as failures.",
+                hint="Raise KAIROS_RECOVERY_BOUND or shorten KAIROS_CLAIM_TTL.",
+                id="kairos.W005",
+            )
+        )
+    from calendar_app.delivery.policy import check_configuration
+
+    problems.extend(Error(message, id="kairos.E006") for message in check_configuration())
     if not q.get("ack_failures"):
         problems.append(
             Error(

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from calendar_app import scheduling, workflow
-from calendar_app.dispatcher import enqueue, queue_lease
+from calendar_app.delivery.dispatcher import wake
 from calendar_app.models import (
     Channel,
     ChannelStatus,
@@ -180,11 +180,9 @@ def _create(
     )
     publications = scheduling.create_publications(item)
     ids = [p.pk for p in publications if p.status == PublicationStatus.PENDING]
-    # Straight to the queue, marked queued so that the dispatcher does not enqueue them again.
-    item.publications.filter(pk__in=ids).update(
-        status=PublicationStatus.QUEUED, claim_expires_at=now + queue_lease()
-    )
-    transaction.on_commit(lambda: enqueue(ids))
+    # Straight to a worker, without waiting for the dispatcher's next look; if this wake-up is
+    # lost, the rows are due and pending, and the next look finds them.
+    transaction.on_commit(lambda: wake(ids))
     return fire, item, ids
 
 

@@ -76,21 +76,21 @@ def create_publications(item: ContentItem) -> list[Publication]:
 
 def move_publications(item: ContentItem, due: datetime) -> int:
     """Move what has not gone out yet; what is already being delivered is left alone."""
-    return item.publications.filter(
-        status__in=[PublicationStatus.PENDING, PublicationStatus.QUEUED]
-    ).update(status=PublicationStatus.PENDING, due_at=due, next_attempt_at=due)
+    return item.publications.filter(status=PublicationStatus.PENDING).update(
+        status=PublicationStatus.PENDING, due_at=due, next_attempt_at=due
+    )
 
 
 def cancel_publications(item: ContentItem) -> int:
-    return item.publications.filter(
-        status__in=[PublicationStatus.PENDING, PublicationStatus.QUEUED]
-    ).update(status=PublicationStatus.CANCELLED)
+    return item.publications.filter(status=PublicationStatus.PENDING).update(
+        status=PublicationStatus.CANCELLED
+    )
 
 
 def sync_publications(item: ContentItem) -> None:
     """After the target channels changed: cancel dropped channels, add new ones."""
     keep = set(item.channels.values_list("pk", flat=True))
-    item.publications.filter(
-        status__in=[PublicationStatus.PENDING, PublicationStatus.QUEUED]
-    ).exclude(channel_id__in=keep).update(status=PublicationStatus.CANCELLED)
+    item.publications.filter(status=PublicationStatus.PENDING).exclude(channel_id__in=keep).update(
+        status=PublicationStatus.CANCELLED
+    )
     create_publications(item)

@@ -1,32 +1,50 @@
 """django-q2 entry points. Thin on purpose, and they take ids only (django-q2 fishes its own
-options out of keyword arguments, so a task keyword could collide with one of them)."""
+options out of keyword arguments, so a task keyword could collide with one of them).
+
+Delivery tasks are wake-ups: the work itself is in the database (see calendar_app/delivery), so
+a task that is lost, run twice or run late costs time, never a publication.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
 
-from calendar_app import delivery, dispatcher, metrics
+from calendar_app import metrics
+from calendar_app.delivery import claims, dispatcher, runner
+from calendar_app.delivery.attempt import settle_item
+from calendar_app.models import ContentItem, ContentStatus, PublicationStatus
+
+
+def drain() -> dict[str, int]:
+    """Claim and deliver whatever is due, for up to ``KAIROS_DRAIN_BUDGET`` seconds."""
+    return runner.drain()
 
 
 def deliver(publication_id: int) -> str:
-    report = delivery.deliver_publication(publication_id)
-    return "not-claimed" if report is None else report.outcome
+    """One publication, if it is still due and nobody has it (tasks queued by older versions)."""
+    outcomes = runner.deliver_ids([publication_id])
+    return next(iter(outcomes), "not-claimed")
 
 
 def deliver_many(publication_ids: list[int]) -> dict[str, int]:
-    """A batch from one burst, delivered in due order; each publication is claimed on its own."""
-    outcomes: dict[str, int] = {}
-    for publication_id in publication_ids:
-        outcome = deliver(publication_id)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
+    """These publications (a fire, a retry), each claimed on its own, in due order."""
+    return runner.deliver_ids(publication_ids)
 
 
-def sweep() -> int:
-    """Safety net every minute: release dead claims, then queue whatever is due or overdue."""
-    delivery.recover_stale_claims()
-    return len(dispatcher.dispatch_due())
+def sweep() -> dict[str, int]:
+    """Safety net every minute, through the cluster: what the dispatcher does, in case none runs,
+    plus items whose last publication ended while their worker died before settling them."""
+    recovered = claims.recover_lapsed_claims()
+    woken = dispatcher.dispatch_due()
+    settled = 0
+    stale = ContentItem.objects.filter(
+        status__in=[ContentStatus.SCHEDULED, ContentStatus.PUBLISHING]
+    ).exclude(publications__status__in=PublicationStatus.open_states())
+    for item in stale.filter(publications__isnull=False).distinct()[:200]:
+        settle_item(item)
+        settled += 1
+    return {"recovered": recovered, "woken": woken, "settled": settled}
 
 
 def collect_metrics() -> int:

@@ -469,9 +469,7 @@ def settled_status(statuses: Iterable[str]) -> str | None:
     if not statuses:
         return None
     if any(s in PublicationStatus.open_states() for s in statuses):
-        started = any(
-            s not in (PublicationStatus.PENDING, PublicationStatus.QUEUED) for s in statuses
-        )
+        started = any(s != PublicationStatus.PENDING for s in statuses)
         return S.PUBLISHING if started else None
     published = sum(1 for s in statuses if s == PublicationStatus.PUBLISHED)
     if published == len(statuses):

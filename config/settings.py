@@ -209,13 +209,42 @@ LOGGING = {
 }
 
 # --- Delivery ----------------------------------------------------------------------------------
-# A worker's claim on a publication lasts this long; it must outlive the task time-out, so that
-# a slow delivery is never handed to a second worker while the first is still sending.
-KAIROS_CLAIM_TTL = float(os.environ.get("KAIROS_CLAIM_TTL", str(Q_CLUSTER["timeout"] + 30)))
-# The dispatcher hands a publication to the queue this many seconds before it is due; the worker
-# waits out the remainder, so the post leaves on the due second instead of one poll later.
+# The database is the queue; django-q2 tasks only wake workers up (see calendar_app/delivery).
+# A worker's claim on the publications it is sending lasts KAIROS_CLAIM_TTL seconds and a thread
+# in the worker renews it every third of that, so a dead worker's claims lapse within seconds
+# whatever the network's time-outs, and the dispatcher, which looks for lapsed claims every
+# KAIROS_RECOVERY_INTERVAL seconds, gives them to another worker.
+KAIROS_CLAIM_TTL = float(os.environ.get("KAIROS_CLAIM_TTL", "6"))
+KAIROS_RECOVERY_INTERVAL = float(os.environ.get("KAIROS_RECOVERY_INTERVAL", "1"))
+# The promise made to marketers and checked by /health/: a publication whose task, worker,
+# dispatcher or database connection was lost is picked up again within this many seconds.
+KAIROS_RECOVERY_BOUND = float(os.environ.get("KAIROS_RECOVERY_BOUND", "15"))
+# A worker that knows an outcome keeps trying to record it this long while the database restarts.
+KAIROS_DB_RETRY_WINDOW = float(os.environ.get("KAIROS_DB_RETRY_WINDOW", "30"))
+# The dispatcher wakes workers for publications due within the next KAIROS_DISPATCH_LOOKAHEAD
+# seconds; the worker waits out the remainder, so a post leaves on its due second.
 KAIROS_DISPATCH_LOOKAHEAD = float(os.environ.get("KAIROS_DISPATCH_LOOKAHEAD", "0.5"))
 KAIROS_DISPATCH_INTERVAL = float(os.environ.get("KAIROS_DISPATCH_INTERVAL", "0.25"))
+# A worker claims this many due publications at once and keeps claiming for at most
+# KAIROS_DRAIN_BUDGET seconds before giving its process back to other tasks (heartbeats, metrics).
+KAIROS_CLAIM_BATCH = int(os.environ.get("KAIROS_CLAIM_BATCH", "10"))
+KAIROS_DRAIN_BUDGET = float(os.environ.get("KAIROS_DRAIN_BUDGET", "10"))
+# Wake-up tasks a dispatcher keeps waiting in the broker while work is due: enough for every
+# worker of every cluster to find one (default: two per local worker).
+KAIROS_DISPATCH_PREFETCH = int(
+    os.environ.get("KAIROS_DISPATCH_PREFETCH", str(2 * Q_CLUSTER["workers"]))
+)
+# Transient failures are retried with exponential back-off and jitter (publishers.retry): the
+# n-th retry waits up to BASE × FACTOR^(n-1) seconds, capped at CAP, JITTER of it random;
+# MAX_ATTEMPTS attempts in all; a Retry-After over MAX_RETRY_AFTER seconds means giving up.
+# KAIROS_RETRY_NETWORKS overrides any of them per network, as JSON: {"webhook": {"cap": 600}}.
+KAIROS_RETRY_MAX_ATTEMPTS = int(os.environ.get("KAIROS_RETRY_MAX_ATTEMPTS", "8"))
+KAIROS_RETRY_BASE = float(os.environ.get("KAIROS_RETRY_BASE", "15"))
+KAIROS_RETRY_FACTOR = float(os.environ.get("KAIROS_RETRY_FACTOR", "2"))
+KAIROS_RETRY_CAP = float(os.environ.get("KAIROS_RETRY_CAP", "3600"))
+KAIROS_RETRY_JITTER = float(os.environ.get("KAIROS_RETRY_JITTER", "1"))
+KAIROS_RETRY_MAX_RETRY_AFTER = float(os.environ.get("KAIROS_RETRY_MAX_RETRY_AFTER", "21600"))
+KAIROS_RETRY_NETWORKS = os.environ.get("KAIROS_RETRY_NETWORKS", "{}")
 # A publication found more than this many seconds overdue gets its item's lateness policy.
 KAIROS_OVERDUE_GRACE = float(os.environ.get("KAIROS_OVERDUE_GRACE", "60"))
 KAIROS_METRICS_WINDOW_DAYS = int(os.environ.get("KAIROS_METRICS_WINDOW_DAYS", "14"))
@@ -230,6 +259,10 @@ KAIROS_TRACKING_BASE_URL = os.environ.get(
 # Outbound webhooks: private and loopback receivers are refused unless this is on (tests, or an
 # integrator's receiver on the same private network).
 KAIROS_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("KAIROS_WEBHOOKS_ALLOW_PRIVATE") == "1"
+# The webhook *network* (a channel that posts to a customer's endpoint) may reach loopback and
+# private addresses only when the operator says so here: an on-premises receiver, or the chaos
+# suite's loopback receiver. A workspace can never switch it on through a channel's settings.
+KAIROS_WEBHOOK_ALLOW_PRIVATE = os.environ.get("KAIROS_WEBHOOK_ALLOW_PRIVATE") == "1"
 KAIROS_WEBHOOKS_RETENTION_DAYS = int(os.environ.get("KAIROS_WEBHOOKS_RETENTION_DAYS", "30"))
 
 # Behind a reverse proxy that sets X-Forwarded-For, trust it to tell visitors apart.

@@ -5,8 +5,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from calendar_app.delivery.health import health
 from calendar_app.feeds_views import ical_feed
-from calendar_app.health import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),

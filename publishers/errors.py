@@ -104,7 +104,7 @@ class TransientError(PublisherError):
     """
 
     default_code = "transient"
-    default_reason = "The network is not answering right now; Kairos will try again."
+    default_reason = "The network is not answering right now."
 
     def __init__(
         self,

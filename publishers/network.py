@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from publishers.errors import PermanentError
+from publishers.retry import RetryPolicy
 from publishers.values import (
     Capabilities,
     ChannelContext,
@@ -70,6 +71,9 @@ class Network(abc.ABC):
     :cvar capabilities: what the network can do; see :class:`~publishers.values.Capabilities`.
     :cvar settings_schema: the channel settings it reads, for forms and validation.
     :cvar secret_fields: the channel secrets it needs (tokens, signing keys).
+    :cvar retry_policy: how this network wants transient failures retried (its rate limits,
+        how long its idempotency keys hold), or ``None`` for the host's policy. The operator can
+        still override it per network.
     """
 
     key: ClassVar[str]
@@ -77,6 +81,7 @@ class Network(abc.ABC):
     capabilities: ClassVar[Capabilities]
     settings_schema: ClassVar[Sequence[SettingField]] = ()
     secret_fields: ClassVar[Sequence[SettingField]] = ()
+    retry_policy: ClassVar[RetryPolicy | None] = None
 
     @abc.abstractmethod
     def validate(self, post: Post, channel: ChannelContext) -> list[Problem]:
@@ -142,6 +147,7 @@ class Network(abc.ABC):
             "key": self.key,
             "display_name": self.display_name,
             "capabilities": self.capabilities.to_dict(),
+            "retry_policy": None if self.retry_policy is None else self.retry_policy.describe(),
             "settings_schema": [f.to_dict() for f in self.settings_schema],
             "secret_fields": [f.to_dict() for f in self.secret_fields],
         }
@@ -212,6 +218,9 @@ def check_network(network: object) -> str | None:
         return f"network {key!r} claims can_find_existing but does not implement find_existing()"
     if caps.can_delete and not _overrides(network, "delete"):
         return f"network {key!r} claims can_delete but does not implement delete()"
+    policy = getattr(network, "retry_policy", None)
+    if policy is not None and not isinstance(policy, RetryPolicy):
+        return f"network {key!r}: retry_policy must be a publishers.RetryPolicy or None"
     for group in ("settings_schema", "secret_fields"):
         for spec in getattr(network, group, ()):
             if not isinstance(spec, SettingField):

@@ -215,6 +215,18 @@ def _attempt(
         if existing is not None:
             _check_result(existing, "find_existing")
             return attempt.outcome(Status.PUBLISHED, result=existing, reconciled=True)
+    elif reconcile and not network.capabilities.supports_idempotency_key:
+        # The last attempt may have posted and nothing can tell: sending again could post twice.
+        reason = (
+            f"An earlier attempt may have reached {network.display_name}, which can neither "
+            "recognise a repeated post nor be searched; check the channel before retrying."
+        )
+        return attempt.outcome(
+            Status.UNCONFIRMED,
+            code="cannot_reconcile",
+            reason=reason,
+            error=TransientError(reason, code="cannot_reconcile", may_have_posted=True),
+        )
     attempt.stage = "publish"
     result = network.publish(attempt.post, channel, key)
     _check_result(result, "publish")

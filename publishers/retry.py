@@ -1,13 +1,17 @@
 """How long to wait before the next delivery attempt: pure, so it is easy to test and reason about.
 
-Exponential back-off with *full jitter* (the delay is drawn uniformly between 0 and the
-exponential bound), so that many publications failing together - a network outage at the top of
-the hour - do not come back together. The bound is capped; a ``Retry-After`` from the network is
-a floor; after ``max_attempts`` attempts Kairos gives up.
+Exponential back-off with jitter (by default *full* jitter: the delay is drawn uniformly between 0
+and the exponential bound), so that many publications failing together - a network outage at the
+top of the hour - do not come back together. The bound is capped; a ``Retry-After`` from the
+network is a floor; after ``max_attempts`` attempts Kairos gives up.
+
+The host builds the policy from its configuration (``KAIROS_RETRY_*``); a network may declare a
+policy of its own (``Network.retry_policy``) and the operator may override it per network.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
@@ -30,6 +34,8 @@ class RetryPolicy:
     :param max_attempts: attempts in total, the first included; no retry after that many.
     :param max_retry_after: a ``Retry-After`` longer than this (seconds) means giving up now
         rather than holding a publication for days.
+    :param jitter: the share of the bound that is random, from 0 (the delay is the bound) to 1
+        (full jitter: anywhere between 0 and the bound).
     """
 
     base: float = 15.0
@@ -37,10 +43,30 @@ class RetryPolicy:
     cap: float = 3600.0
     max_attempts: int = 8
     max_retry_after: float = 6 * 3600.0
+    jitter: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.base <= 0 or self.factor < 1 or self.cap < self.base or self.max_attempts < 1:
+        if (
+            not self.base > 0
+            or not self.factor >= 1
+            or not self.cap >= self.base
+            or self.max_attempts < 1
+            or not 0 <= self.jitter <= 1
+            or not self.max_retry_after >= 0
+        ):
             raise ValueError(f"invalid retry policy {self!r}")
+
+    def replace(self, **changes: float) -> RetryPolicy:
+        """A copy with ``changes`` applied (validated like a new policy)."""
+        return dataclasses.replace(self, **changes)
+
+    def describe(self) -> str:
+        """The schedule in words, for docs, logs and the admin."""
+        return (
+            f"{self.max_attempts} attempts; the n-th retry waits up to "
+            f"{self.base:g} s × {self.factor:g}^(n-1), capped at {self.cap:g} s, "
+            f"{self.jitter:.0%} of it random"
+        )
 
 
 DEFAULT_POLICY = RetryPolicy()
@@ -74,7 +100,7 @@ def next_delay(
         bound = policy.cap
     else:
         bound = policy.base * policy.factor**exponent
-    delay = (rng or _SYSTEM_RANDOM).random() * bound
+    delay = bound * (1.0 - policy.jitter * (rng or _SYSTEM_RANDOM).random())
     if retry_after is not None:
         delay = max(delay, float(retry_after))
     return delay

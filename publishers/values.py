@@ -333,8 +333,15 @@ class Capabilities:
     can_delete: bool = False
     metrics: tuple[str, ...] = ()
     per_recipient_split: bool = False
+    #: Seconds during which the network answers a repeated idempotency key with the first post
+    #: (Mastodon keeps keys for an hour); ``None`` when it keeps them for ever or has none.
+    #: Kairos never retries an attempt that may have posted after this window has closed.
+    idempotency_window: float | None = None
 
     def __post_init__(self) -> None:
+        window = self.idempotency_window
+        if window is not None and (isinstance(window, bool) or not window > 0):
+            raise ValueError("idempotency_window must be a positive number of seconds or None")
         for name in ("max_text_length", "max_links"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):

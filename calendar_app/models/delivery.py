@@ -11,8 +11,7 @@ from calendar_app.models.base import Timestamped, WorkspaceOwned
 
 
 class PublicationStatus(models.TextChoices):
-    PENDING = "pending", "Pending (waiting for its time)"
-    QUEUED = "queued", "Queued for a worker"
+    PENDING = "pending", "Pending (waiting for its time or its next attempt)"
     PUBLISHING = "publishing", "Publishing (claimed by a worker)"
     PUBLISHED = "published", "Published"
     FAILED = "failed", "Failed"
@@ -23,7 +22,7 @@ class PublicationStatus(models.TextChoices):
     @classmethod
     def open_states(cls) -> list[str]:
         """States in which the publication may still be delivered."""
-        return [cls.PENDING, cls.QUEUED, cls.PUBLISHING]
+        return [cls.PENDING, cls.PUBLISHING]
 
     @classmethod
     def final_states(cls) -> list[str]:
@@ -35,8 +34,11 @@ def new_idempotency_key() -> str:
 
 
 class Publication(WorkspaceOwned):
-    """The unit of work of the publishing pipeline. Delivered at most once: a worker claims the row
-    atomically and passes ``idempotency_key`` to networks that support one."""
+    """The unit of work of the publishing pipeline, and its own queue entry: a ``pending`` row whose
+    ``next_attempt_at`` has come is work to do, whatever happened to the task that was meant to
+    do it. Delivered at most once: a worker claims the row atomically (``claimed_by``, with a
+    lease in ``claim_expires_at`` that the worker keeps renewing) and passes ``idempotency_key``
+    to networks that support one."""
 
     content_item = models.ForeignKey(
         "calendar_app.ContentItem", on_delete=models.CASCADE, related_name="publications"
@@ -68,6 +70,15 @@ class Publication(WorkspaceOwned):
     needs_reconcile = models.BooleanField(
         default=False,
         help_text="The last attempt may have posted (crash or time-out): ask the network before posting again.",
+    )
+    may_have_posted = models.BooleanField(
+        default=False,
+        help_text="An earlier attempt may have reached the network (a time-out after sending, a "
+        "lost connection, a worker that died mid-attempt): giving up then ends 'unconfirmed', "
+        "never 'failed'.",
+    )
+    first_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the first attempt started (UTC)."
     )
     delivered_late = models.BooleanField(
         default=False, help_text="Sent after its due time by the overdue sweep."

@@ -14,6 +14,7 @@ is transient with ``may_have_posted``.
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -43,6 +44,8 @@ from publishers import (
 __all__ = ["WebhookNetwork", "parse_retry_after"]
 
 USER_AGENT = "Kairos-Webhook/1"
+#: The operator's switch for private and loopback targets (see docs/production.md).
+ALLOW_PRIVATE_ENV = "KAIROS_WEBHOOK_ALLOW_PRIVATE"
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -86,13 +89,6 @@ class WebhookNetwork(Network):
         SettingField("url", "URL", "Where posts are POSTed (http or https).", "url", required=True),
         SettingField("connect_timeout", "Connect time-out", "Seconds.", "number", default=5.0),
         SettingField("read_timeout", "Read time-out", "Seconds.", "number", default=15.0),
-        SettingField(
-            "allow_private_addresses",
-            "Allow private addresses",
-            "Allow loopback and private-network targets (for on-premises receivers).",
-            "boolean",
-            default=False,
-        ),
     )
     secret_fields = (
         SettingField(
@@ -129,7 +125,9 @@ class WebhookNetwork(Network):
 
     @staticmethod
     def _allow_private(channel: ChannelContext) -> bool:
-        return channel.settings.get("allow_private_addresses") is True
+        """Loopback and private targets are the operator's decision (an on-premises receiver, a
+        test rig), read from the process environment; a channel's settings cannot grant it."""
+        return os.environ.get(ALLOW_PRIVATE_ENV) == "1"
 
     @staticmethod
     def _timeout(channel: ChannelContext) -> httpx.Timeout:
@@ -246,7 +244,7 @@ class WebhookNetwork(Network):
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status in (408, 425, 429) or status >= 500:
             raise TransientError(
-                f"The webhook receiver answered HTTP {status}; Kairos will try again.",
+                f"The webhook receiver answered HTTP {status}.",
                 code="rate_limited" if status == 429 else f"http_{status}",
                 detail=detail,
                 retry_after=retry_after,

@@ -205,7 +205,7 @@ def test_system_transitions_are_refused_to_people(item, actor) -> None:
         (["published", "failed"], S.PARTLY_FAILED),
         (["failed", "unconfirmed"], S.FAILED),
         (["published", "publishing"], S.PUBLISHING),
-        (["pending", "queued"], None),
+        (["pending", "pending"], None),
         (["published", "cancelled"], S.PUBLISHED),
         (["cancelled"], None),
     ],

@@ -35,3 +35,25 @@ def sandbox_posts(directory: Path) -> list[dict]:
     for path in sorted(directory.glob("*.jsonl")):
         records += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [r for r in records if r["type"] == "post"]
+
+
+def claimed_by(owner: str, publication, *, started: bool = False):
+    """Claim ``publication`` for ``owner`` as a worker does; ``started=True`` also opens its
+    attempt, as a worker does just before calling the network (a crash after that point may
+    have posted). Returns the claimed row, or ``None`` when it was not ours to take."""
+    from django.utils import timezone
+
+    from calendar_app.delivery.claims import claim_ids
+    from calendar_app.models import DeliveryAttempt
+
+    claimed = claim_ids(owner, [publication.pk])
+    if not claimed:
+        return None
+    if started:
+        DeliveryAttempt.objects.create(
+            publication=claimed[0],
+            number=claimed[0].attempts + 1,
+            worker=owner,
+            started_at=timezone.now(),
+        )
+    return claimed[0]

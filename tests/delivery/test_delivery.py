@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from calendar_app import delivery, workflow
-from calendar_app.dispatcher import dispatch_due
+from calendar_app import delivery, tasks, workflow
+from calendar_app.delivery import claims
+from calendar_app.delivery.dispatcher import dispatch_due
 from calendar_app.models import (
     AttemptOutcome,
     ChannelStatus,
@@ -21,7 +22,7 @@ from calendar_app.models import (
 from calendar_app.workflow import Actor
 from publishers import Capabilities, Network, TransientError, hookimpl
 from tests import factories as f
-from tests.delivery.conftest import sandbox_posts
+from tests.delivery.conftest import claimed_by, sandbox_posts
 
 pytestmark = pytest.mark.django_db
 P = PublicationStatus
@@ -44,7 +45,7 @@ def channel(brand, **settings):
 def test_due_publication_is_delivered_once_and_the_item_follows(brand, actor, sandbox_dir) -> None:
     item = scheduled_item(brand, actor)
     publication = item.publications.get()
-    assert dispatch_due() == [publication.pk]  # sync django-q2 delivers inline
+    assert dispatch_due() == 1  # one wake-up; sync django-q2 delivers inline
     publication.refresh_from_db()
     assert publication.status == P.PUBLISHED
     assert publication.external_id.startswith("sb_")
@@ -58,21 +59,21 @@ def test_due_publication_is_delivered_once_and_the_item_follows(brand, actor, sa
     assert posts[0]["idempotency_key"] == publication.idempotency_key
     # A duplicate task, a redelivery or a second dispatcher tick changes nothing.
     assert delivery.deliver_publication(publication.pk) is None
-    assert dispatch_due() == []
+    assert dispatch_due() == 0
     assert len(sandbox_posts(sandbox_dir)) == 1
 
 
 def test_future_publication_is_not_claimed(brand, actor) -> None:
     item = scheduled_item(brand, actor, when=timezone.now() + timedelta(hours=1))
     publication = item.publications.get()
-    assert dispatch_due() == []
-    assert delivery.claim(publication.pk, worker="w1") is None
+    assert dispatch_due() == 0
+    assert claimed_by("w1", publication) is None
 
 
 def test_only_one_of_two_racing_workers_claims(brand, actor) -> None:
     publication = scheduled_item(brand, actor).publications.get()
-    first = delivery.claim(publication.pk, worker="w1")
-    second = delivery.claim(publication.pk, worker="w2")
+    first = claimed_by("w1", publication)
+    second = claimed_by("w2", publication)
     assert first is not None and second is None
     assert Publication.objects.get(pk=publication.pk).claimed_by == "w1"
 
@@ -81,7 +82,7 @@ def test_crashed_worker_claim_is_recovered_and_reconciled_without_a_second_post(
     brand, actor, sandbox_dir
 ) -> None:
     publication = scheduled_item(brand, actor).publications.get()
-    claimed = delivery.claim(publication.pk, worker="dead-worker")
+    claimed = claimed_by("dead-worker", publication, started=True)
     # The worker posted, then died before recording anything.
     from calendar_app.plugins_runtime import get_plugins
 
@@ -91,8 +92,8 @@ def test_crashed_worker_claim_is_recovered_and_reconciled_without_a_second_post(
         delivery.channel_context(claimed.channel),
         claimed.idempotency_key,
     )
-    later = timezone.now() + delivery.claim_ttl() + timedelta(seconds=1)
-    assert delivery.recover_stale_claims(now=later) == 1
+    later = timezone.now() + claims.claim_ttl() + timedelta(seconds=1)
+    assert delivery.recover_lapsed_claims(now=later) == 1
     publication.refresh_from_db()
     assert publication.status == P.PENDING and publication.needs_reconcile
     Publication.objects.filter(pk=publication.pk).update(next_attempt_at=timezone.now())
@@ -219,7 +220,7 @@ def test_ambiguous_timeout_without_idempotency_goes_unconfirmed(brand, actor, pl
     publication = item.publications.get()
     assert publication.status == P.UNCONFIRMED
     assert "may have gone out" in publication.last_error_reason
-    assert dispatch_due() == []
+    assert dispatch_due() == 0
     assert len(BlindNetwork.sent) == 1
     # A person checks the network and says what they found.
     approver = actor(Role.APPROVER)
@@ -301,19 +302,16 @@ def test_actor_system_label_in_settle(brand, actor) -> None:
     assert Actor.system().is_system
 
 
-def test_rescheduling_a_queued_publication_leaves_its_stale_task_harmless(
+def test_rescheduling_leaves_a_wake_up_already_in_the_broker_harmless(
     brand, actor, sandbox_dir
 ) -> None:
     item = scheduled_item(brand, actor)
     publication = item.publications.get()
-    Publication.objects.filter(pk=publication.pk).update(
-        status=P.QUEUED
-    )  # its task is in the broker
     later = timezone.now() + timedelta(hours=1)
     workflow.reschedule(item, actor(Role.EDITOR), later)
-    assert (
-        delivery.deliver_publication(publication.pk) is None
-    )  # the stale task runs: nothing happens
+    # The wake-up sent for the old time (a fire's or a retry's) runs now: nothing happens.
+    assert tasks.deliver_many([publication.pk]) == {"not-claimed": 1}
+    assert tasks.drain() == {}
     publication.refresh_from_db()
     assert (publication.status, publication.due_at) == (P.PENDING, later)
     Publication.objects.filter(pk=publication.pk).update(next_attempt_at=timezone.now())
@@ -321,11 +319,13 @@ def test_rescheduling_a_queued_publication_leaves_its_stale_task_harmless(
     assert len(sandbox_posts(sandbox_dir)) == 1
 
 
-def test_cancelling_a_queued_publication_stops_it(brand, actor, sandbox_dir) -> None:
+def test_cancelling_stops_a_publication_whose_wake_up_is_in_the_broker(
+    brand, actor, sandbox_dir
+) -> None:
     item = scheduled_item(brand, actor)
     publication = item.publications.get()
-    Publication.objects.filter(pk=publication.pk).update(status=P.QUEUED)
     workflow.cancel(item, actor(Role.EDITOR))
+    assert tasks.deliver(publication.pk) == "not-claimed"
     assert delivery.deliver_publication(publication.pk) is None
     assert sandbox_posts(sandbox_dir) == []
     publication.refresh_from_db()

@@ -9,8 +9,8 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from calendar_app import tasks
-from calendar_app.dispatcher import Dispatcher, beat, dispatch_due
-from calendar_app.health import health_report
+from calendar_app.delivery.dispatcher import Dispatcher, beat, dispatch_due
+from calendar_app.delivery.health import health_report
 from calendar_app.metrics import collect_recent
 from calendar_app.models import MetricSnapshot, PublicationStatus, WorkerHeartbeat
 from calendar_app.schedules import sync_schedules
@@ -65,7 +65,7 @@ def test_dispatcher_loop_dispatches_recovers_and_beats(brand, actor) -> None:
     item = scheduled_item(brand, actor)
     loop = Dispatcher(interval=0.05, name="test-dispatcher")
     loop.run(max_seconds=0.2)
-    assert loop.dispatched == 1
+    assert loop.woken == 1
     assert item.publications.get().status == PublicationStatus.PUBLISHED
     assert WorkerHeartbeat.objects.filter(name="test-dispatcher", role="dispatcher").exists()
     assert WorkerHeartbeat.objects.filter(role="worker").exists()
@@ -73,7 +73,7 @@ def test_dispatcher_loop_dispatches_recovers_and_beats(brand, actor) -> None:
 
 def test_sweep_task_picks_up_overdue_work(brand, actor) -> None:
     item = scheduled_item(brand, actor, when=timezone.now() - timedelta(seconds=30))
-    assert tasks.sweep() == 1
+    assert tasks.sweep() == {"recovered": 0, "woken": 1, "settled": 0}
     assert item.publications.get().status == PublicationStatus.PUBLISHED
 
 

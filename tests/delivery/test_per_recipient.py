@@ -15,7 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from calendar_app import allocation, delivery, experiments, workflow
-from calendar_app.dispatcher import dispatch_due
+from calendar_app.delivery import claims
+from calendar_app.delivery.dispatcher import dispatch_due
 from calendar_app.models import (
     AttemptOutcome,
     Publication,
@@ -27,7 +28,7 @@ from calendar_app.models import (
 from calendar_app.plugins_runtime import get_plugins
 from publishers import split_recipients
 from tests import factories as f
-from tests.delivery.conftest import sandbox_posts
+from tests.delivery.conftest import claimed_by, sandbox_posts
 
 pytestmark = pytest.mark.django_db
 P = PublicationStatus
@@ -97,7 +98,7 @@ def test_one_post_split_per_recipient_end_to_end(
     publication = item.publications.get()
     assert publication.variant is None  # the network splits, not the allocation
 
-    assert dispatch_due() == [publication.pk]
+    assert dispatch_due() == 1
     publication.refresh_from_db()
     assert publication.status == P.PUBLISHED
 
@@ -136,15 +137,15 @@ def test_a_reconciled_publish_records_the_split_once(
     brand, actor, experiment, email_channel, sandbox_dir
 ):
     publication = schedule(brand, actor, experiment, email_channel).publications.get()
-    claimed = delivery.claim(publication.pk, worker="dead-worker")
+    claimed = claimed_by("dead-worker", publication, started=True)
     # The worker sent the email, then died before recording anything.
     get_plugins().network("sandbox_email").publish(
         delivery.build_post(claimed),
         delivery.channel_context(claimed.channel),
         claimed.idempotency_key,
     )
-    later = timezone.now() + delivery.claim_ttl() + timedelta(seconds=1)
-    assert delivery.recover_stale_claims(now=later) == 1
+    later = timezone.now() + claims.claim_ttl() + timedelta(seconds=1)
+    assert delivery.recover_lapsed_claims(now=later) == 1
     Publication.objects.filter(pk=publication.pk).update(next_attempt_at=timezone.now())
     report = delivery.deliver_publication(publication.pk)
     assert report.outcome == AttemptOutcome.RECONCILED

@@ -89,7 +89,6 @@ def test_worker_killed_mid_delivery_posts_once_and_loses_nothing(processes) -> N
             network="webhook",
             settings={
                 "url": server.url + "/posts",
-                "allow_private_addresses": True,
                 "read_timeout": 30,
             },
             secrets={"signing_secret": "e2e-secret"},

@@ -20,7 +20,7 @@ import pytest
 from django.utils import timezone
 
 from calendar_app import experiments, workflow
-from calendar_app.dispatcher import dispatch_due
+from calendar_app.delivery.dispatcher import dispatch_due
 from calendar_app.metrics import collect_recent
 from calendar_app.models import ContentItem, MetricSnapshot, Publication, PublicationStatus, Role
 from calendar_app.plugins_runtime import reset_plugins
@@ -84,8 +84,7 @@ def _run_demo(brand, actor, rates: dict[str, float], items: int, seed: int):
     }
     assert split == {"control": items, "challenger": items}  # 2 channels x items, balanced
 
-    delivered = dispatch_due(now=timezone.now())
-    assert len(delivered) == 2 * items
+    assert dispatch_due(now=timezone.now()) >= 1  # wake-ups; sync django-q2 delivers inline
     assert publications.filter(status=PublicationStatus.PUBLISHED).count() == 2 * items
 
     assert collect_recent(now=timezone.now() + timedelta(hours=6)) == 2 * items

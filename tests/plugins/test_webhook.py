@@ -32,7 +32,7 @@ def webhook_channel(url, *, secret=SECRET, **settings):
         id="hook-1",
         network="webhook",
         handle="crm",
-        settings={"url": url, "allow_private_addresses": True, "read_timeout": 2, **settings},
+        settings={"url": url, "read_timeout": 2, **settings},
         secrets={"signing_secret": secret} if secret else {},
     )
 
@@ -197,9 +197,17 @@ def test_dropped_connection_may_have_posted():
     assert caught.value.may_have_posted
 
 
-def test_private_addresses_refused_unless_allowed(server):
-    channel = webhook_channel(server.url, allow_private_addresses=False)
-    with pytest.raises(AddressRefused, match="private or reserved"):
+@pytest.fixture(autouse=True)
+def operator_allows_loopback(monkeypatch):
+    """These tests post to a receiver on 127.0.0.1, which only the operator may allow."""
+    monkeypatch.setenv("KAIROS_WEBHOOK_ALLOW_PRIVATE", "1")
+
+
+def test_private_addresses_refused_unless_the_operator_allows_them(server, monkeypatch):
+    monkeypatch.delenv("KAIROS_WEBHOOK_ALLOW_PRIVATE")
+    # A workspace cannot switch it on through the channel's settings (server-side request forgery).
+    channel = webhook_channel(server.url, allow_private_addresses=True)
+    with pytest.raises(AddressRefused, match="KAIROS_WEBHOOK_ALLOW_PRIVATE"):
         WebhookNetwork().publish(Post(body="x"), channel, "k")
     assert server.requests == []  # nothing was sent
     problems = WebhookNetwork().test_connection(channel)

@@ -1,14 +1,14 @@
-"""Run the dispatcher loop that hands due publications to django-q2 on time."""
+"""Run the dispatcher loop: wakes workers when publications fall due, recovers lapsed claims."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from calendar_app.dispatcher import Dispatcher
+from calendar_app.delivery.dispatcher import Dispatcher
 
 
 class Command(BaseCommand):
-    help = "Queue due publications for the django-q2 workers within the 2-second promise (Ctrl-C stops)."
+    help = "Wake django-q2 workers when publications fall due and recover lapsed claims (Ctrl-C stops)."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(

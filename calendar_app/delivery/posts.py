@@ -1,0 +1,108 @@
+"""The plain, immutable values a plugin receives for one publication: post, channel, reference.
+
+Plugins never see model instances (DESIGN.md, "The plugin contract"), so everything a network
+needs is copied out of the rows here, once per attempt, from rows loaded with ``select_related``
+by the claim: building a post costs no query unless the post carries an experiment's arms or a
+tracked link.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from calendar_app import allocation
+from calendar_app.models import Channel, ContentItem, Publication, Variant
+from calendar_app.tracking import tracked_url_for
+from publishers import CallToAction, ChannelContext, Post, PublicationRef, VariantOffer
+
+
+def channel_context(channel: Channel) -> ChannelContext:
+    return ChannelContext(
+        id=str(channel.pk),
+        network=channel.network,
+        handle=channel.handle,
+        settings=channel.settings or {},
+        secrets=channel.secrets or {},
+    )
+
+
+def _cta_parts(source, item: ContentItem) -> tuple[str, str, str]:
+    """(text, url, button) of ``source`` (a variant or the item), else the brand's default."""
+    text, url, button = source.cta_text, source.cta_url, source.cta_button
+    if not (text or url):
+        brand = item.brand
+        text, url, button = brand.default_cta_text, brand.default_cta_url, brand.default_cta_button
+    return text, url, button
+
+
+def _cta(publication: Publication, variant: Variant | None = None) -> CallToAction | None:
+    """The variant's call to action, else the item's, else the brand's default (a promoted winner).
+
+    Its link becomes a tracked short link (``/r/<code>``) when ``KAIROS_TRACKING_BASE_URL`` is
+    set, so clicks are counted per publication and variant even where the network reports none.
+    ``variant`` is given for a per-recipient publication (which has none of its own): the link
+    is then that variant's.
+    """
+    item = publication.content_item
+    text, url, button = _cta_parts(variant or publication.variant or item, item)
+    if not (text or url):
+        return None
+    if url and settings.KAIROS_TRACKING_BASE_URL:
+        url = tracked_url_for(publication, url, variant=variant)
+    return CallToAction(text=text, url=url, button_label=button)
+
+
+def splits_per_recipient(publication: Publication) -> bool:
+    """Whether ``publication`` hands its experiment's arms to the network: the item has an
+    experiment, the publication no variant, and the network splits per recipient."""
+    return (
+        publication.content_item.experiment_id is not None
+        and publication.variant_id is None
+        and allocation.per_recipient_split(publication.channel.network)
+    )
+
+
+def _variant_offers(publication: Publication) -> tuple[VariantOffer, ...]:
+    """Every arm of the item's experiment, each with its own (tracked) call to action."""
+    variants = Variant.objects.filter(experiment_id=publication.content_item.experiment_id)
+    return tuple(VariantOffer(v.key, v.weight, _cta(publication, v)) for v in variants)
+
+
+def build_post(publication: Publication) -> Post:
+    item = publication.content_item
+    metadata = {"content_item_id": item.pk, "workspace": item.workspace_id}
+    if item.event_id:
+        metadata["event_id"] = item.event_id
+    if item.fire_id:
+        metadata["fire_id"] = item.fire_id
+    if splits_per_recipient(publication):
+        cta, variants, experiment_key = None, _variant_offers(publication), str(item.experiment_id)
+    else:
+        cta, variants = _cta(publication), ()
+        experiment_key = str(publication.variant.experiment_id) if publication.variant_id else ""
+    return Post(
+        body=item.body,
+        links=tuple(item.links or ()),
+        media=tuple(item.media or ()),
+        cta=cta,
+        variants=variants,
+        variant_key=publication.variant.key if publication.variant_id else "",
+        experiment_key=experiment_key,
+        language=item.brand.language,
+        brand_name=item.brand.name,
+        brand_slug=item.brand.slug,
+        publication_id=str(publication.pk),
+        scheduled_for=publication.due_at,
+        metadata=metadata,
+    )
+
+
+def publication_ref(publication: Publication) -> PublicationRef:
+    return PublicationRef(
+        publication_id=str(publication.pk),
+        idempotency_key=publication.idempotency_key,
+        network=publication.channel.network,
+        external_id=publication.external_id,
+        url=publication.external_url,
+        variant_key=publication.variant.key if publication.variant_id else "",
+    )
