@@ -161,6 +161,8 @@ class LeaseKeeper:
 def recover_lapsed_claims(now: datetime | None = None, limit: int = 500) -> int:
     """Put publications whose worker stopped renewing its lease back to ``pending``.
 
+    They keep their due time, so they go out first, before what fell due since.
+
     A row whose attempt had started may have reached the network: it is flagged so that the next
     attempt reconciles first, and one that has used up its attempts ends ``unconfirmed`` (a
     post that crashes its worker every time must not loop for ever).
@@ -182,7 +184,6 @@ def recover_lapsed_claims(now: datetime | None = None, limit: int = 500) -> int:
                 "status": P.PENDING,
                 "claimed_by": "",
                 "claim_expires_at": None,
-                "next_attempt_at": now,
                 "updated_at": now,
             }
             if started:

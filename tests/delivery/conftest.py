@@ -57,3 +57,29 @@ def claimed_by(owner: str, publication, *, started: bool = False):
             started_at=timezone.now(),
         )
     return claimed[0]
+
+
+def scheduled_item(brand, actor, *, channels=None, when=None, **fields):
+    """An item taken through submit, approve and schedule (due a second ago by default)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from calendar_app import workflow
+    from calendar_app.models import Role
+    from tests import factories as f
+
+    item = f.ContentItemFactory(brand=brand, workspace=brand.workspace, channels=channels, **fields)
+    admin = actor(Role.ADMIN)
+    workflow.submit(item, admin)
+    workflow.approve(item, admin)
+    workflow.schedule(item, admin, when=when or timezone.now() - timedelta(seconds=1))
+    item.refresh_from_db()
+    return item
+
+
+def channel(brand, **settings):
+    """A sandbox channel of ``brand`` with these settings (scripted failures, directory...)."""
+    from tests import factories as f
+
+    return f.ChannelFactory(brand=brand, workspace=brand.workspace, settings=settings)

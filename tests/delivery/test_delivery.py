@@ -22,24 +22,10 @@ from calendar_app.models import (
 from calendar_app.workflow import Actor
 from publishers import Capabilities, Network, TransientError, hookimpl
 from tests import factories as f
-from tests.delivery.conftest import claimed_by, sandbox_posts
+from tests.delivery.conftest import channel, claimed_by, sandbox_posts, scheduled_item
 
 pytestmark = pytest.mark.django_db
 P = PublicationStatus
-
-
-def scheduled_item(brand, actor, *, channels=None, when=None, **fields):
-    item = f.ContentItemFactory(brand=brand, workspace=brand.workspace, channels=channels, **fields)
-    admin = actor(Role.ADMIN)
-    workflow.submit(item, admin)
-    workflow.approve(item, admin)
-    workflow.schedule(item, admin, when=when or timezone.now() - timedelta(seconds=1))
-    item.refresh_from_db()
-    return item
-
-
-def channel(brand, **settings):
-    return f.ChannelFactory(brand=brand, workspace=brand.workspace, settings=settings)
 
 
 def test_due_publication_is_delivered_once_and_the_item_follows(brand, actor, sandbox_dir) -> None:

@@ -12,9 +12,9 @@ from calendar_app import tasks
 from calendar_app.delivery.dispatcher import Dispatcher, beat, dispatch_due
 from calendar_app.delivery.health import health_report
 from calendar_app.metrics import collect_recent
-from calendar_app.models import MetricSnapshot, PublicationStatus, WorkerHeartbeat
+from calendar_app.models import MetricSnapshot, Publication, PublicationStatus, WorkerHeartbeat
 from calendar_app.schedules import sync_schedules
-from tests.delivery.test_delivery import channel, scheduled_item
+from tests.delivery.conftest import channel, scheduled_item
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +90,38 @@ def test_deliver_task_reports_outcome(brand, actor) -> None:
     publication = item.publications.get()
     assert tasks.deliver(publication.pk) == "published"
     assert tasks.deliver(publication.pk) == "not-claimed"
+
+
+def _healthy_processes() -> None:
+    beat("d1", "dispatcher")
+    tasks.worker_heartbeat()
+
+
+def test_health_tells_the_truth_within_the_recovery_bound(brand, actor, settings) -> None:
+    settings.KAIROS_RECOVERY_BOUND = 15
+    _healthy_processes()
+    item = scheduled_item(brand, actor, when=timezone.now() - timedelta(seconds=10))
+    healthy, body = health_report()
+    assert healthy, "due for 10 s: still within the promise"
+    healthy, body = health_report(now=timezone.now() + timedelta(seconds=6))
+    assert (
+        not healthy and "without a worker taking it (the promise is 15 s)" in body["problems"][-1]
+    )
+    assert body["recovery_bound_seconds"] == 15
+    dispatch_due()
+    assert item.publications.get().status == PublicationStatus.PUBLISHED
+
+
+def test_health_sees_a_lapsed_claim_that_nobody_released(brand, actor, settings) -> None:
+    from tests.delivery.conftest import claimed_by
+
+    settings.KAIROS_RECOVERY_BOUND = 15
+    _healthy_processes()
+    publication = scheduled_item(brand, actor).publications.get()
+    claimed_by("a-dead-worker", publication, started=True)
+    Publication.objects.filter(pk=publication.pk).update(
+        claim_expires_at=timezone.now() - timedelta(seconds=20)
+    )
+    healthy, body = health_report()
+    assert not healthy and "nobody released it" in body["problems"][-1]
+    assert body["oldest_lapsed_claim_seconds"] >= 20

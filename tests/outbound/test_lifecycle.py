@@ -108,7 +108,9 @@ def test_failure_then_retry_then_success(brand, actor, listening, receiver, comm
     with commit():
         delivery.retry_publication(publication, actor(Role.APPROVER))
     assert listening()[ev.PUBLICATION_RETRIED] == 1
-    retried = next(r.json() for r in receiver.verified if r.json()["type"] == ev.PUBLICATION_RETRIED)
+    retried = next(
+        r.json() for r in receiver.verified if r.json()["type"] == ev.PUBLICATION_RETRIED
+    )
     assert retried["data"]["retried_from"] == "failed"
     with commit():
         dispatch_due()
@@ -192,7 +194,9 @@ def test_unconfirmed_then_retried(brand, actor, listening, plugins_with, receive
             publication, actor(Role.APPROVER), resolved_unconfirmed="not_posted"
         )
     assert listening()[ev.PUBLICATION_RETRIED] == 1
-    retried = next(r.json() for r in receiver.verified if r.json()["type"] == ev.PUBLICATION_RETRIED)
+    retried = next(
+        r.json() for r in receiver.verified if r.json()["type"] == ev.PUBLICATION_RETRIED
+    )
     assert retried["data"]["retried_from"] == "unconfirmed"
     assert listening()[ev.PUBLICATION_FAILED] == 0
 

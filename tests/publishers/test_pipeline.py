@@ -168,3 +168,10 @@ def test_post_is_never_mutated(run, scripted, post):
     before = Post.from_dict(post.to_dict())
     run(scripted())
     assert post == before
+
+
+def test_reconcile_on_a_network_that_cannot_tell_sends_nothing_and_is_unconfirmed(run, scripted):
+    network = scripted(capabilities=BLIND)
+    outcome = run(network, reconcile=True)
+    assert outcome.status is Status.UNCONFIRMED and outcome.code == "cannot_reconcile"
+    assert network.published == [], "sending again could post twice"

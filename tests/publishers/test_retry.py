@@ -64,3 +64,27 @@ def test_full_jitter_spreads_delays():
     rng = random.Random(1)
     delays = [next_delay(4, rng=rng, policy=POLICY) for _ in range(200)]
     assert min(delays) < 0.2 * 80 and max(delays) > 0.8 * 80
+
+
+@pytest.mark.parametrize(("jitter", "low", "high"), [(0.0, 80, 80), (0.5, 40, 80), (1.0, 0, 80)])
+def test_jitter_is_the_random_share_of_the_bound(jitter, low, high):
+    policy = POLICY.replace(jitter=jitter)
+    for value in (0.0, 0.5, 0.999999):
+        delay = next_delay(
+            4, rng=type("R", (), {"random": lambda self, v=value: v})(), policy=policy
+        )
+        assert low - 1e-6 <= delay <= high
+
+
+@pytest.mark.parametrize(
+    "changes", [{"jitter": -0.1}, {"jitter": 1.5}, {"max_retry_after": -1}, {"base": float("nan")}]
+)
+def test_invalid_jitter_and_limits_are_refused(changes):
+    with pytest.raises(ValueError, match="invalid retry policy"):
+        POLICY.replace(**changes)
+
+
+def test_a_policy_describes_its_schedule():
+    assert POLICY.describe() == (
+        "6 attempts; the n-th retry waits up to 10 s × 2^(n-1), capped at 300 s, 100% of it random"
+    )
