@@ -9,7 +9,7 @@
   network ends ``unconfirmed`` ("check the channel"), never ``failed``; no reason promises a retry
   that will not come.
 * **Few queries.** Everything the attempt reads comes with the claim (``select_related``); the
-  item's status is only re-derived when it can change (its first and its last publication).
+  outcome and the attempt log are written in one transaction; a batch settles each item once.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from calendar_app.models import (
     Channel,
     ChannelStatus,
     ContentItem,
-    ContentStatus,
     DeliveryAttempt,
     Fire,
     LatenessPolicy,
@@ -101,8 +100,14 @@ def lateness_decision(publication: Publication, now: datetime) -> str | None:
 # --- one attempt -----------------------------------------------------------------------------------
 
 
-def deliver_claimed(publication: Publication, *, worker: str) -> DeliveryReport:
-    """Attempt a publication this worker has claimed (see :mod:`calendar_app.delivery.claims`)."""
+def deliver_claimed(
+    publication: Publication, *, worker: str, settle: bool = True
+) -> DeliveryReport:
+    """Attempt a publication this worker has claimed (see :mod:`calendar_app.delivery.claims`).
+
+    ``settle=False`` leaves the item's status to the caller, who settles each item of a batch
+    once (:mod:`.runner`); the minute sweep settles any item a dead worker left behind.
+    """
     now = timezone.now()
     # Claimed slightly early so that the worker is ready at the due second.
     wait = (publication.next_attempt_at - now).total_seconds()
@@ -112,9 +117,9 @@ def deliver_claimed(publication: Publication, *, worker: str) -> DeliveryReport:
 
     late = lateness_decision(publication, now)
     if late == "skip":
-        return _finish_skipped(publication, now)
+        return _finish_skipped(publication, now, settle)
     if publication.channel.status != ChannelStatus.CONNECTED:
-        return _finish_channel_unavailable(publication)
+        return _finish_channel_unavailable(publication, settle)
 
     attempt = DeliveryAttempt.objects.create(
         publication=publication, number=publication.attempts + 1, worker=worker, started_at=now
@@ -131,7 +136,8 @@ def deliver_claimed(publication: Publication, *, worker: str) -> DeliveryReport:
         values=fire.values if fire else None,
     )
     report = with_db_retries(
-        "recording an outcome", lambda: record(publication, attempt, outcome, late == "late")
+        "recording an outcome",
+        lambda: record(publication, attempt, outcome, late == "late", settle=settle),
     )
     notify(plugins, publication, channel, outcome)
     return report
@@ -243,7 +249,12 @@ def _outcome_fields(
 
 
 def record(
-    publication: Publication, attempt: DeliveryAttempt, outcome: Outcome, late: bool
+    publication: Publication,
+    attempt: DeliveryAttempt,
+    outcome: Outcome,
+    late: bool,
+    *,
+    settle: bool = True,
 ) -> DeliveryReport:
     """Commit one attempt's outcome, the attempt log and the item's status together."""
     finished = timezone.now()
@@ -285,8 +296,8 @@ def record(
                 _record_fire_timing(publication.content_item.fire_id, fields["published_at"])
             if outcome.result.recipients_per_variant:
                 _record_split(publication, outcome)
-        if updated:
-            settle_item(publication.content_item, finished=fields["status"] != P.PENDING)
+        if updated and settle:
+            settle_item(publication.content_item)
     for name in ("attempts", "first_attempt_at"):
         fields.pop(name)
     if updated:
@@ -343,25 +354,18 @@ def _record_fire_timing(fire_id: int, published_at: datetime) -> None:
     ).update(last_delivered_at=published_at)
 
 
-def settle_item(item: ContentItem, *, finished: bool = True) -> None:
-    """The item follows its publications: ``publishing`` once one is under way, then its outcome
-    once none is open. Between the two nothing can change, so nothing is read."""
-    if item.status == ContentStatus.SCHEDULED:
-        item.status = workflow.start_publishing(item).status
-    if (
-        finished
-        and not Publication.objects.filter(
-            content_item_id=item.pk, status__in=P.open_states()
-        ).exists()
-    ):
-        item.status = workflow.settle(item).status
+def settle_item(item: ContentItem) -> None:
+    """The item follows its publications (``publishing`` while some are under way, then their
+    outcome). The item's row is locked before its publications are read, so two workers
+    finishing its last two publications at once cannot both miss the end."""
+    item.status = workflow.settle(item).status
 
 
 # --- finishing without an attempt ------------------------------------------------------------------
 
 
 def _finish_without_attempt(
-    publication: Publication, status: str, code: str, reason: str
+    publication: Publication, status: str, code: str, reason: str, settle: bool = True
 ) -> DeliveryReport:
     def finish() -> None:
         with transaction.atomic():
@@ -372,14 +376,15 @@ def _finish_without_attempt(
                 last_error_code=code,
                 last_error_reason=reason,
             )
-            settle_item(publication.content_item)
+            if settle:
+                settle_item(publication.content_item)
 
     with_db_retries("finishing a publication", finish)
     publication.status = status
     return DeliveryReport(publication.pk, status, code)
 
 
-def _finish_skipped(publication: Publication, now: datetime) -> DeliveryReport:
+def _finish_skipped(publication: Publication, now: datetime, settle: bool) -> DeliveryReport:
     late_by = now - publication.due_at
     minutes = int(late_by.total_seconds() // 60)
     return _finish_without_attempt(
@@ -387,16 +392,17 @@ def _finish_skipped(publication: Publication, now: datetime) -> DeliveryReport:
         P.SKIPPED,
         "moment_passed",
         f"Skipped: it was {minutes} min overdue and the item's policy skips posts whose moment has passed.",
+        settle,
     )
 
 
-def _finish_channel_unavailable(publication: Publication) -> DeliveryReport:
+def _finish_channel_unavailable(publication: Publication, settle: bool) -> DeliveryReport:
     channel = publication.channel
     status = P.UNCONFIRMED if publication.may_have_posted else P.FAILED
     reason = f"The channel is {channel.get_status_display().lower()}: reconnect or enable it, then retry."
     if publication.may_have_posted:
         reason += " An earlier attempt may have posted: check the channel first."
-    return _finish_without_attempt(publication, status, f"channel_{channel.status}", reason)
+    return _finish_without_attempt(publication, status, f"channel_{channel.status}", reason, settle)
 
 
 def finish_after_internal_error(publication: Publication, exc: BaseException) -> None:

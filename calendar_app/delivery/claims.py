@@ -79,13 +79,18 @@ def _take(owner: str, candidates: QuerySet[Publication], limit: int, now: dateti
     return ids
 
 
-def claim_due(owner: str, *, limit: int, now: datetime | None = None) -> list[Publication]:
-    """Claim up to ``limit`` publications due within the look-ahead, oldest due first."""
+def claim_due(
+    owner: str, *, limit: int, now: datetime | None = None, skip: set[int] | None = None
+) -> list[Publication]:
+    """Claim up to ``limit`` publications due within the look-ahead, oldest due first
+    (``skip``: rows this drain already tried, so a retry due at once waits for the next one)."""
     now = now or timezone.now()
     horizon = now + timedelta(seconds=settings.KAIROS_DISPATCH_LOOKAHEAD)
     candidates = Publication.objects.filter(
         status=P.PENDING, next_attempt_at__lte=horizon
     ).order_by("next_attempt_at", "pk")
+    if skip:
+        candidates = candidates.exclude(pk__in=skip)
     ids = _take(owner, candidates, limit, now)
     if not ids:
         return []

@@ -16,14 +16,20 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from calendar_app.delivery import claims
-from calendar_app.delivery.attempt import deliver_claimed, finish_after_internal_error
-from calendar_app.models import Publication, WorkerHeartbeat
+from calendar_app.delivery.attempt import (
+    deliver_claimed,
+    finish_after_internal_error,
+    settle_item,
+    with_db_retries,
+)
+from calendar_app.models import ContentItem, Publication, PublicationStatus, WorkerHeartbeat
 
 logger = logging.getLogger("kairos.delivery")
 
@@ -49,21 +55,34 @@ class _Run:
         self.owner = owner
         self.outcomes: Counter[str] = Counter()
         self.database_errors = 0
+        self.retrying: set[int] = set()
 
     @property
     def database_away(self) -> bool:
         return self.database_errors >= DATABASE_ERRORS_TO_STOP
 
     def deliver(self, batch: list[Publication]) -> None:
+        items: dict[int, ContentItem] = {}
         for index, publication in enumerate(batch):
             if self.database_away:
                 self._give_back(batch[index:])
-                return
+                break
             self.outcomes[self._one(publication)] += 1
+            items.setdefault(publication.content_item_id, publication.content_item)
+        self._settle(items.values())
+
+    def _settle(self, items: Iterable[ContentItem]) -> None:
+        """Each item of the batch follows its publications, once (the sweep is the safety net)."""
+        for item in items:
+            try:
+                with_db_retries("settling an item", lambda item=item: settle_item(item))
+            except DatabaseError:
+                logger.warning("could not settle item %s; the sweep will", item.pk, exc_info=True)
+                connection.close()
 
     def _one(self, publication: Publication) -> str:
         try:
-            report = deliver_claimed(publication, worker=self.owner)
+            report = deliver_claimed(publication, worker=self.owner, settle=False)
         except DatabaseError:
             # The claim stays with its lease: once this worker stops renewing it, recovery hands
             # it on, flagged for reconciliation if the attempt had started.
@@ -79,6 +98,8 @@ class _Run:
                 connection.close()
             return "internal_error"
         self.database_errors = 0
+        if report.status == PublicationStatus.PENDING:
+            self.retrying.add(publication.pk)
         return report.outcome
 
     def _give_back(self, rest: list[Publication]) -> None:
@@ -98,7 +119,7 @@ def drain(*, budget: float | None = None, batch: int | None = None) -> dict[str,
         while not run.database_away:
             try:
                 beat_worker()
-                claimed = claims.claim_due(run.owner, limit=batch)
+                claimed = claims.claim_due(run.owner, limit=batch, skip=run.retrying)
             except DatabaseError:
                 logger.warning("cannot claim: the database is unavailable", exc_info=True)
                 connection.close()

@@ -25,10 +25,18 @@ def _error(error: PublisherError) -> dict[str, str]:
 
 
 def _emit(type_: str, ref: PublicationRef, **extra: object) -> None:
-    from calendar_app.models import Publication
+    """One query when nobody subscribed (the common case on a busy worker), else the event."""
+    from django.db.models import Subquery
+
+    from calendar_app.models import Publication, WebhookSubscription
     from calendar_app.outbound import payloads
     from calendar_app.outbound.events import emit_safely
 
+    owner = Publication.objects.filter(pk=int(ref.publication_id)).values("workspace_id")
+    if not WebhookSubscription.objects.filter(
+        workspace_id=Subquery(owner), is_active=True
+    ).exists():
+        return
     publication = (
         Publication.objects.select_related("channel").filter(pk=int(ref.publication_id)).first()
     )

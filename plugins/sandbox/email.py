@@ -174,12 +174,8 @@ class SandboxEmailNetwork(SandboxNetwork):
 
     def fetch_metrics(self, ref: PublicationRef, channel: ChannelContext) -> MetricSnapshot:
         now = self._clock()
-        with self._locked(channel) as handle:
-            records = self._read(handle)
-            post = next(
-                (r for r in records if r["type"] == "post" and r["external_id"] == ref.external_id),
-                None,
-            )
+        with self._log(channel) as (handle, log):
+            post = log.posts_by_id.get(ref.external_id)
             if post is None:
                 raise PermanentError("The sandbox has no such post.", code="not_found")
             elapsed = (now - datetime.fromisoformat(post["published_at"])).total_seconds()
@@ -209,7 +205,7 @@ class SandboxEmailNetwork(SandboxNetwork):
                 name: sum(v[name] for v in per_variant.values())
                 for name in ("impressions", "clicks", "conversions")
             }
-            self._append(
+            log.append(
                 handle,
                 {
                     "type": "metrics",

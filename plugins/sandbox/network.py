@@ -5,7 +5,8 @@ Posts are appended as JSON lines to one file per channel, under the channel sett
 (relative to the working directory), so a person can ``tail -f`` what Kairos "posted". Records
 are never rewritten: a deletion is a later ``delete`` record. Every check-then-append runs under
 an exclusive ``fcntl`` lock on the file, so several worker processes can share a channel and an
-idempotency key still yields exactly one post.
+idempotency key still yields exactly one post; each process keeps an index of the file and reads
+only what was appended since (:mod:`plugins.sandbox.log`).
 
 Channel settings may script failures, for demos and tests of the retry machinery: ``fail_mode``
 is one of ``transient``, ``permanent``, ``expired``, ``timeout_after_send`` or ``crash`` (an
@@ -20,6 +21,7 @@ import fcntl
 import json
 import os
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from plugins.sandbox.engagement import EngagementModel, simulate
+from plugins.sandbox.log import ChannelLog
 from publishers import (
     Capabilities,
     ChannelContext,
@@ -106,6 +109,8 @@ class SandboxNetwork(Network):
 
     def __init__(self, *, clock: Clock = _now) -> None:
         self._clock = clock
+        self._logs: dict[Path, ChannelLog] = {}
+        self._logs_lock = threading.Lock()
 
     # --- storage -----------------------------------------------------------------------------
 
@@ -118,11 +123,11 @@ class SandboxNetwork(Network):
         return Path(directory) / f"{safe}.jsonl"
 
     @contextlib.contextmanager
-    def _locked(self, channel: ChannelContext) -> Iterator[IO[str]]:
+    def _locked(self, channel: ChannelContext) -> Iterator[IO[bytes]]:
         path = self.path_for(channel)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle = path.open("a+", encoding="utf-8")
+            handle = path.open("a+b")
         except OSError as exc:
             raise PermanentError(
                 f"The sandbox cannot write to {path.parent}.", code="sandbox_unwritable", detail=exc
@@ -135,16 +140,18 @@ class SandboxNetwork(Network):
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     @staticmethod
-    def _read(handle: IO[str]) -> list[dict[str, Any]]:
+    def _read(handle: IO[bytes]) -> list[dict[str, Any]]:
         handle.seek(0)
         return [json.loads(line) for line in handle if line.strip()]
 
-    @staticmethod
-    def _append(handle: IO[str], record: dict[str, Any]) -> None:
-        handle.seek(0, os.SEEK_END)
-        handle.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    @contextlib.contextmanager
+    def _log(self, channel: ChannelContext) -> Iterator[tuple[IO[bytes], ChannelLog]]:
+        """The channel's file, locked, with this process's index of it caught up."""
+        path = self.path_for(channel).absolute()
+        with self._logs_lock:
+            log = self._logs.setdefault(path, ChannelLog())
+        with self._locked(channel) as handle, log.lock:
+            yield handle, log.catch_up(handle)
 
     def records(self, channel: ChannelContext) -> list[dict[str, Any]]:
         """Every record of ``channel`` (posts, deletions, failures), oldest first."""
@@ -158,18 +165,6 @@ class SandboxNetwork(Network):
         records = self.records(channel)
         deleted = {r["external_id"] for r in records if r["type"] == "delete"}
         return [r for r in records if r["type"] == "post" and r["external_id"] not in deleted]
-
-    @staticmethod
-    def _live(records: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
-        deleted = {r["external_id"] for r in records if r["type"] == "delete"}
-        for record in records:
-            if (
-                record["type"] == "post"
-                and record["idempotency_key"] == key
-                and record["external_id"] not in deleted
-            ):
-                return record
-        return None
 
     @staticmethod
     def _result(record: dict[str, Any]) -> PublishResult:
@@ -202,18 +197,17 @@ class SandboxNetwork(Network):
 
     def publish(self, post: Post, channel: ChannelContext, idempotency_key: str) -> PublishResult:
         mode = channel.settings.get("fail_mode") or None
-        with self._locked(channel) as handle:
-            records = self._read(handle)
-            existing = self._live(records, idempotency_key)
+        with self._log(channel) as (handle, log):
+            existing = log.live(idempotency_key)
             if existing is not None:
                 return self._result(existing)
-            failing = bool(mode) and self._should_fail(records, channel, idempotency_key)
+            failing = bool(mode) and self._should_fail(log, channel, idempotency_key)
             if failing:
-                self._append(handle, self._failure(mode, idempotency_key))
+                log.append(handle, self._failure(mode, idempotency_key))
                 if mode != "timeout_after_send":
                     self._raise(mode, channel)
             record = self._post_record(post, channel, idempotency_key)
-            self._append(handle, record)
+            log.append(handle, record)
         if failing:
             raise TransientError(
                 "The sandbox timed out after the post was sent (scripted).",
@@ -222,14 +216,10 @@ class SandboxNetwork(Network):
             )
         return self._result(record)
 
-    def _should_fail(
-        self, records: list[dict[str, Any]], channel: ChannelContext, key: str
-    ) -> bool:
+    @staticmethod
+    def _should_fail(log: ChannelLog, channel: ChannelContext, key: str) -> bool:
         limit = channel.settings.get("fail_times")
-        if limit is None:
-            return True
-        failures = sum(1 for r in records if r["type"] == "failure" and r["idempotency_key"] == key)
-        return failures < int(limit)
+        return limit is None or log.failures[key] < int(limit)
 
     def _failure(self, mode: str, key: str) -> dict[str, Any]:
         return {
@@ -269,43 +259,30 @@ class SandboxNetwork(Network):
         }
 
     def find_existing(self, idempotency_key: str, channel: ChannelContext) -> PublishResult | None:
-        with self._locked(channel) as handle:
-            record = self._live(self._read(handle), idempotency_key)
+        with self._log(channel) as (_, log):
+            record = log.live(idempotency_key)
         return None if record is None else self._result(record)
 
     def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
-        with self._locked(channel) as handle:
-            records = self._read(handle)
-            if not any(
-                r["type"] == "post" and r["external_id"] == ref.external_id for r in records
-            ):
+        with self._log(channel) as (handle, log):
+            if ref.external_id not in log.posts_by_id:
                 raise PermanentError("The sandbox has no such post.", code="not_found")
-            if any(r["type"] == "delete" and r["external_id"] == ref.external_id for r in records):
+            if ref.external_id in log.deleted_at:
                 return
             record = {
                 "type": "delete",
                 "external_id": ref.external_id,
                 "at": self._clock().isoformat(),
             }
-            self._append(handle, record)
+            log.append(handle, record)
 
     def fetch_metrics(self, ref: PublicationRef, channel: ChannelContext) -> MetricSnapshot:
-        records = self.records(channel)
-        post = next(
-            (r for r in records if r["type"] == "post" and r["external_id"] == ref.external_id),
-            None,
-        )
+        with self._log(channel) as (_, log):
+            post = log.posts_by_id.get(ref.external_id)
+            deleted = log.deleted_at.get(ref.external_id)
         if post is None:
             raise PermanentError("The sandbox has no such post.", code="not_found")
         now = self._clock()
-        deleted = next(
-            (
-                r["at"]
-                for r in records
-                if r["type"] == "delete" and r["external_id"] == ref.external_id
-            ),
-            None,
-        )
         until = min(now, datetime.fromisoformat(deleted)) if deleted else now
         elapsed = (until - datetime.fromisoformat(post["published_at"])).total_seconds()
         variant = ref.variant_key or post["post"].get("variant_key", "")

@@ -210,3 +210,28 @@ def test_fail_times_then_success_and_timeout_reconciliation(tmp_path, plugins):
     second = deliver(plugins, post, channel, "k", reconcile=first.reconcile_next)
     assert second.published and second.reconciled
     assert len(SandboxNetwork().posts(channel)) == 1
+
+
+def test_each_process_reads_only_what_was_appended_since_it_last_looked(tmp_path):
+    """Two network instances stand for two worker processes sharing one channel file."""
+    channel = ChannelContext(
+        id="shared", network="sandbox", handle="@s", settings={"sandbox_dir": str(tmp_path)}
+    )
+    first, second = SandboxNetwork(), SandboxNetwork()
+    a = first.publish(Post(body="one"), channel, "key-1")
+    b = second.publish(Post(body="two"), channel, "key-2")
+    # Each sees the other's post: the same key never posts twice, across processes.
+    assert second.publish(Post(body="one again"), channel, "key-1") == a
+    assert first.find_existing("key-2", channel) == b
+    log = next(iter(first._logs.values()))
+    assert log.offset == first.path_for(channel).stat().st_size
+    # A deleted post is gone for both; the same key may then post anew, once.
+    first.delete(PublicationRef("p", "key-1", "sandbox", external_id=a.external_id), channel)
+    assert second.find_existing("key-1", channel) is None
+    again = second.publish(Post(body="one, again"), channel, "key-1")
+    assert again.external_id != a.external_id
+    assert first.publish(Post(body="one, again"), channel, "key-1") == again
+    # A file replaced under the workers (a demo reset) is read from the start.
+    first.path_for(channel).unlink()
+    assert first.find_existing("key-2", channel) is None
+    assert [p["post"]["body"] for p in second.posts(channel)] == []
