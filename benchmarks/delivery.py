@@ -1,10 +1,16 @@
 """Delivery figures with a real django-q2 cluster (2 workers) and the dispatcher, on the sandbox network.
 
-* ``lateness``: items due at staggered instants; time from due to the network's answer.
+* ``per_delivery``: SQL statements and worker CPU per delivery, for a drain of 500 publications
+  in this process (amortised over claims and item settling, as a worker sees them).
+* ``lateness``: items due at staggered instants in a calm period; time from due to the answer.
 * ``fire_to_delivered``: a reactive template on 5 sandbox channels fired repeatedly; time from
   the fire to the first and to the last of its 5 posts.
-* ``burst``: N publications due at the same second; throughput and lateness.
-* ``sql_queries_per_delivery``: queries one delivery makes, counted in-process.
+* ``bursts``: 2,000 and 10,000 publications due at the same second; drain time and throughput,
+  and the same cluster's *ceiling* measured in the same run: django-q2 tasks that each do 25
+  single-row UPDATEs and nothing else (what the queue and the database allow), with Kairos'
+  throughput as a ratio of it.
+* ``recovery_after_kill``: a worker SIGKILLed while it holds a publication (the receiver holds
+  the request); time from the kill to the publication published by another worker.
 """
 
 from __future__ import annotations
@@ -129,12 +135,10 @@ def measure_fire(fires: int) -> dict:
     return {"channels": 5, "first_post": summary(first), "all_five_posts": summary(last)}
 
 
-def measure_burst(count: int) -> dict:
+def _bulk_burst(count: int, due, per_item: int = 5) -> list[int]:
     from calendar_app.models import ContentItem, ContentStatus, Publication
 
-    per_item = 5
     _, brand, channels, _actor = _fixtures(per_item)
-    due = timezone.now() + timedelta(seconds=10 + count / 200)
     items = ContentItem.objects.bulk_create(
         ContentItem(
             workspace=brand.workspace,
@@ -157,12 +161,60 @@ def measure_burst(count: int) -> dict:
         for item in items
         for channel in channels
     )
-    ids = list(Publication.objects.filter(content_item__in=items).values_list("pk", flat=True))
+    return list(Publication.objects.filter(content_item__in=items).values_list("pk", flat=True))
+
+
+def measure_per_delivery(count: int = 500) -> dict:
+    """A worker's drain in this process: statements and CPU per delivery, amortised."""
+    from calendar_app.delivery import runner
+
+    ids = _bulk_burst(count, timezone.now() - timedelta(seconds=1))
+    with CaptureQueriesContext(connection) as queries:
+        cpu, wall = time.process_time(), time.perf_counter()
+        outcomes = runner.drain(budget=600)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return {
+        "publications": len(ids),
+        "outcomes": outcomes,
+        "sql_statements_per_delivery": round(len(queries) / len(ids), 2),
+        "worker_cpu_ms_per_delivery": round(1000 * cpu / len(ids), 2),
+        "wall_ms_per_delivery": round(1000 * wall / len(ids), 2),
+    }
+
+
+def measure_ceiling(rows: int) -> dict:
+    """django-q2 tasks doing 25 single-row UPDATEs each: the queue's and database's own pace."""
+    from django_q.tasks import async_task
+
+    from calendar_app.models import Publication
+
+    ids = _bulk_burst(rows, timezone.now() + timedelta(days=365))
+    Publication.objects.filter(pk__in=ids).update(external_id="")
+    started = time.monotonic()
+    for i in range(0, len(ids), 25):
+        async_task("benchmarks.noop.touch", ids[i : i + 25], save=False)
+    deadline = started + 600
+    while Publication.objects.filter(pk__in=ids, external_id="").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the no-op tasks did not finish")
+        time.sleep(0.05)
+    elapsed = time.monotonic() - started
+    return {
+        "rows": len(ids),
+        "seconds": round(elapsed, 2),
+        "rows_per_s": round(len(ids) / elapsed, 1),
+    }
+
+
+def measure_burst(count: int) -> dict:
+    due = timezone.now() + timedelta(seconds=5 + count / 1000)
+    ids = _bulk_burst(count, due)
     while timezone.now() < due:
         time.sleep(0.05)
-    _wait_published(ids, timeout=600)
-    rows = Publication.objects.filter(pk__in=ids)
-    last = max(p.published_at for p in rows)
+    _wait_published(ids, timeout=900)
+    from calendar_app.models import Publication
+
+    last = max(Publication.objects.filter(pk__in=ids).values_list("published_at", flat=True))
     elapsed = (last - due).total_seconds()
     return {
         "publications": len(ids),
@@ -172,16 +224,62 @@ def measure_burst(count: int) -> dict:
     }
 
 
-def measure_queries_per_delivery() -> dict:
-    """One delivery in this process, queries counted (claim, attempt log, outcome, item status)."""
-    from calendar_app.delivery import deliver_publication
+def measure_bursts(sizes: list[int]) -> dict:
+    results = {}
+    for size in sizes:
+        ceiling = measure_ceiling(min(size, 2000))
+        burst = measure_burst(size)
+        burst["ceiling_rows_per_s"] = ceiling["rows_per_s"]
+        burst["ratio_to_ceiling"] = round(burst["throughput_per_s"] / ceiling["rows_per_s"], 3)
+        results[str(size)] = burst
+    return results
 
-    _, brand, channels, actor = _fixtures(1)
-    item = _scheduled_items(brand, channels, actor, [timezone.now() - timedelta(seconds=1)])[0]
-    publication = item.publications.get()
-    with CaptureQueriesContext(connection) as queries:
-        report = deliver_publication(publication.pk, worker="bench-inline")
-    return {"queries": len(queries), "outcome": report.outcome if report else None}
+
+def measure_recovery(kills: int) -> dict:
+    """Kill the worker that holds a publication; time until another worker has published it."""
+    import signal
+    import threading
+
+    from calendar_app.models import Channel, Publication
+    from publishers.testing import FakeServer, Reply
+
+    held = threading.Event()
+    seen: set[str] = set()
+
+    def receiver(request):
+        key = request.headers["idempotency-key"]
+        if key not in seen:  # the first request of each post hangs: its worker is then killed
+            seen.add(key)
+            held.set()
+            return Reply(200, json={"id": key}, delay=30)
+        return Reply(200, json={"id": key})
+
+    times = []
+    with FakeServer(handler=receiver) as server:
+        workspace, brand, _, _ = _fixtures(0)
+        hook = Channel.objects.create(
+            workspace=workspace,
+            brand=brand,
+            network="webhook",
+            handle="@recovery",
+            settings={"url": server.url + "/posts", "read_timeout": 60},
+            secrets={"signing_secret": "benchmark-secret"},
+        )
+        for _ in range(kills):
+            held.clear()
+            ids = _bulk_burst(1, timezone.now(), per_item=1)
+            Publication.objects.filter(pk__in=ids).update(channel=hook)
+            if not held.wait(30):
+                raise TimeoutError("the receiver never saw the post")
+            time.sleep(0.2)
+            owner = Publication.objects.get(pk=ids[0]).claimed_by
+            pid = int(owner.split(":")[1])
+            killed_at = timezone.now()
+            os.kill(pid, signal.SIGKILL)
+            _wait_published(ids, timeout=120)
+            published = Publication.objects.get(pk=ids[0]).published_at
+            times.append((published - killed_at).total_seconds())
+    return summary(times)
 
 
 def run(*, quick: bool, scratch: Path) -> dict:
@@ -189,12 +287,13 @@ def run(*, quick: bool, scratch: Path) -> dict:
     from calendar_app.models import WorkerHeartbeat
     from calendar_app.processes import ProcessGroup
 
+    os.environ["KAIROS_WEBHOOK_ALLOW_PRIVATE"] = "1"  # the recovery receiver is on loopback
     results: dict = {
         "queue": "django-q2 "
         + ("redis" if os.environ.get("KAIROS_REDIS_URL") else "orm")
         + " broker, 2 workers, dispatcher every 0.25 s"
     }
-    results["sql_queries_per_delivery"] = measure_queries_per_delivery()
+    results["per_delivery"] = measure_per_delivery(100 if quick else 500)
     group = ProcessGroup(log_dir=scratch)
     try:
         group.start("qcluster", "qcluster")
@@ -206,7 +305,8 @@ def run(*, quick: bool, scratch: Path) -> dict:
             time.sleep(0.2)
         results["lateness"] = measure_lateness(10 if quick else 60)
         results["fire_to_delivered"] = measure_fire(5 if quick else 30)
-        results["burst"] = measure_burst(200 if quick else 2000)
+        results["bursts"] = measure_bursts([200] if quick else [2000, 10000])
+        results["recovery_after_kill"] = measure_recovery(2 if quick else 10)
         results["peak_rss_mib"] = {
             "qcluster_largest_process": peak_rss_mib(group.running["qcluster"].pid),
             "dispatcher": peak_rss_mib(group.running["dispatcher"].pid),
