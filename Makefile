@@ -37,8 +37,13 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## benchmark: every suite on SQLite, then delivery and chaos on a throwaway PostgreSQL + Redis;
+## the figures are printed as JSON and saved in benchmarks/results/
 benchmark: $(VENV)/.installed
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks --save
+	bash .ci/services.sh sh -c '$(BIN)/python -m benchmarks delivery chaos --save \
+	  --label postgresql-redis --database-url "$$KAIROS_SERVICES_DATABASE_URL" \
+	  --redis-url "$$KAIROS_SERVICES_REDIS_URL"'
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -3,6 +3,8 @@
     python -m benchmarks                  # every suite, full size
     python -m benchmarks delivery --quick # one suite, small sizes (a smoke run)
     python -m benchmarks --save           # also record the figures in benchmarks/results/
+    python -m benchmarks delivery chaos --database-url postgres://… --redis-url redis://… \
+        --save --label postgresql-redis   # the production stack (make benchmark starts one)
 
 Each suite gets a throwaway database (SQLite unless ``--database-url``) and scratch directory.
 """
@@ -19,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-SUITES = ("delivery", "api", "experiments")
+SUITES = ("delivery", "chaos", "api", "experiments")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -39,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=os.environ.get("KAIROS_BENCH_DATABASE_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("KAIROS_BENCH_REDIS_URL"))
     parser.add_argument("--save", action="store_true", help="write results/<suite>.json as well")
+    parser.add_argument(
+        "--label", default="", help="save as results/<suite>-<label>.json (e.g. the stack)"
+    )
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -66,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         report["suites"][name] = figures
         if args.save:
             RESULTS.mkdir(exist_ok=True)
-            (RESULTS / f"{name}.json").write_text(
+            stem = f"{name}-{args.label}" if args.label else name
+            (RESULTS / f"{stem}.json").write_text(
                 json.dumps({**report, "suites": {name: figures}}, indent=2) + "\n"
             )
     print(json.dumps(report, indent=2, default=str))

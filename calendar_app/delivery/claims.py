@@ -131,6 +131,7 @@ class LeaseKeeper:
         self.ttl = ttl if ttl is not None else settings.KAIROS_CLAIM_TTL
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._dropped: set[int] = set()
 
     def __enter__(self) -> LeaseKeeper:
         if not settings.Q_CLUSTER.get("sync"):
@@ -145,10 +146,16 @@ class LeaseKeeper:
         if self._thread is not None:
             self._thread.join(timeout=self.ttl)
 
+    def drop(self, publication_id: int) -> None:
+        """Stop renewing one claim (its attempt hit a database error): let recovery have it."""
+        self._dropped.add(publication_id)
+
     def renew(self) -> int:
         now = timezone.now()
-        return Publication.objects.filter(status=P.PUBLISHING, claimed_by=self.owner).update(
-            claim_expires_at=now + timedelta(seconds=self.ttl)
+        return (
+            Publication.objects.filter(status=P.PUBLISHING, claimed_by=self.owner)
+            .exclude(pk__in=list(self._dropped))
+            .update(claim_expires_at=now + timedelta(seconds=self.ttl))
         )
 
     def _run(self) -> None:

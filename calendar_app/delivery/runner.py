@@ -35,7 +35,17 @@ logger = logging.getLogger("kairos.delivery")
 
 #: Consecutive database errors after which a worker stops claiming (the database is away).
 DATABASE_ERRORS_TO_STOP = 3
-_last_beat = 0.0
+_last_beat = _last_recovery = 0.0
+
+
+def recover_now() -> None:
+    """Busy workers release lapsed claims too (at most once a second per process), so recovery
+    does not wait for a dispatcher when every dispatcher is down; one indexed query."""
+    global _last_recovery
+    if time.monotonic() - _last_recovery < settings.KAIROS_RECOVERY_INTERVAL:
+        return
+    _last_recovery = time.monotonic()
+    claims.recover_lapsed_claims()
 
 
 def beat_worker() -> None:
@@ -53,6 +63,7 @@ def beat_worker() -> None:
 class _Run:
     def __init__(self, owner: str) -> None:
         self.owner = owner
+        self.keeper = claims.LeaseKeeper(owner)
         self.outcomes: Counter[str] = Counter()
         self.database_errors = 0
         self.retrying: set[int] = set()
@@ -87,6 +98,7 @@ class _Run:
             # The claim stays with its lease: once this worker stops renewing it, recovery hands
             # it on, flagged for reconciliation if the attempt had started.
             logger.exception("database error delivering publication %s", publication.pk)
+            self.keeper.drop(publication.pk)
             self.database_errors += 1
             connection.close()
             return "database_error"
@@ -115,10 +127,11 @@ def drain(*, budget: float | None = None, batch: int | None = None) -> dict[str,
     batch = batch or settings.KAIROS_CLAIM_BATCH
     deadline = time.monotonic() + budget
     run = _Run(claims.new_owner())
-    with claims.LeaseKeeper(run.owner):
+    with run.keeper:
         while not run.database_away:
             try:
                 beat_worker()
+                recover_now()
                 claimed = claims.claim_due(run.owner, limit=batch, skip=run.retrying)
             except DatabaseError:
                 logger.warning("cannot claim: the database is unavailable", exc_info=True)
@@ -136,7 +149,7 @@ def drain(*, budget: float | None = None, batch: int | None = None) -> dict[str,
 def deliver_ids(ids: list[int]) -> dict[str, int]:
     """Deliver these publications if they are still pending and due; the rest is not ours."""
     run = _Run(claims.new_owner())
-    with claims.LeaseKeeper(run.owner):
+    with run.keeper:
         try:
             claimed = claims.claim_ids(run.owner, ids)
         except DatabaseError:

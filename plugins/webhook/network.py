@@ -45,7 +45,7 @@ __all__ = ["WebhookNetwork", "parse_retry_after"]
 
 USER_AGENT = "Kairos-Webhook/1"
 #: The operator's switch for private and loopback targets (see docs/production.md).
-ALLOW_PRIVATE_ENV = "KAIROS_WEBHOOK_ALLOW_PRIVATE"
+ALLOW_PRIVATE_ENV = "KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE"
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 

@@ -18,13 +18,6 @@ from django.conf import settings
 from tests.e2e.conftest import database_url
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Lets the suite run under --strict-markers before pyproject.toml registers the marker.
-    config.addinivalue_line(
-        "markers", "chaos: kills processes, restarts the database; run by .ci/run as its own step"
-    )
-
-
 @pytest.fixture(autouse=True)
 def _only_when_selected(request: pytest.FixtureRequest) -> None:
     selected = "chaos" in (request.config.getoption("markexpr", "") or "")

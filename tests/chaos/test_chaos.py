@@ -28,6 +28,9 @@ def test_no_publication_is_lost_duplicated_or_stuck(chaos_env, tmp_path) -> None
     assert figures["kills"]["performed"] == config.kills, report
     assert figures["receiver"]["faults_total"] > 0, report
     assert figures["receiver"]["bad_signatures"] == 0, report
+    if figures["db_restart"]["performed"]:
+        assert figures["db_restart"]["returncode"] == 0, report
+        assert figures["db_restart"]["outage_seconds"] is not None, report
 
     problems = "\n".join(json.dumps(p, default=str) for p in figures["problem_samples"])
     assert figures["stuck"] == 0, f"{figures['stuck']} stuck publication(s):\n{problems}"
