@@ -262,7 +262,7 @@ KAIROS_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("KAIROS_WEBHOOKS_ALLOW_PRIVATE") 
 # The webhook *network* (a channel that posts to a customer's endpoint) may reach loopback and
 # private addresses only when the operator says so here: an on-premises receiver, or the chaos
 # suite's loopback receiver. A workspace can never switch it on through a channel's settings.
-KAIROS_WEBHOOK_ALLOW_PRIVATE = os.environ.get("KAIROS_WEBHOOK_ALLOW_PRIVATE") == "1"
+KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE = os.environ.get("KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE") == "1"
 KAIROS_WEBHOOKS_RETENTION_DAYS = int(os.environ.get("KAIROS_WEBHOOKS_RETENTION_DAYS", "30"))
 
 # Behind a reverse proxy that sets X-Forwarded-For, trust it to tell visitors apart.

@@ -26,7 +26,7 @@ __all__ = ["AddressRefused", "Resolver", "Target", "is_public_address", "resolve
 Resolver = Callable[..., Sequence[tuple[Any, ...]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-DEFAULT_HINT = "only the operator can allow such addresses (KAIROS_WEBHOOK_ALLOW_PRIVATE=1)"
+DEFAULT_HINT = "only the operator can allow such addresses (KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE=1)"
 
 
 class AddressRefused(PermanentError):
