@@ -54,7 +54,7 @@ SIGNING_SECRET = "chaos-signing-secret"
 
 #: What the children run with: fast retries and short leases so that a run converges in minutes.
 CHILD_ENV = {
-    "KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE": "1",  # the operator's switch for loopback webhook targets
+    "KAIROS_ALLOW_PRIVATE_NETWORKS": "webhook",  # the operator's switch for loopback webhook targets
     "KAIROS_RETRY_BASE": "0.5",
     "KAIROS_RETRY_CAP": "2",
     "KAIROS_RETRY_MAX_ATTEMPTS": "8",

@@ -287,7 +287,7 @@ def run(*, quick: bool, scratch: Path) -> dict:
     from calendar_app.models import WorkerHeartbeat
     from calendar_app.processes import ProcessGroup
 
-    os.environ["KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE"] = "1"  # the recovery receiver is on loopback
+    os.environ["KAIROS_ALLOW_PRIVATE_NETWORKS"] = "webhook"  # the recovery receiver is on loopback
     results: dict = {
         "queue": "django-q2 "
         + ("redis" if os.environ.get("KAIROS_REDIS_URL") else "orm")

@@ -259,10 +259,10 @@ KAIROS_TRACKING_BASE_URL = os.environ.get(
 # Outbound webhooks: private and loopback receivers are refused unless this is on (tests, or an
 # integrator's receiver on the same private network).
 KAIROS_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("KAIROS_WEBHOOKS_ALLOW_PRIVATE") == "1"
-# The webhook *network* (a channel that posts to a customer's endpoint) may reach loopback and
-# private addresses only when the operator says so here: an on-premises receiver, or the chaos
-# suite's loopback receiver. A workspace can never switch it on through a channel's settings.
-KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE = os.environ.get("KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE") == "1"
+# Network plugins (the webhook network, a Matrix homeserver...) reach loopback and private
+# addresses only for the networks the operator lists in KAIROS_ALLOW_PRIVATE_NETWORKS
+# ("webhook,matrix", or "*"): an on-premises server, or a test rig. The plugins read it from the
+# environment themselves (publishers.private_allowed); a workspace can never switch it on.
 KAIROS_WEBHOOKS_RETENTION_DAYS = int(os.environ.get("KAIROS_WEBHOOKS_RETENTION_DAYS", "30"))
 
 # Behind a reverse proxy that sets X-Forwarded-For, trust it to tell visitors apart.

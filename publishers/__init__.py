@@ -19,7 +19,14 @@ and written against this package only::
 depend on the host application; see ``docs/plugins.md`` for the guide.
 """
 
-from publishers.addresses import AddressRefused, Target, is_public_address, resolve_target
+from publishers.addresses import (
+    AddressRefused,
+    Target,
+    is_public_address,
+    pinned_request,
+    private_allowed,
+    resolve_target,
+)
 from publishers.errors import (
     CredentialsExpired,
     DuplicateNetworkError,
@@ -115,7 +122,9 @@ __all__ = [
     "hookimpl",
     "is_public_address",
     "next_delay",
+    "pinned_request",
     "placeholders_in",
+    "private_allowed",
     "render_post",
     "resolve_target",
     "split_counts",

@@ -13,6 +13,7 @@ Free of the host application, so plugins and Kairos itself share one implementat
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,12 +22,24 @@ from urllib.parse import urlsplit, urlunsplit
 
 from publishers.errors import PermanentError, TransientError
 
-__all__ = ["AddressRefused", "Resolver", "Target", "is_public_address", "resolve_target"]
+__all__ = [
+    "ALLOW_PRIVATE_ENV",
+    "AddressRefused",
+    "Resolver",
+    "Target",
+    "is_public_address",
+    "pinned_request",
+    "private_allowed",
+    "resolve_target",
+]
 
 Resolver = Callable[..., Sequence[tuple[Any, ...]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-DEFAULT_HINT = "only the operator can allow such addresses (KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE=1)"
+#: The operator's list of networks that may reach private and loopback addresses (an on-premises
+#: receiver or homeserver, a test rig): comma-separated network keys, or ``*``.
+ALLOW_PRIVATE_ENV = "KAIROS_ALLOW_PRIVATE_NETWORKS"
+DEFAULT_HINT = f"only the operator can allow such addresses ({ALLOW_PRIVATE_ENV})"
 
 
 class AddressRefused(PermanentError):
@@ -135,3 +148,38 @@ def resolve_target(
                 f"({refused[0]}); {hint}.",
             )
     return Target(scheme, host, port, tuple(addresses))
+
+
+def private_allowed(network: str) -> bool:
+    """Whether the operator lets ``network`` reach private and loopback addresses.
+
+    Read from the process environment (``KAIROS_ALLOW_PRIVATE_NETWORKS``) at every call: it is
+    server configuration, never something a workspace can set through a channel's settings.
+    """
+    allowed = {name.strip() for name in os.environ.get(ALLOW_PRIVATE_ENV, "").split(",")}
+    return "*" in allowed or network in allowed
+
+
+def pinned_request(
+    client: Any,
+    method: str,
+    url: str,
+    target: Target,
+    *,
+    headers: dict[str, str],
+    timeout: Any,
+    json: Any = None,
+    content: bytes | None = None,
+) -> Any:
+    """Send a request with an ``httpx.Client`` to the address ``target`` checked, naming the
+    original host (``Host`` and, for https, SNI), so DNS cannot change between check and use."""
+    request = client.build_request(
+        method,
+        target.pinned_url(url),
+        headers={**headers, "Host": target.host_header},
+        json=json,
+        content=content,
+        timeout=timeout,
+        extensions=target.extensions,
+    )
+    return client.send(request)

@@ -14,12 +14,11 @@ is transient with ``may_have_posted``.
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -39,13 +38,13 @@ from publishers import (
     SettingField,
     TransientError,
     capability_problems,
+    pinned_request,
+    private_allowed,
 )
 
 __all__ = ["WebhookNetwork", "parse_retry_after"]
 
 USER_AGENT = "Kairos-Webhook/1"
-#: The operator's switch for private and loopback targets (see docs/production.md).
-ALLOW_PRIVATE_ENV = "KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE"
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -123,11 +122,10 @@ class WebhookNetwork(Network):
                 problems.append(Problem(exc.code, exc.reason, "settings.url"))
         return problems
 
-    @staticmethod
-    def _allow_private(channel: ChannelContext) -> bool:
+    def _allow_private(self, channel: ChannelContext) -> bool:
         """Loopback and private targets are the operator's decision (an on-premises receiver, a
-        test rig), read from the process environment; a channel's settings cannot grant it."""
-        return os.environ.get(ALLOW_PRIVATE_ENV) == "1"
+        test rig: ``KAIROS_ALLOW_PRIVATE_NETWORKS``); a channel's settings cannot grant it."""
+        return private_allowed(self.key)
 
     @staticmethod
     def _timeout(channel: ChannelContext) -> httpx.Timeout:
@@ -170,35 +168,19 @@ class WebhookNetwork(Network):
         body: bytes,
         channel: ChannelContext,
     ) -> httpx.Response:
-        parts = urlsplit(url)
-        default_port = 443 if target.scheme == "https" else 80
-        host_header = target.host if ":" not in target.host else f"[{target.host}]"
-        if target.port != default_port:
-            host_header += f":{target.port}"
-        pinned = urlunsplit(
-            (
-                target.scheme,
-                f"{target.pinned_host}:{target.port}",
-                parts.path or "/",
-                parts.query,
-                "",
-            )
-        )
-        extensions: dict[str, Any] = (
-            {"sni_hostname": target.host} if target.scheme == "https" else {}
-        )
         try:
             with httpx.Client(
                 timeout=self._timeout(channel), follow_redirects=False, trust_env=False
             ) as client:
-                request = client.build_request(
+                return pinned_request(
+                    client,
                     "POST",
-                    pinned,
-                    headers={**headers, "Host": host_header},
+                    url,
+                    target,
+                    headers=headers,
                     content=body,
-                    extensions=extensions,
+                    timeout=self._timeout(channel),
                 )
-                return client.send(request)
         except _NOT_SENT as exc:
             raise TransientError(
                 "The webhook receiver could not be reached.",

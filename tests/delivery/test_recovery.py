@@ -172,7 +172,7 @@ def test_timed_out_after_posting_then_500s_ends_unconfirmed_not_failed(
     brand, actor, monkeypatch
 ) -> None:
     """The receiver processed attempt 1 but answered too late; attempts 2 and 3 got a 500."""
-    monkeypatch.setenv("KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE", "1")
+    monkeypatch.setenv("KAIROS_ALLOW_PRIVATE_NETWORKS", "webhook")
     with FakeServer() as server:
         server.reply(Reply(200, json={"id": "late"}, delay=1.5), Reply(500), Reply(500))
         hook = f.ChannelFactory(

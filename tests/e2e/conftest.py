@@ -45,7 +45,7 @@ def processes(transactional_db, tmp_path) -> Iterator[ProcessGroup]:
         KAIROS_Q_RETRY="20",
         KAIROS_CLAIM_TTL="3",
         # The loopback receivers of these tests are reachable only by the operator's leave.
-        KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE="1",
+        KAIROS_ALLOW_PRIVATE_NETWORKS="webhook,matrix",
         KAIROS_LOG_LEVEL="INFO",
     )
     if os.environ.get("KAIROS_TEST_REDIS_URL"):

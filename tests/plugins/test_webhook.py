@@ -200,14 +200,14 @@ def test_dropped_connection_may_have_posted():
 @pytest.fixture(autouse=True)
 def operator_allows_loopback(monkeypatch):
     """These tests post to a receiver on 127.0.0.1, which only the operator may allow."""
-    monkeypatch.setenv("KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE", "1")
+    monkeypatch.setenv("KAIROS_ALLOW_PRIVATE_NETWORKS", "webhook")
 
 
 def test_private_addresses_refused_unless_the_operator_allows_them(server, monkeypatch):
-    monkeypatch.delenv("KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE")
+    monkeypatch.setenv("KAIROS_ALLOW_PRIVATE_NETWORKS", "matrix")  # another network only
     # A workspace cannot switch it on through the channel's settings (server-side request forgery).
     channel = webhook_channel(server.url, allow_private_addresses=True)
-    with pytest.raises(AddressRefused, match="KAIROS_WEBHOOK_NETWORK_ALLOW_PRIVATE"):
+    with pytest.raises(AddressRefused, match="KAIROS_ALLOW_PRIVATE_NETWORKS"):
         WebhookNetwork().publish(Post(body="x"), channel, "k")
     assert server.requests == []  # nothing was sent
     problems = WebhookNetwork().test_connection(channel)

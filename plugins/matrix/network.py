@@ -1,0 +1,433 @@
+"""The Matrix network: a post is an ``m.room.message`` sent to one room by a bot user.
+
+Settings: ``homeserver`` (the client-server API base, ``https://matrix.example.org``), ``room``
+(``!id:server`` or ``#alias:server``; the bot must have joined it), optionally ``device_id``.
+Secrets: ``access_token``, or ``user`` and ``password`` (then Kairos logs in itself, always with
+the same device id, and logs in again when the token is revoked).
+
+Exactly once: the publication's idempotency key is the message's *transaction id*. A homeserver
+answers a repeated (room, user, device, transaction id) with the first event instead of posting
+again - Synapse remembers it for 24 hours, across restarts - so a retry after a time-out is safe
+as long as the device stays the same, which is why a password login always names its device.
+
+Metrics: reactions (``m.annotation`` relations) and thread replies (``m.thread`` relations) of
+the post, counted through the relations API. Delete: a redaction. The address of the homeserver
+is checked like the webhook's: private and loopback addresses only when the operator allows them
+(``KAIROS_ALLOW_PRIVATE_NETWORKS``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import httpx
+
+from plugins.matrix.text import message_content
+from publishers import (
+    Capabilities,
+    ChannelContext,
+    CredentialsExpired,
+    MetricSnapshot,
+    Network,
+    PermanentError,
+    Post,
+    Problem,
+    PublicationRef,
+    PublisherError,
+    PublishResult,
+    SettingField,
+    TransientError,
+    capability_problems,
+    pinned_request,
+    private_allowed,
+    resolve_target,
+)
+
+__all__ = ["MatrixNetwork"]
+
+USER_AGENT = "Kairos-Matrix/1"
+CLIENT = "/_matrix/client/v3"
+#: Relations are paged; a post with more reactions than this is counted up to here.
+MAX_RELATION_PAGES = 20
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _room_path(room_id: str) -> str:
+    return quote(room_id, safe="")
+
+
+class MatrixNetwork(Network):
+    """Posts to a Matrix room as a bot user."""
+
+    key = "matrix"
+    display_name = "Matrix"
+    capabilities = Capabilities(
+        # An event may hold 64 KiB; the HTML twin of the text roughly doubles it.
+        max_text_length=25000,
+        max_links=20,
+        supports_media=False,
+        supports_links=True,
+        supports_threads=False,
+        supports_idempotency_key=True,
+        # Synapse keeps transaction ids for 24 h; other homeservers are not bound to as much.
+        idempotency_window=20 * 3600,
+        can_find_existing=False,
+        can_delete=True,
+        metrics=("reactions", "replies"),
+    )
+    settings_schema = (
+        SettingField(
+            "homeserver",
+            "Homeserver",
+            "Client-server API base URL, e.g. https://matrix.example.org.",
+            "url",
+            required=True,
+        ),
+        SettingField(
+            "room",
+            "Room",
+            "Room id (!abc:example.org) or alias (#news:example.org).",
+            required=True,
+        ),
+        SettingField("device_id", "Device id", "The bot's device (default: KAIROS + channel id)."),
+        SettingField("connect_timeout", "Connect time-out", "Seconds.", "number", default=5.0),
+        SettingField("read_timeout", "Read time-out", "Seconds.", "number", default=15.0),
+    )
+    secret_fields = (
+        SettingField("access_token", "Access token", "The bot's access token.", "secret"),
+        SettingField("user", "User", "The bot's user id or name, to log in with a password."),
+        SettingField("password", "Password", "The bot's password.", "secret"),
+    )
+
+    def __init__(self) -> None:
+        self._http = httpx.Client(follow_redirects=False, trust_env=False)
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple[str, str, str], str] = {}
+        self._rooms: dict[tuple[str, str], str] = {}
+
+    # --- the channel's settings ----------------------------------------------------------------
+
+    @staticmethod
+    def _homeserver(channel: ChannelContext) -> str:
+        return str(channel.settings.get("homeserver") or "").rstrip("/")
+
+    @staticmethod
+    def _device(channel: ChannelContext) -> str:
+        return str(channel.settings.get("device_id") or f"KAIROS{channel.id}")
+
+    @staticmethod
+    def _timeout(channel: ChannelContext) -> httpx.Timeout:
+        connect = float(channel.settings.get("connect_timeout", 5.0))
+        read = float(channel.settings.get("read_timeout", 15.0))
+        return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+    @staticmethod
+    def _can_log_in(channel: ChannelContext) -> bool:
+        return bool(channel.secrets.get("user") and channel.secrets.get("password"))
+
+    # --- HTTP ----------------------------------------------------------------------------------
+
+    def _request(
+        self,
+        channel: ChannelContext,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        authenticated: bool = True,
+        relogin: bool = True,
+    ) -> httpx.Response:
+        url = self._homeserver(channel) + path
+        target = resolve_target(url, allow_private=private_allowed(self.key))
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if authenticated:
+            headers["Authorization"] = f"Bearer {self._token(channel)}"
+        try:
+            response = pinned_request(
+                self._http,
+                method,
+                url,
+                target,
+                headers=headers,
+                json=json,
+                timeout=self._timeout(channel),
+            )
+        except _NOT_SENT as exc:
+            raise TransientError(
+                "The Matrix homeserver could not be reached.",
+                code="connect_failed",
+                detail=repr(exc),
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise TransientError(
+                "The Matrix homeserver did not answer in time; the message may have been sent.",
+                code="timeout",
+                detail=repr(exc),
+                may_have_posted=True,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise TransientError(
+                "The connection to the Matrix homeserver failed mid-request.",
+                code="connection_lost",
+                detail=repr(exc),
+                may_have_posted=True,
+            ) from exc
+        if response.status_code == 401 and authenticated and relogin and self._can_log_in(channel):
+            self._forget_token(channel)  # revoked or expired: a new login, same device
+            return self._request(channel, method, path, json=json, relogin=False)
+        return response
+
+    @staticmethod
+    def _answer(response: httpx.Response, doing: str) -> dict[str, Any]:
+        """The JSON of a 2xx answer, or the error that says what Kairos should do next."""
+        status = response.status_code
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        if 200 <= status < 300:
+            return data
+        errcode = str(data.get("errcode") or f"http_{status}")
+        message = str(data.get("error") or response.reason_phrase)
+        detail = f"HTTP {status} {errcode}: {message}"
+        if status == 401:
+            raise CredentialsExpired(
+                f"The homeserver refused the bot's credentials while {doing} ({errcode}); "
+                "reconnect the channel.",
+                detail=detail,
+            )
+        if status == 429 or errcode == "M_LIMIT_EXCEEDED":
+            wait = data.get("retry_after_ms")
+            retry_after = float(wait) / 1000 if isinstance(wait, int | float) else None
+            if retry_after is None and response.headers.get("Retry-After", "").isdigit():
+                retry_after = float(response.headers["Retry-After"])
+            raise TransientError(
+                f"The homeserver is rate-limiting the bot while {doing}.",
+                code="rate_limited",
+                detail=detail,
+                retry_after=retry_after,
+            )
+        if status >= 500:
+            raise TransientError(
+                f"The homeserver failed while {doing} (HTTP {status}).",
+                code=f"http_{status}",
+                detail=detail,
+                may_have_posted=status in (500, 502, 504),
+            )
+        if status == 403:
+            raise PermanentError(
+                f"The homeserver forbade {doing}: {message}. Invite the bot to the room and give "
+                "it the right to post.",
+                code="matrix_forbidden",
+                detail=detail,
+            )
+        if status == 413:
+            raise PermanentError(
+                f"The homeserver found the message too large while {doing}.",
+                code="too_large",
+                detail=detail,
+            )
+        raise PermanentError(
+            f"The homeserver refused {doing}: {message} ({errcode}).",
+            code=f"matrix_{errcode.lower()}"[:64],
+            detail=detail,
+        )
+
+    # --- credentials and the room ----------------------------------------------------------------
+
+    def _token_key(self, channel: ChannelContext) -> tuple[str, str, str]:
+        return (self._homeserver(channel), str(channel.secrets.get("user")), self._device(channel))
+
+    def _forget_token(self, channel: ChannelContext) -> None:
+        with self._lock:
+            self._tokens.pop(self._token_key(channel), None)
+
+    def _token(self, channel: ChannelContext) -> str:
+        token = channel.secrets.get("access_token")
+        if token:
+            return token
+        if not self._can_log_in(channel):
+            raise CredentialsExpired(
+                "The Matrix channel has neither an access token nor a password."
+            )
+        key = self._token_key(channel)
+        with self._lock:
+            cached = self._tokens.get(key)
+        if cached:
+            return cached
+        response = self._request(
+            channel,
+            "POST",
+            f"{CLIENT}/login",
+            json={
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": channel.secrets["user"]},
+                "password": channel.secrets["password"],
+                # The same device on every login keeps transaction ids deduplicating.
+                "device_id": self._device(channel),
+                "initial_device_display_name": "Kairos",
+            },
+            authenticated=False,
+        )
+        if response.status_code == 403:
+            raise CredentialsExpired(
+                "The homeserver refused the bot's user name or password; reconnect the channel.",
+                detail=response.text[:500],
+            )
+        token = str(self._answer(response, "logging in")["access_token"])
+        with self._lock:
+            self._tokens[key] = token
+        return token
+
+    def _room_id(self, channel: ChannelContext) -> str:
+        room = str(channel.settings.get("room") or "")
+        if not room.startswith("#"):
+            return room
+        key = (self._homeserver(channel), room)
+        with self._lock:
+            known = self._rooms.get(key)
+        if known:
+            return known
+        response = self._request(channel, "GET", f"{CLIENT}/directory/room/{_room_path(room)}")
+        room_id = str(self._answer(response, f"looking up the room {room}")["room_id"])
+        with self._lock:
+            self._rooms[key] = room_id
+        return room_id
+
+    @staticmethod
+    def _event_url(room_id: str, event_id: str) -> str:
+        return f"https://matrix.to/#/{_room_path(room_id)}/{quote(event_id, safe='')}"
+
+    def _room_of(self, ref: PublicationRef, channel: ChannelContext) -> str:
+        """The room a post went to: from its link (the channel's room may have changed since)."""
+        fragment = urlsplit(ref.url).fragment if ref.url else ""
+        parts = fragment.strip("/").split("/")
+        if len(parts) >= 2 and parts[0]:
+            return unquote(parts[0])
+        return self._room_id(channel)
+
+    # --- the Network contract ------------------------------------------------------------------
+
+    def validate(self, post: Post, channel: ChannelContext) -> list[Problem]:
+        problems = capability_problems(post, self.capabilities)
+        homeserver = self._homeserver(channel)
+        if (
+            urlsplit(homeserver).scheme not in ("http", "https")
+            or not urlsplit(homeserver).hostname
+        ):
+            problems.append(
+                Problem(
+                    "invalid_setting",
+                    "The homeserver must be an http(s) URL.",
+                    "settings.homeserver",
+                )
+            )
+        room = str(channel.settings.get("room") or "")
+        # Room ids of room version 12 have no server part (``!hash``); aliases always do.
+        if not (room.startswith("!") and len(room) > 1 or room.startswith("#") and ":" in room):
+            problems.append(
+                Problem(
+                    "invalid_setting",
+                    "The room must be a room id (!abc:example.org) or an alias (#news:example.org).",
+                    "settings.room",
+                )
+            )
+        if not channel.secrets.get("access_token") and not self._can_log_in(channel):
+            problems.append(
+                Problem(
+                    "missing_secret",
+                    "Give the bot's access token, or its user name and password.",
+                    "secrets.access_token",
+                )
+            )
+        return problems
+
+    def publish(self, post: Post, channel: ChannelContext, idempotency_key: str) -> PublishResult:
+        room_id = self._room_id(channel)
+        response = self._request(
+            channel,
+            "PUT",
+            f"{CLIENT}/rooms/{_room_path(room_id)}/send/m.room.message/"
+            f"{quote(idempotency_key, safe='')}",
+            json=message_content(post),
+        )
+        event_id = str(self._answer(response, "posting the message")["event_id"])
+        return PublishResult(
+            external_id=event_id,
+            url=self._event_url(room_id, event_id),
+            published_at=datetime.now(UTC),
+        )
+
+    def _count_relations(
+        self, channel: ChannelContext, room_id: str, event_id: str, kind: str
+    ) -> int:
+        path = (
+            f"/_matrix/client/v1/rooms/{_room_path(room_id)}/relations/"
+            f"{quote(event_id, safe='')}/{kind}?limit=1000"
+        )
+        count, cursor = 0, None
+        for _ in range(MAX_RELATION_PAGES):
+            page = path + (f"&from={quote(cursor, safe='')}" if cursor else "")
+            data = self._answer(
+                self._request(channel, "GET", page), "reading reactions and replies"
+            )
+            count += len(data.get("chunk") or [])
+            cursor = data.get("next_batch")
+            if not cursor:
+                break
+        return count
+
+    def fetch_metrics(self, ref: PublicationRef, channel: ChannelContext) -> MetricSnapshot:
+        room_id = self._room_of(ref, channel)
+        reactions = self._count_relations(
+            channel, room_id, ref.external_id, "m.annotation/m.reaction"
+        )
+        replies = self._count_relations(channel, room_id, ref.external_id, "m.thread")
+        return MetricSnapshot(reactions=reactions, replies=replies, collected_at=datetime.now(UTC))
+
+    def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
+        room_id = self._room_of(ref, channel)
+        txn = "kairos-redact-" + hashlib.sha256(ref.external_id.encode()).hexdigest()[:24]
+        response = self._request(
+            channel,
+            "PUT",
+            f"{CLIENT}/rooms/{_room_path(room_id)}/redact/{quote(ref.external_id, safe='')}/{txn}",
+            json={"reason": "Withdrawn from Kairos"},
+        )
+        self._answer(response, "withdrawing the message")
+
+    def test_connection(self, channel: ChannelContext) -> list[Problem]:
+        problems = [
+            p for p in super().test_connection(channel) if not p.field or "secrets." not in p.field
+        ]
+        problems += [p for p in self.validate(Post(body="-"), channel) if p.code != "empty_post"]
+        if problems:
+            return problems
+        try:
+            whoami = self._answer(
+                self._request(channel, "GET", f"{CLIENT}/account/whoami"), "checking the bot"
+            )
+            room_id = self._room_id(channel)
+            members = self._answer(
+                self._request(
+                    channel, "GET", f"{CLIENT}/rooms/{_room_path(room_id)}/joined_members"
+                ),
+                "checking the room",
+            )
+        except CredentialsExpired as exc:
+            return [Problem("credentials_refused", exc.reason, "secrets.access_token")]
+        except PublisherError as exc:
+            return [Problem(exc.code, exc.reason, "settings.room")]
+        if whoami.get("user_id") not in (members.get("joined") or {}):
+            problems.append(
+                Problem(
+                    "not_in_room", "The bot has not joined the room: invite it.", "settings.room"
+                )
+            )
+        return problems
