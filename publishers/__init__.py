@@ -47,7 +47,7 @@ from publishers.manager import (
     PluginInfo,
     build_plugin_manager,
 )
-from publishers.network import Network, SettingField, capability_problems
+from publishers.network import Network, SettingField, capability_problems, settings_problems
 from publishers.pipeline import Outcome, Status, deliver
 from publishers.registry import NetworkRegistry
 from publishers.rendering import (
@@ -127,6 +127,7 @@ __all__ = [
     "private_allowed",
     "render_post",
     "resolve_target",
+    "settings_problems",
     "split_counts",
     "split_recipients",
     "variant_posts",

@@ -13,10 +13,12 @@ overridden exactly when ``capabilities`` claims them; :func:`check_network` enfo
 from __future__ import annotations
 
 import abc
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from publishers.errors import PermanentError
 from publishers.retry import RetryPolicy
@@ -30,7 +32,7 @@ from publishers.values import (
     PublishResult,
 )
 
-__all__ = ["Network", "SettingField", "capability_problems", "check_network"]
+__all__ = ["Network", "SettingField", "capability_problems", "check_network", "settings_problems"]
 
 NETWORK_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
@@ -154,6 +156,83 @@ class Network(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} key={getattr(self, 'key', '?')!r}>"
+
+
+#: Longest value of a ``string`` or ``secret`` setting, and of a ``text`` one.
+MAX_STRING = 2000
+MAX_TEXT = 100_000
+
+
+def _kind_problem(spec: SettingField, value: Any) -> str | None:
+    """Why ``value`` does not fit ``spec.kind``, or ``None`` when it does."""
+    kind = spec.kind
+    if kind in ("string", "secret", "text", "url"):
+        if not isinstance(value, str):
+            return "must be a string"
+        if len(value) > (MAX_TEXT if kind == "text" else MAX_STRING):
+            return "is too long"
+        if "\x00" in value:
+            return "must not contain NUL characters"
+        if kind == "url":
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                return "must be an http(s) URL"
+        return None
+    if kind == "boolean":
+        return None if isinstance(value, bool) else "must be true or false"
+    if kind == "integer":
+        return (
+            None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
+        )
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "must be a number"
+        return None if math.isfinite(value) else "must be a finite number"
+    return None  # json: any JSON value
+
+
+def settings_problems(
+    network: Network, settings: Mapping[str, Any], secrets: Mapping[str, Any] | None = None
+) -> list[Problem]:
+    """Check a channel's settings (and its secrets, when they are being set) against what the
+    network declares: unknown keys refused, required ones demanded, types checked.
+
+    The host calls it whenever a channel is created or changed, through the API and the admin
+    alike, so a workspace can only set what the plugin author meant to be settable (a switch
+    the plugin does not declare - say, one that reaches private addresses - cannot be smuggled
+    in). ``secrets=None`` leaves the stored secrets alone (they are write-only).
+    """
+    problems: list[Problem] = []
+    groups: list[tuple[str, Mapping[str, Any], Sequence[SettingField]]] = [
+        ("settings", settings, network.settings_schema)
+    ]
+    if secrets is not None:
+        groups.append(("secrets", secrets, network.secret_fields))
+    for group, values, schema in groups:
+        specs = {spec.name: spec for spec in schema}
+        for name in sorted(set(values) - set(specs)):
+            known = ", ".join(sorted(specs)) or "none"
+            problems.append(
+                Problem(
+                    "unknown_setting",
+                    f"{network.display_name} has no {group[:-1]} {name!r} (known: {known}).",
+                    f"{group}.{name}",
+                )
+            )
+        for name, spec in specs.items():
+            value = values.get(name)
+            if value is None or value == "":
+                if spec.required:
+                    problems.append(
+                        Problem("missing_setting", f"{spec.label} is required.", f"{group}.{name}")
+                    )
+                continue
+            why = _kind_problem(spec, value)
+            if why:
+                problems.append(
+                    Problem("invalid_setting", f"{spec.label} {why}.", f"{group}.{name}")
+                )
+    return problems
 
 
 def capability_problems(post: Post, capabilities: Capabilities) -> list[Problem]:

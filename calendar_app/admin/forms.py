@@ -72,9 +72,21 @@ class ChannelForm(forms.ModelForm):
         return value
 
     def clean(self) -> dict[str, Any]:
+        from calendar_app.api.networks import settings_errors
+
         cleaned = super().clean()
         if cleaned.get("clear_secrets") and cleaned.get("new_secrets"):
             self.add_error("clear_secrets", "Either replace the secrets or remove them, not both.")
+        settings = cleaned.get("settings")
+        errors = settings_errors(
+            cleaned.get("network"),
+            settings if settings is not None else {},
+            cleaned.get("new_secrets"),
+        )
+        for group, field in (("settings", "settings"), ("secrets", "new_secrets")):
+            for key, messages in errors.get(group, {}).items():
+                for message in messages:
+                    self.add_error(field, f"{key}: {message}")
         return cleaned
 
     def save(self, commit: bool = True) -> Channel:

@@ -56,3 +56,24 @@ def test_connection(channel: Channel) -> list[dict[str, Any]]:
     except UnknownNetworkError as exc:
         return [{"code": "unknown_network", "message": str(exc), "field": "network"}]
     return [problem.to_dict() for problem in network.test_connection(channel_context(channel))]
+
+
+def settings_errors(
+    network_key: str | None, settings: Any, secrets: Any = None
+) -> dict[str, dict[str, list[str]]]:
+    """What is wrong with a channel's settings (and secrets, when being set), by group and key,
+    as the network declares them; empty when they fit or the network is not installed (which
+    the network field reports itself). Used by the API and the admin alike."""
+    from publishers import UnknownNetworkError, settings_problems
+
+    if not network_key or not isinstance(settings, dict):
+        return {}
+    try:
+        network = _plugins().network(network_key)
+    except UnknownNetworkError:
+        return {}
+    errors: dict[str, dict[str, list[str]]] = {}
+    for problem in settings_problems(network, settings, secrets):
+        group, _, key = (problem.field or "settings.").partition(".")
+        errors.setdefault(group, {}).setdefault(key, []).append(problem.message)
+    return errors

@@ -330,7 +330,7 @@ class MatrixNetwork(Network):
             )
         room = str(channel.settings.get("room") or "")
         # Room ids of room version 12 have no server part (``!hash``); aliases always do.
-        if not (room.startswith("!") and len(room) > 1 or room.startswith("#") and ":" in room):
+        if not ((room.startswith("!") and len(room) > 1) or (room.startswith("#") and ":" in room)):
             problems.append(
                 Problem(
                     "invalid_setting",

@@ -56,6 +56,11 @@ Clock = Callable[[], datetime]
 DIRECTORY_SETTING = SettingField(
     "sandbox_dir", "Directory", "Where posts are written; default var/sandbox."
 )
+#: A pretend credential: the sandbox needs none, but a demo shows how Kairos keeps one (encrypted,
+#: write-only, redacted from errors) exactly as it keeps a real network's token.
+DEMO_TOKEN = SettingField(
+    "token", "Token", "A pretend credential; the sandbox does not use it.", "secret"
+)
 #: Scripted failures, shared by every sandbox network (see the module docstring).
 FAILURE_SETTINGS = (
     SettingField("fail_mode", "Scripted failure", f"One of {', '.join(FAIL_MODES)}."),
@@ -106,6 +111,8 @@ class SandboxNetwork(Network):
         *engagement_settings("impressions"),
         *FAILURE_SETTINGS,
     )
+
+    secret_fields = (DEMO_TOKEN,)
 
     def __init__(self, *, clock: Clock = _now) -> None:
         self._clock = clock

@@ -207,9 +207,9 @@ def test_channel_secrets_can_be_replaced_kept_and_cleared_never_shown(world, sup
     channel.refresh_from_db()
     assert channel.secrets == {"token": SECRET} and channel.display_name == "Renamed"
 
-    client.post(change_url(channel), {**data, "new_secrets": '{"access_token": "brand-new-42"}'})
+    client.post(change_url(channel), {**data, "new_secrets": '{"token": "brand-new-42"}'})
     channel.refresh_from_db()
-    assert channel.secrets == {"access_token": "brand-new-42"}
+    assert channel.secrets == {"token": "brand-new-42"}
     assert "brand-new-42" not in client.get(change_url(channel)).content.decode()
 
     client.post(change_url(channel), {**data, "clear_secrets": "on"})
@@ -232,6 +232,30 @@ def test_bad_secrets_are_a_form_error_and_not_echoed(world, superuser, login, va
     assert "typed-secret-777" not in response.content.decode()
     channel.refresh_from_db()
     assert channel.secrets == {"token": SECRET}
+
+
+def test_settings_and_secrets_outside_the_network_s_schema_are_form_errors(world, superuser, login):
+    channel = world["channel"]  # sandbox
+    client = login(superuser)
+    data = form_data(client.get(change_url(channel)), "channel_form")
+    response = client.post(
+        change_url(channel),
+        {
+            **data,
+            "settings": '{"audience": "everyone", "allow_private_addresses": true}',
+            "new_secrets": '{"password": "typed-secret-888"}',
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "audience: Audience must be an integer." in errors["settings"]
+    assert any("has no setting 'allow_private_addresses'" in e for e in errors["settings"])
+    assert any("has no secret 'password'" in e for e in errors["new_secrets"])
+    assert "typed-secret-888" not in response.content.decode()
+    channel.refresh_from_db()
+    assert (
+        channel.secrets == {"token": SECRET} and "allow_private_addresses" not in channel.settings
+    )
 
 
 def test_secret_typed_next_to_another_error_is_not_echoed(world, superuser, login):

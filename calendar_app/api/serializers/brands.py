@@ -107,6 +107,15 @@ class ChannelSerializer(KairosModelSerializer):
             raise serializers.ValidationError(
                 {"handle": ["This brand already has this handle on this network."]}
             )
+        from calendar_app.api.networks import settings_errors
+
+        errors = settings_errors(
+            network,
+            attrs.get("settings", getattr(self.instance, "settings", None) or {}),
+            attrs.get("secrets"),
+        )
+        if errors:
+            raise serializers.ValidationError(errors)
         return attrs
 
 
