@@ -13,6 +13,9 @@ class CalendarAppConfig(AppConfig):
         from calendar_app.outbound.receivers import connect as connect_webhook_receivers
 
         connect_webhook_receivers()
+        from calendar_app.delivery.held import connect as connect_held_publications
+
+        connect_held_publications()
 
         post_migrate.connect(_sync_schedules, sender=self, dispatch_uid="kairos_sync_schedules")
 

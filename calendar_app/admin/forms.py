@@ -94,7 +94,10 @@ class ChannelForm(forms.ModelForm):
         if self.cleaned_data.get("clear_secrets"):
             channel.secrets = {}
         elif self.cleaned_data.get("new_secrets"):
+            from calendar_app.delivery.held import reconnect_with_new_secrets
+
             channel.secrets = self.cleaned_data["new_secrets"]
+            reconnect_with_new_secrets(channel)
         if commit:
             channel.save()
             self.save_m2m()

@@ -28,11 +28,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from calendar_app import allocation, workflow
+from calendar_app.delivery import held
 from calendar_app.delivery.policy import policy_for
 from calendar_app.delivery.posts import build_post, channel_context, publication_ref
 from calendar_app.models import (
     AttemptOutcome,
-    Channel,
     ChannelStatus,
     ContentItem,
     DeliveryAttempt,
@@ -86,8 +86,12 @@ def with_db_retries(what: str, operation: Callable[[], T]) -> T:
 def lateness_decision(publication: Publication, now: datetime) -> str | None:
     """``"skip"`` when the item's moment has passed, ``"late"`` when it goes out flagged, else None."""
     grace = timedelta(seconds=settings.KAIROS_OVERDUE_GRACE)
-    if publication.attempts >= 1 or now - publication.due_at <= grace:
-        return None  # on time, or a retry (whose delay is expected)
+    retry = publication.attempts >= 1 and publication.last_error_code not in (
+        *held.HELD_CODES,
+        held.RELEASED,
+    )
+    if retry or now - publication.due_at <= grace:
+        return None  # on time, or a retry (whose delay is expected); not one that was held
     item = publication.content_item
     if (
         item.lateness_policy == LatenessPolicy.SKIP
@@ -231,8 +235,15 @@ def _outcome_fields(
             "last_error_code": outcome.code or "unconfirmed",
             "last_error_reason": outcome.reason,
         }, AttemptOutcome.UNCONFIRMED
-    # FAILED, CREDENTIALS_EXPIRED, PLUGIN_ERROR: this attempt did not post, but an earlier one
-    # may have; then the publication is not "failed", it is unknown.
+    if outcome.status is Status.CREDENTIALS_EXPIRED:
+        # Held with the rest of the channel's queue until someone reconnects it (.held).
+        return {
+            "status": P.PENDING,
+            "last_error_code": "credentials_expired",
+            "last_error_reason": f"{outcome.reason} Held until the channel is reconnected.",
+        }, AttemptOutcome.CREDENTIALS_EXPIRED
+    # FAILED, PLUGIN_ERROR: this attempt did not post, but an earlier one may have; then the
+    # publication is not "failed", it is unknown.
     status = P.UNCONFIRMED if publication.may_have_posted else P.FAILED
     reason = outcome.reason
     if publication.may_have_posted:
@@ -243,7 +254,6 @@ def _outcome_fields(
         "last_error_reason": reason,
     }, {
         Status.FAILED: AttemptOutcome.FAILED,
-        Status.CREDENTIALS_EXPIRED: AttemptOutcome.CREDENTIALS_EXPIRED,
         Status.PLUGIN_ERROR: AttemptOutcome.PLUGIN_ERROR,
     }[outcome.status]
 
@@ -290,7 +300,7 @@ def record(
                 outcome.status,
             )
         if outcome.status is Status.CREDENTIALS_EXPIRED:
-            expire_channel(publication.channel, outcome.reason)
+            held.hold(publication.channel, outcome.reason)
         if updated and outcome.status is Status.PUBLISHED:
             if publication.content_item.fire_id:
                 _record_fire_timing(publication.content_item.fire_id, fields["published_at"])
@@ -325,23 +335,6 @@ def _record_split(publication: Publication, outcome: Outcome) -> None:
         return
     allocation.record_recipient_split(
         publication, outcome.result.recipients_per_variant, strict=False
-    )
-
-
-def expire_channel(channel: Channel, reason: str) -> None:
-    """A revoked token stops everything waiting for the channel until someone reconnects it."""
-    channel.set_status(ChannelStatus.EXPIRED, reason)
-    waiting = Publication.objects.filter(channel=channel, status=P.PENDING)
-    waiting.filter(may_have_posted=True).update(
-        status=P.UNCONFIRMED,
-        last_error_code="channel_expired",
-        last_error_reason="The channel's credentials expired after an attempt that may have "
-        "posted: check the channel, reconnect it, then retry or confirm.",
-    )
-    waiting.update(
-        status=P.FAILED,
-        last_error_code="channel_expired",
-        last_error_reason="The channel's credentials expired: reconnect the channel, then retry.",
     )
 
 
@@ -440,5 +433,6 @@ def notify(plugins, publication: Publication, channel: ChannelContext, outcome: 
             ref=ref,
             error=outcome.error,
             channel=channel,
-            final=outcome.final or publication.status in P.final_states(),
+            # What the publication became decides: a retry or a hold is not the end.
+            final=publication.status in P.final_states(),
         )

@@ -33,6 +33,7 @@ from calendar_app import workflow
 from calendar_app.delivery.policy import policy_for
 from calendar_app.models import (
     AttemptOutcome,
+    ChannelStatus,
     ContentItem,
     DeliveryAttempt,
     Publication,
@@ -54,6 +55,13 @@ def new_owner() -> str:
 
 def claim_ttl() -> timedelta:
     return timedelta(seconds=settings.KAIROS_CLAIM_TTL)
+
+
+def due_work(horizon: datetime) -> QuerySet[Publication]:
+    """Pending publications due by ``horizon``, except those held for an expired channel."""
+    return Publication.objects.filter(status=P.PENDING, next_attempt_at__lte=horizon).exclude(
+        channel__status=ChannelStatus.EXPIRED
+    )
 
 
 def loaded() -> QuerySet[Publication]:
@@ -86,9 +94,7 @@ def claim_due(
     (``skip``: rows this drain already tried, so a retry due at once waits for the next one)."""
     now = now or timezone.now()
     horizon = now + timedelta(seconds=settings.KAIROS_DISPATCH_LOOKAHEAD)
-    candidates = Publication.objects.filter(
-        status=P.PENDING, next_attempt_at__lte=horizon
-    ).order_by("next_attempt_at", "pk")
+    candidates = due_work(horizon).order_by("next_attempt_at", "pk")
     if skip:
         candidates = candidates.exclude(pk__in=skip)
     ids = _take(owner, candidates, limit, now)
@@ -101,9 +107,7 @@ def claim_ids(owner: str, ids: list[int], now: datetime | None = None) -> list[P
     """Claim these publications if they are pending and due (a fire, a retry, a stale task)."""
     now = now or timezone.now()
     horizon = now + timedelta(seconds=settings.KAIROS_DISPATCH_LOOKAHEAD)
-    candidates = Publication.objects.filter(
-        pk__in=ids, status=P.PENDING, next_attempt_at__lte=horizon
-    ).order_by("next_attempt_at", "pk")
+    candidates = due_work(horizon).filter(pk__in=ids).order_by("next_attempt_at", "pk")
     taken = _take(owner, candidates, len(ids), now)
     if not taken:
         return []

@@ -31,8 +31,8 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
-from calendar_app.delivery.claims import recover_lapsed_claims
-from calendar_app.models import Publication, PublicationStatus, WorkerHeartbeat
+from calendar_app.delivery.claims import due_work, recover_lapsed_claims
+from calendar_app.models import WorkerHeartbeat
 
 logger = logging.getLogger("kairos.dispatcher")
 DRAIN_TASK = "calendar_app.tasks.drain"
@@ -56,8 +56,7 @@ def waiting_tasks() -> int:
 def due_count(now: datetime, cap: int) -> int:
     """How many publications are due within the look-ahead, counting at most ``cap``."""
     horizon = now + timedelta(seconds=settings.KAIROS_DISPATCH_LOOKAHEAD)
-    due = Publication.objects.filter(status=PublicationStatus.PENDING, next_attempt_at__lte=horizon)
-    return len(due.values_list("pk", flat=True)[:cap])
+    return len(due_work(horizon).values_list("pk", flat=True)[:cap])
 
 
 def dispatch_due(now: datetime | None = None) -> int:

@@ -22,7 +22,8 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from calendar_app.models import Publication, PublicationStatus, WorkerHeartbeat
+from calendar_app.delivery.claims import due_work
+from calendar_app.models import ChannelStatus, Publication, PublicationStatus, WorkerHeartbeat
 
 
 def recovery_bound() -> timedelta:
@@ -39,9 +40,10 @@ def health_report(now: datetime | None = None) -> tuple[bool, dict]:
     latest = dict(
         WorkerHeartbeat.objects.values("role").annotate(at=Max("beat_at")).values_list("role", "at")
     )
-    oldest_due = Publication.objects.filter(
-        status=PublicationStatus.PENDING, next_attempt_at__lte=now
-    ).aggregate(oldest=Min("next_attempt_at"))["oldest"]
+    oldest_due = due_work(now).aggregate(oldest=Min("next_attempt_at"))["oldest"]
+    held = Publication.objects.filter(
+        status=PublicationStatus.PENDING, channel__status=ChannelStatus.EXPIRED
+    ).count()
     oldest_lapse = Publication.objects.filter(
         status=PublicationStatus.PUBLISHING, claim_expires_at__lt=now
     ).aggregate(oldest=Min("claim_expires_at"))["oldest"]
@@ -71,6 +73,8 @@ def health_report(now: datetime | None = None) -> tuple[bool, dict]:
         "worker_last_beat": latest.get("worker"),
         "oldest_overdue_seconds": _age(now, oldest_due),
         "oldest_lapsed_claim_seconds": _age(now, oldest_lapse),
+        # Waiting for a person to reconnect their channel: visible, but not a delivery fault.
+        "held_for_expired_channels": held,
         "checked_at": now,
     }
     return not problems, body

@@ -80,3 +80,36 @@ def test_an_update_is_checked_against_the_stored_settings_too(world, client_for)
         url(world, "channel", channel.pk), {"settings": {"audience": 50, "seed": 3}}, format="json"
     )
     assert response.status_code == 200, response.content
+
+
+def test_new_credentials_for_an_expired_channel_reconnect_it_and_release_its_queue(
+    world, client_for, django_capture_on_commit_callbacks
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from calendar_app.delivery.held import hold
+    from calendar_app.models import ChannelStatus, Publication
+    from tests import factories as f
+
+    channel = world["channel"]
+    item = f.ContentItemFactory(brand=channel.brand, workspace=channel.workspace)
+    later = timezone.now() + timedelta(hours=1)
+    Publication.objects.create(
+        workspace=channel.workspace,
+        content_item=item,
+        channel=channel,
+        due_at=later,
+        next_attempt_at=later,
+    )
+    waiting = Publication.objects.filter(channel=channel, status="pending")
+    hold(channel, "The network refused the token.")
+    assert set(waiting.values_list("last_error_code", flat=True)) == {"channel_expired"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for("admin").patch(
+            url(world, "channel", channel.pk), {"secrets": {"token": "fresh"}}, format="json"
+        )
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == ChannelStatus.CONNECTED
+    assert set(waiting.values_list("last_error_code", flat=True)) == {"released_after_hold"}

@@ -150,7 +150,9 @@ def test_permanent_failure_fails_with_a_readable_reason(brand, actor) -> None:
     assert item.status == ContentStatus.PARTLY_FAILED
 
 
-def test_expired_credentials_mark_the_channel_and_fail_its_queue(brand, actor) -> None:
+def test_expired_credentials_hold_the_channel_s_queue_until_it_is_reconnected(
+    brand, actor, django_capture_on_commit_callbacks, sandbox_dir
+) -> None:
     expiring = channel(brand, fail_mode="expired")
     first = scheduled_item(brand, actor, channels=[expiring])
     waiting = scheduled_item(
@@ -159,9 +161,40 @@ def test_expired_credentials_mark_the_channel_and_fail_its_queue(brand, actor) -
     dispatch_due()
     expiring.refresh_from_db()
     assert expiring.status == ChannelStatus.EXPIRED
-    assert first.publications.get().last_error_code == "credentials_expired"
-    queued = waiting.publications.get()
-    assert queued.status == P.FAILED and "reconnect" in queued.last_error_reason
+    held_now, held_later = first.publications.get(), waiting.publications.get()
+    for publication in (held_now, held_later):
+        assert publication.status == P.PENDING and publication.last_error_code == "channel_expired"
+        assert "Reconnect the channel" in publication.last_error_reason
+    assert dispatch_due() == 0, "held work wakes nobody"
+    assert held_now.attempt_log.get().outcome == AttemptOutcome.CREDENTIALS_EXPIRED
+    # Someone reconnects the channel (here: the scripted failure removed, status connected).
+    expiring.settings = {}
+    expiring.status = ChannelStatus.CONNECTED
+    with django_capture_on_commit_callbacks(execute=True):
+        expiring.save()
+    dispatch_due()
+    held_now.refresh_from_db()
+    assert held_now.status == P.PUBLISHED and len(sandbox_posts(sandbox_dir)) == 1
+    assert Publication.objects.get(pk=held_later.pk).status == P.PENDING  # its time is later
+
+
+def test_a_publication_held_past_its_moment_follows_its_lateness_policy(
+    brand, actor, django_capture_on_commit_callbacks
+) -> None:
+    expiring = channel(brand, fail_mode="expired")
+    item = scheduled_item(brand, actor, channels=[expiring], lateness_policy="skip")
+    dispatch_due()
+    publication = item.publications.get()
+    Publication.objects.filter(pk=publication.pk).update(
+        due_at=timezone.now() - timedelta(hours=3), next_attempt_at=timezone.now()
+    )
+    expiring.settings = {}
+    expiring.status = ChannelStatus.CONNECTED
+    with django_capture_on_commit_callbacks(execute=True):
+        expiring.save()
+    dispatch_due()
+    publication.refresh_from_db()
+    assert publication.status == P.SKIPPED and publication.last_error_code == "moment_passed"
 
 
 def test_plugin_crash_fails_and_is_never_retried_automatically(brand, actor) -> None:

@@ -116,6 +116,11 @@ class ChannelSerializer(KairosModelSerializer):
         )
         if errors:
             raise serializers.ValidationError(errors)
+        if attrs.get("secrets") and "status" not in attrs and self.instance is not None:
+            from calendar_app.delivery.held import reconnect_with_new_secrets
+
+            reconnect_with_new_secrets(self.instance)  # saved with the new secrets
+            attrs["status"] = self.instance.status
         return attrs
 
 
