@@ -58,6 +58,7 @@ from publishers.rendering import (
     fill,
     placeholders_in,
     render_post,
+    text_with_links,
     variant_posts,
 )
 from publishers.retry import RetryPolicy, next_delay
@@ -130,5 +131,6 @@ __all__ = [
     "settings_problems",
     "split_counts",
     "split_recipients",
+    "text_with_links",
     "variant_posts",
 ]

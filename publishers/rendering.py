@@ -249,6 +249,17 @@ def apply_cta(post: Post) -> Post:
     return post.replace(body=body, links=links)
 
 
+def text_with_links(post: Post) -> str:
+    """The text a text-only network posts: the body, the call to action's line, then every link
+    the text does not already show, each on its own line."""
+    post = apply_cta(post)
+    text = post.body.rstrip()
+    missing = [link for link in post.links if link not in text]
+    if missing:
+        text = "\n\n".join(part for part in (text, "\n".join(missing)) if part)
+    return text
+
+
 def variant_posts(post: Post) -> dict[str, Post]:
     """The post as each arm's recipients see it, by variant key: ``variant_key`` set, that
     arm's CTA applied (line appended, URL in ``links``), ``variants`` emptied.

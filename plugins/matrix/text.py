@@ -10,24 +10,14 @@ from __future__ import annotations
 
 from markdown_it import MarkdownIt
 
-from publishers import Post, apply_cta
+from publishers import Post, text_with_links
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 
 
-def compose(post: Post) -> str:
-    """The full text: body, call to action, then any link the text does not already show."""
-    post = apply_cta(post)
-    text = post.body.rstrip()
-    missing = [link for link in post.links if link not in text]
-    if missing:
-        text = "\n\n".join(part for part in (text, "\n".join(missing)) if part)
-    return text
-
-
 def message_content(post: Post) -> dict[str, str]:
     """The ``m.room.message`` content for ``post``."""
-    text = compose(post)
+    text = text_with_links(post)
     html = _markdown.render(text).strip()
     content = {"msgtype": "m.text", "body": text}
     if html and html != f"<p>{text}</p>":  # plain text needs no formatted twin

@@ -1,0 +1,386 @@
+"""The Mastodon network: a post is a status on any Mastodon instance, through its REST API.
+
+Settings: ``instance`` (``https://mastodon.social``), and the status options ``visibility``
+(``public``, ``unlisted``, ``private``, ``direct``), ``language`` (default: the brand's),
+``spoiler_text`` (a content warning) and ``sensitive``. Secret: ``access_token`` (an app's token
+with the ``write:statuses`` and ``read:statuses`` scopes).
+
+Exactly once: the publication's idempotency key goes in the ``Idempotency-Key`` header; Mastodon
+answers a repeated key from the same account with the first status for an hour, which the
+network declares as its idempotency window (Kairos does not retry an attempt that may have posted
+after it).
+
+Length is counted the way Mastodon counts: every URL as ``characters_reserved_per_url`` (23),
+a remote mention by its local part only; the limits are the instance's own, read from
+``/api/v2/instance`` (some instances allow 5,000 characters) and cached for an hour per process.
+
+Metrics: favourites (``reactions``), boosts (``shares``), replies. Delete: the status.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from publishers import (
+    Capabilities,
+    ChannelContext,
+    CredentialsExpired,
+    MetricSnapshot,
+    Network,
+    PermanentError,
+    Post,
+    Problem,
+    PublicationRef,
+    PublisherError,
+    PublishResult,
+    SettingField,
+    TransientError,
+    capability_problems,
+    pinned_request,
+    private_allowed,
+    resolve_target,
+    text_with_links,
+)
+
+__all__ = ["MastodonNetwork", "mastodon_length"]
+
+USER_AGENT = "Kairos-Mastodon/1"
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+DEFAULT_LIMITS = {"max_characters": 500, "characters_reserved_per_url": 23}
+LIMITS_TTL = 3600.0
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# What Mastodon's own counter treats as a URL, and as a remote mention (@user@domain).
+_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_REMOTE_MENTION = re.compile(r"@(\w+)@[\w.-]+\w", re.UNICODE)
+
+
+def mastodon_length(text: str, characters_per_url: int = 23) -> int:
+    """Characters as Mastodon counts them: each URL as ``characters_per_url``, each remote
+    mention as its local part (``@user``), everything else by code point."""
+    text = _URL.sub("x" * characters_per_url, text)
+    text = _REMOTE_MENTION.sub(lambda m: "@" + m.group(1), text)
+    return len(text)
+
+
+def _reset_seconds(value: str | None) -> float | None:
+    """Seconds until ``X-RateLimit-Reset`` (ISO 8601 as Mastodon sends it, or epoch seconds)."""
+    if not value:
+        return None
+    try:
+        if value.strip().isdigit():
+            return max(float(value) - time.time(), 0.0)
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+class MastodonNetwork(Network):
+    """Posts statuses to a Mastodon instance."""
+
+    key = "mastodon"
+    display_name = "Mastodon"
+    capabilities = Capabilities(
+        max_text_length=500,  # the default instance's; the channel's instance may allow more
+        max_links=None,
+        supports_media=False,
+        supports_links=True,
+        supports_threads=False,
+        supports_idempotency_key=True,
+        idempotency_window=3600,
+        can_find_existing=False,
+        can_delete=True,
+        metrics=("reactions", "shares", "replies"),
+    )
+    settings_schema = (
+        SettingField(
+            "instance",
+            "Instance",
+            "The instance's address, e.g. https://mastodon.social.",
+            "url",
+            required=True,
+        ),
+        SettingField(
+            "visibility", "Visibility", f"One of {', '.join(VISIBILITIES)}.", default="public"
+        ),
+        SettingField("language", "Language", "ISO 639 code; default: the brand's language."),
+        SettingField("spoiler_text", "Content warning", "Shown before the post is opened."),
+        SettingField("sensitive", "Sensitive", "Mark every post as sensitive.", "boolean"),
+        SettingField("connect_timeout", "Connect time-out", "Seconds.", "number", default=5.0),
+        SettingField("read_timeout", "Read time-out", "Seconds.", "number", default=15.0),
+    )
+    secret_fields = (
+        SettingField(
+            "access_token",
+            "Access token",
+            "An app token with write:statuses and read:statuses.",
+            "secret",
+            required=True,
+        ),
+    )
+
+    def __init__(self) -> None:
+        self._http = httpx.Client(follow_redirects=False, trust_env=False)
+        self._lock = threading.Lock()
+        self._limits: dict[str, tuple[float, dict[str, int]]] = {}
+
+    # --- HTTP ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _instance(channel: ChannelContext) -> str:
+        return str(channel.settings.get("instance") or "").rstrip("/")
+
+    @staticmethod
+    def _timeout(channel: ChannelContext) -> httpx.Timeout:
+        connect = float(channel.settings.get("connect_timeout", 5.0))
+        read = float(channel.settings.get("read_timeout", 15.0))
+        return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+    def _request(
+        self,
+        channel: ChannelContext,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        authenticated: bool = True,
+    ) -> httpx.Response:
+        url = self._instance(channel) + path
+        target = resolve_target(url, allow_private=private_allowed(self.key))
+        sent = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+        if authenticated:
+            token = channel.secrets.get("access_token")
+            if not token:
+                raise CredentialsExpired("The Mastodon channel has no access token; reconnect it.")
+            sent["Authorization"] = f"Bearer {token}"
+        try:
+            return pinned_request(
+                self._http,
+                method,
+                url,
+                target,
+                headers=sent,
+                json=json,
+                timeout=self._timeout(channel),
+            )
+        except _NOT_SENT as exc:
+            raise TransientError(
+                "The Mastodon instance could not be reached.",
+                code="connect_failed",
+                detail=repr(exc),
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise TransientError(
+                "The Mastodon instance did not answer in time; the status may have been posted.",
+                code="timeout",
+                detail=repr(exc),
+                may_have_posted=True,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise TransientError(
+                "The connection to the Mastodon instance failed mid-request.",
+                code="connection_lost",
+                detail=repr(exc),
+                may_have_posted=True,
+            ) from exc
+
+    @staticmethod
+    def _answer(response: httpx.Response, doing: str) -> Any:
+        """The JSON of a 2xx answer, or the error that says what Kairos should do next."""
+        status = response.status_code
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if 200 <= status < 300:
+            return data
+        message = str(data.get("error") if isinstance(data, dict) else "") or response.reason_phrase
+        detail = f"HTTP {status}: {response.text[:1000]}"
+        if status in (401, 403):
+            raise CredentialsExpired(
+                f"Mastodon refused the channel's token while {doing} ({message}); reconnect it.",
+                detail=detail,
+            )
+        if status == 429:
+            wait = _reset_seconds(response.headers.get("X-RateLimit-Reset"))
+            if wait is None and response.headers.get("Retry-After", "").isdigit():
+                wait = float(response.headers["Retry-After"])
+            raise TransientError(
+                f"Mastodon is rate-limiting this account while {doing}.",
+                code="rate_limited",
+                detail=detail,
+                retry_after=wait,
+            )
+        if status >= 500:
+            raise TransientError(
+                f"The Mastodon instance failed while {doing} (HTTP {status}).",
+                code=f"http_{status}",
+                detail=detail,
+                may_have_posted=status in (500, 502, 504),
+            )
+        if status == 422:
+            raise PermanentError(
+                f"Mastodon refused the status: {message}.", code="rejected", detail=detail
+            )
+        if status == 404:
+            raise PermanentError(
+                f"Mastodon has no such post ({doing}).", code="not_found", detail=detail
+            )
+        raise PermanentError(
+            f"Mastodon refused {doing} (HTTP {status}: {message}).",
+            code=f"http_{status}",
+            detail=detail,
+        )
+
+    # --- the instance's own limits ---------------------------------------------------------------
+
+    def limits(self, channel: ChannelContext, *, fetch: bool = True) -> dict[str, int]:
+        """``max_characters`` and ``characters_reserved_per_url`` of the channel's instance."""
+        instance = self._instance(channel)
+        with self._lock:
+            known = self._limits.get(instance)
+        if known and (not fetch or time.monotonic() - known[0] < LIMITS_TTL):
+            return known[1]
+        if not fetch:
+            return DEFAULT_LIMITS
+        try:
+            data = self._answer(
+                self._request(channel, "GET", "/api/v2/instance", authenticated=False),
+                "reading the instance's limits",
+            )
+            statuses = (data.get("configuration") or {}).get("statuses") or {}
+            limits = {
+                "max_characters": int(statuses.get("max_characters") or 500),
+                "characters_reserved_per_url": int(
+                    statuses.get("characters_reserved_per_url") or 23
+                ),
+            }
+        except (PublisherError, AttributeError, TypeError, ValueError):
+            return known[1] if known else DEFAULT_LIMITS
+        with self._lock:
+            self._limits[instance] = (time.monotonic(), limits)
+        return limits
+
+    def _length_problems(self, post: Post, limits: dict[str, int]) -> list[Problem]:
+        text = text_with_links(post)
+        length = mastodon_length(text, limits["characters_reserved_per_url"])
+        if length > limits["max_characters"]:
+            return [
+                Problem(
+                    "text_too_long",
+                    f"The status is {length} characters long as Mastodon counts them (each link "
+                    f"counts {limits['characters_reserved_per_url']}); this instance allows "
+                    f"{limits['max_characters']}.",
+                    "body",
+                )
+            ]
+        return []
+
+    # --- the Network contract ------------------------------------------------------------------
+
+    def validate(self, post: Post, channel: ChannelContext) -> list[Problem]:
+        # Length is Mastodon's, not the generic check's: drop that one, keep the others.
+        problems = [
+            p for p in capability_problems(post, self.capabilities) if p.code != "text_too_long"
+        ]
+        problems += self._length_problems(post, self.limits(channel, fetch=False))
+        instance = self._instance(channel)
+        if urlsplit(instance).scheme not in ("http", "https") or not urlsplit(instance).hostname:
+            problems.append(
+                Problem(
+                    "invalid_setting", "The instance must be an http(s) URL.", "settings.instance"
+                )
+            )
+        visibility = channel.settings.get("visibility") or "public"
+        if visibility not in VISIBILITIES:
+            problems.append(
+                Problem(
+                    "invalid_setting",
+                    f"Visibility must be one of {', '.join(VISIBILITIES)}.",
+                    "settings.visibility",
+                )
+            )
+        return problems
+
+    def _status(self, post: Post, channel: ChannelContext) -> dict[str, Any]:
+        options = channel.settings
+        status: dict[str, Any] = {
+            "status": text_with_links(post),
+            "visibility": options.get("visibility") or "public",
+        }
+        language = options.get("language") or post.language
+        if language:
+            status["language"] = language
+        if options.get("spoiler_text"):
+            status["spoiler_text"] = options["spoiler_text"]
+        if options.get("sensitive") or options.get("spoiler_text"):
+            status["sensitive"] = True
+        return status
+
+    def publish(self, post: Post, channel: ChannelContext, idempotency_key: str) -> PublishResult:
+        problems = self._length_problems(post, self.limits(channel))
+        if problems:
+            raise PermanentError(problems[0].message, code="text_too_long")
+        response = self._request(
+            channel,
+            "POST",
+            "/api/v1/statuses",
+            json=self._status(post, channel),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        data = self._answer(response, "posting the status")
+        created = str(data.get("created_at") or "")
+        try:
+            published = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        except ValueError:
+            published = datetime.now(UTC)
+        return PublishResult(
+            external_id=str(data["id"]),
+            url=str(data.get("url") or data.get("uri") or ""),
+            published_at=published if published.tzinfo else published.replace(tzinfo=UTC),
+        )
+
+    def fetch_metrics(self, ref: PublicationRef, channel: ChannelContext) -> MetricSnapshot:
+        data = self._answer(
+            self._request(channel, "GET", f"/api/v1/statuses/{ref.external_id}"),
+            "reading the status",
+        )
+        return MetricSnapshot(
+            reactions=int(data.get("favourites_count") or 0),
+            shares=int(data.get("reblogs_count") or 0),
+            replies=int(data.get("replies_count") or 0),
+            collected_at=datetime.now(UTC),
+        )
+
+    def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
+        response = self._request(channel, "DELETE", f"/api/v1/statuses/{ref.external_id}")
+        if response.status_code == 404:
+            return  # already gone: a recall is idempotent
+        self._answer(response, "deleting the status")
+
+    def test_connection(self, channel: ChannelContext) -> list[Problem]:
+        problems = super().test_connection(channel)
+        problems += [p for p in self.validate(Post(body="-"), channel) if p.code != "empty_post"]
+        if problems:
+            return problems
+        try:
+            self._answer(
+                self._request(channel, "GET", "/api/v1/accounts/verify_credentials"),
+                "checking the account",
+            )
+        except CredentialsExpired as exc:
+            return [Problem("credentials_refused", exc.reason, "secrets.access_token")]
+        except PublisherError as exc:
+            return [Problem(exc.code, exc.reason, "settings.instance")]
+        self.limits(channel)  # learn the instance's limits while we are here
+        return []

@@ -1,0 +1,195 @@
+"""The Mastodon network - CONTRACT tests against mastodon-mock on 127.0.0.1.
+
+No real Mastodon server installs from the registries this project can reach, so these tests run
+the plugin over real HTTP against `mastodon-mock` (tests/plugins/mastodon_server.py), a stateful
+mock of Mastodon's REST API: they prove the plugin speaks the API as documented, not that a
+particular Mastodon release accepts it. Where the mock differs from Mastodon (it counts URLs by
+their length, sends no rate-limit headers unless told to), the test says so and checks the
+plugin's side alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from plugins.mastodon.network import MastodonNetwork, mastodon_length
+from publishers import (
+    AddressRefused,
+    CallToAction,
+    ChannelContext,
+    CredentialsExpired,
+    PermanentError,
+    Post,
+    PublicationRef,
+    TransientError,
+)
+from publishers.testing import NetworkConformance
+from tests.plugins.mastodon_server import (  # noqa: F401  (mastodon_fixture is a fixture)
+    mastodon_fixture,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def operator_allows_loopback(monkeypatch):
+    """The mock listens on 127.0.0.1, which only the operator may allow."""
+    monkeypatch.setenv("KAIROS_ALLOW_PRIVATE_NETWORKS", "mastodon")
+
+
+def channel_for(mastodon, token=None, **settings) -> ChannelContext:
+    return ChannelContext(
+        id=f"md-{uuid.uuid4().hex[:6]}",
+        network="mastodon",
+        handle="@testuser",
+        settings={"instance": mastodon.base_url, **settings},
+        secrets={"access_token": token or mastodon.token},
+    )
+
+
+def status_of(mastodon, status_id: str, token: str | None = None) -> dict:
+    response = httpx.get(
+        f"{mastodon.base_url}/api/v1/statuses/{status_id}", headers=mastodon.headers(token)
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+class TestMastodonConformance(NetworkConformance):
+    @pytest.fixture
+    def network(self):
+        return MastodonNetwork()
+
+    @pytest.fixture
+    def channel(self, mastodon):
+        return channel_for(mastodon)
+
+    @pytest.fixture
+    def failing_channels(self, mastodon):
+        return [(channel_for(mastodon, token="not-a-token"), CredentialsExpired)]
+
+
+def test_a_status_carries_the_channel_s_options_the_cta_and_links(mastodon) -> None:
+    network = MastodonNetwork()
+    channel = channel_for(
+        mastodon, visibility="unlisted", spoiler_text="Match spoilers", language="fr"
+    )
+    post = Post(
+        body=f"Mi-temps ! {uuid.uuid4().hex[:6]}",
+        links=("https://example.com/live",),
+        cta=CallToAction("Regardez", "https://example.com/watch"),
+    )
+    result = network.publish(post, channel, uuid.uuid4().hex)
+    status = status_of(mastodon, result.external_id)
+    assert (status["visibility"], status["language"]) == ("unlisted", "fr")
+    assert status["spoiler_text"] == "Match spoilers" and status["sensitive"] is True
+    assert "Regardez" in status["content"] and "https://example.com/live" in status["content"]
+    assert result.url == status["url"]
+
+
+def test_the_idempotency_key_makes_a_retry_return_the_first_status(mastodon) -> None:
+    network = MastodonNetwork()
+    channel = channel_for(mastodon)
+    key = uuid.uuid4().hex
+    first = network.publish(Post(body=f"Goal {key[:6]}"), channel, key)
+    # The first answer was lost (a time-out after Mastodon posted): the retry sends the same key.
+    again = MastodonNetwork().publish(Post(body=f"Goal {key[:6]}"), channel, key)
+    assert again.external_id == first.external_id
+
+
+def test_the_instance_s_limits_are_read_and_used(mastodon) -> None:
+    network = MastodonNetwork()
+    channel = channel_for(mastodon)
+    assert network.limits(channel) == {"max_characters": 500, "characters_reserved_per_url": 23}
+    too_long = Post(body="x" * 501)
+    assert [p.code for p in network.validate(too_long, channel)] == ["text_too_long"]
+    with pytest.raises(PermanentError, match="this instance allows 500"):
+        network.publish(too_long, channel, uuid.uuid4().hex)
+
+
+def test_length_is_counted_the_way_mastodon_counts_it() -> None:
+    url = "https://example.com/" + "a" * 200
+    assert mastodon_length(f"Read {url} now") == len("Read  now") + 23
+    assert mastodon_length("hi @fan@mastodon.example.org!") == len("hi @fan!")
+    # 470 characters and a 220-character link: 494 for Mastodon, so valid. (The mock counts
+    # the raw length and would refuse it: the plugin's count is checked here, not there.)
+    network = MastodonNetwork()
+    channel = ChannelContext(id="c", network="mastodon", settings={"instance": "https://m.example"})
+    assert network.validate(Post(body="y" * 470 + " " + url), channel) == []
+
+
+def test_favourites_boosts_and_replies_come_back_as_metrics(mastodon) -> None:
+    network = MastodonNetwork()
+    channel = channel_for(mastodon)
+    result = network.publish(Post(body=f"Vote {uuid.uuid4().hex[:6]}"), channel, uuid.uuid4().hex)
+    fan = httpx.Client(base_url=mastodon.base_url, headers=mastodon.headers(mastodon.fan_token))
+    fan.post(f"/api/v1/statuses/{result.external_id}/favourite").raise_for_status()
+    fan.post(f"/api/v1/statuses/{result.external_id}/reblog").raise_for_status()
+    fan.post(
+        "/api/v1/statuses", data={"status": "Blue!", "in_reply_to_id": result.external_id}
+    ).raise_for_status()
+    ref = PublicationRef("p", "k", "mastodon", external_id=result.external_id, url=result.url)
+    snapshot = network.fetch_metrics(ref, channel)
+    assert (snapshot.reactions, snapshot.shares, snapshot.replies) == (1, 1, 1)
+    assert snapshot.clicks is None
+
+
+def test_delete_removes_the_status_and_a_second_recall_is_harmless(mastodon) -> None:
+    network = MastodonNetwork()
+    channel = channel_for(mastodon)
+    result = network.publish(Post(body=f"Oops {uuid.uuid4().hex[:6]}"), channel, uuid.uuid4().hex)
+    ref = PublicationRef("p", "k", "mastodon", external_id=result.external_id, url=result.url)
+    network.delete(ref, channel)
+    network.delete(ref, channel)
+    gone = httpx.get(f"{mastodon.base_url}/api/v1/statuses/{result.external_id}")
+    assert gone.status_code == 404
+
+
+def test_mastodon_s_refusal_is_permanent_with_its_message(mastodon) -> None:
+    network = MastodonNetwork()
+    with pytest.raises(PermanentError, match="Text can't be blank") as caught:
+        # Only spaces: Kairos' own validation would stop it; sent anyway to see Mastodon's 422.
+        network.publish(Post(body="   "), channel_for(mastodon), uuid.uuid4().hex)
+    assert caught.value.code == "rejected"
+
+
+def test_a_rate_limit_is_transient_with_the_server_s_wait(mastodon) -> None:
+    mastodon.add_fault(
+        {
+            "match": {"methods": ["POST"], "path": "/api/v1/statuses"},
+            "effect": {"type": "ratelimit"},
+            "count": 1,
+        }
+    )
+    try:
+        with pytest.raises(TransientError) as caught:
+            MastodonNetwork().publish(Post(body="flood"), channel_for(mastodon), uuid.uuid4().hex)
+    finally:
+        mastodon.clear_faults()
+    assert caught.value.code == "rate_limited"
+    assert 200 < caught.value.retry_after <= 300  # from X-RateLimit-Reset
+
+
+def test_a_refused_token_expires_the_channel(mastodon) -> None:
+    with pytest.raises(CredentialsExpired, match="reconnect"):
+        MastodonNetwork().publish(Post(body="x"), channel_for(mastodon, token="revoked"), "k")
+
+
+def test_connection_test_checks_the_token(mastodon) -> None:
+    network = MastodonNetwork()
+    assert network.test_connection(channel_for(mastodon)) == []
+    problems = network.test_connection(channel_for(mastodon, token="revoked"))
+    assert [(p.code, p.field) for p in problems] == [
+        ("credentials_refused", "secrets.access_token")
+    ]
+    bad = network.test_connection(channel_for(mastodon, visibility="everyone"))
+    assert [p.field for p in bad] == ["settings.visibility"]
+
+
+def test_the_instance_address_is_checked_like_a_webhook_s(mastodon, monkeypatch) -> None:
+    monkeypatch.delenv("KAIROS_ALLOW_PRIVATE_NETWORKS")
+    with pytest.raises(AddressRefused):
+        MastodonNetwork().publish(Post(body="x"), channel_for(mastodon), "k")
