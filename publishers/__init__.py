@@ -40,6 +40,7 @@ from publishers.errors import (
     ValidationFailed,
 )
 from publishers.hookspecs import PROJECT_NAME, hookimpl
+from publishers.http import send_request
 from publishers.manager import (
     ENTRY_POINT_GROUP,
     KairosPlugins,
@@ -128,6 +129,7 @@ __all__ = [
     "private_allowed",
     "render_post",
     "resolve_target",
+    "send_request",
     "settings_problems",
     "split_counts",
     "split_recipients",

@@ -35,18 +35,6 @@ def installed_network_keys() -> set[str] | None:
         return None
 
 
-def channel_context(channel: Channel) -> Any:
-    from publishers import ChannelContext
-
-    return ChannelContext(
-        id=str(channel.pk),
-        network=channel.network,
-        handle=channel.handle,
-        settings=channel.settings or {},
-        secrets=channel.secrets or {},
-    )
-
-
 def test_connection(channel: Channel) -> list[dict[str, Any]]:
     """Problems the channel's network finds with its settings and credentials (none: it works)."""
     from publishers import UnknownNetworkError
@@ -55,6 +43,8 @@ def test_connection(channel: Channel) -> list[dict[str, Any]]:
         network = _plugins().network(channel.network)
     except UnknownNetworkError as exc:
         return [{"code": "unknown_network", "message": str(exc), "field": "network"}]
+    from calendar_app.delivery.posts import channel_context
+
     return [problem.to_dict() for problem in network.test_connection(channel_context(channel))]
 
 

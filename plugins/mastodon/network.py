@@ -43,9 +43,7 @@ from publishers import (
     SettingField,
     TransientError,
     capability_problems,
-    pinned_request,
-    private_allowed,
-    resolve_target,
+    send_request,
     text_with_links,
 )
 
@@ -55,7 +53,6 @@ USER_AGENT = "Kairos-Mastodon/1"
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 DEFAULT_LIMITS = {"max_characters": 500, "characters_reserved_per_url": 23}
 LIMITS_TTL = 3600.0
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # What Mastodon's own counter treats as a URL, and as a remote mention (@user@domain).
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _REMOTE_MENTION = re.compile(r"@(\w+)@[\w.-]+\w", re.UNICODE)
@@ -155,44 +152,22 @@ class MastodonNetwork(Network):
         headers: dict[str, str] | None = None,
         authenticated: bool = True,
     ) -> httpx.Response:
-        url = self._instance(channel) + path
-        target = resolve_target(url, allow_private=private_allowed(self.key))
         sent = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
         if authenticated:
             token = channel.secrets.get("access_token")
             if not token:
                 raise CredentialsExpired("The Mastodon channel has no access token; reconnect it.")
             sent["Authorization"] = f"Bearer {token}"
-        try:
-            return pinned_request(
-                self._http,
-                method,
-                url,
-                target,
-                headers=sent,
-                json=json,
-                timeout=self._timeout(channel),
-            )
-        except _NOT_SENT as exc:
-            raise TransientError(
-                "The Mastodon instance could not be reached.",
-                code="connect_failed",
-                detail=repr(exc),
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise TransientError(
-                "The Mastodon instance did not answer in time; the status may have been posted.",
-                code="timeout",
-                detail=repr(exc),
-                may_have_posted=True,
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise TransientError(
-                "The connection to the Mastodon instance failed mid-request.",
-                code="connection_lost",
-                detail=repr(exc),
-                may_have_posted=True,
-            ) from exc
+        return send_request(
+            self._http,
+            method,
+            self._instance(channel) + path,
+            network=self.key,
+            peer="the Mastodon instance",
+            headers=sent,
+            json=json,
+            timeout=self._timeout(channel),
+        )
 
     @staticmethod
     def _answer(response: httpx.Response, doing: str) -> Any:

@@ -42,9 +42,7 @@ from publishers import (
     SettingField,
     TransientError,
     capability_problems,
-    pinned_request,
-    private_allowed,
-    resolve_target,
+    send_request,
 )
 
 __all__ = ["MatrixNetwork"]
@@ -53,7 +51,6 @@ USER_AGENT = "Kairos-Matrix/1"
 CLIENT = "/_matrix/client/v3"
 #: Relations are paged; a post with more reactions than this is counted up to here.
 MAX_RELATION_PAGES = 20
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def _room_path(room_id: str) -> str:
@@ -141,41 +138,19 @@ class MatrixNetwork(Network):
         authenticated: bool = True,
         relogin: bool = True,
     ) -> httpx.Response:
-        url = self._homeserver(channel) + path
-        target = resolve_target(url, allow_private=private_allowed(self.key))
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if authenticated:
             headers["Authorization"] = f"Bearer {self._token(channel)}"
-        try:
-            response = pinned_request(
-                self._http,
-                method,
-                url,
-                target,
-                headers=headers,
-                json=json,
-                timeout=self._timeout(channel),
-            )
-        except _NOT_SENT as exc:
-            raise TransientError(
-                "The Matrix homeserver could not be reached.",
-                code="connect_failed",
-                detail=repr(exc),
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise TransientError(
-                "The Matrix homeserver did not answer in time; the message may have been sent.",
-                code="timeout",
-                detail=repr(exc),
-                may_have_posted=True,
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise TransientError(
-                "The connection to the Matrix homeserver failed mid-request.",
-                code="connection_lost",
-                detail=repr(exc),
-                may_have_posted=True,
-            ) from exc
+        response = send_request(
+            self._http,
+            method,
+            self._homeserver(channel) + path,
+            network=self.key,
+            peer="the Matrix homeserver",
+            headers=headers,
+            json=json,
+            timeout=self._timeout(channel),
+        )
         if response.status_code == 401 and authenticated and relogin and self._can_log_in(channel):
             self._forget_token(channel)  # revoked or expired: a new login, same device
             return self._request(channel, method, path, json=json, relogin=False)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from plugins.webhook.addresses import Target, resolve_target
+from plugins.webhook.addresses import resolve_target
 from plugins.webhook.signing import SIGNATURE_HEADER, signature_header
 from publishers import (
     Capabilities,
@@ -38,14 +38,13 @@ from publishers import (
     SettingField,
     TransientError,
     capability_problems,
-    pinned_request,
     private_allowed,
+    send_request,
 )
 
 __all__ = ["WebhookNetwork", "parse_retry_after"]
 
 USER_AGENT = "Kairos-Webhook/1"
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -99,6 +98,10 @@ class WebhookNetwork(Network):
         ),
     )
 
+    def __init__(self) -> None:
+        # One connection pool per process: a new client per post cost most of a delivery.
+        self._http = httpx.Client(follow_redirects=False, trust_env=False)
+
     def validate(self, post: Post, channel: ChannelContext) -> list[Problem]:
         problems = capability_problems(post, self.capabilities)
         url = str(channel.settings.get("url") or "")
@@ -149,7 +152,6 @@ class WebhookNetwork(Network):
         if not secret:
             raise CredentialsExpired("The webhook channel has no signing secret; reconnect it.")
         url = str(channel.settings.get("url") or "")
-        target = resolve_target(url, allow_private=self._allow_private(channel))
         body = self.payload(post, channel, idempotency_key)
         headers = {
             "Content-Type": "application/json",
@@ -157,50 +159,17 @@ class WebhookNetwork(Network):
             "Idempotency-Key": idempotency_key,
             SIGNATURE_HEADER: signature_header(secret, body),
         }
-        response = self._send(url, target, headers, body, channel)
+        response = send_request(
+            self._http,
+            "POST",
+            url,
+            network=self.key,
+            peer="the webhook receiver",
+            headers=headers,
+            content=body,
+            timeout=self._timeout(channel),
+        )
         return self._interpret(response, idempotency_key)
-
-    def _send(
-        self,
-        url: str,
-        target: Target,
-        headers: dict[str, str],
-        body: bytes,
-        channel: ChannelContext,
-    ) -> httpx.Response:
-        try:
-            with httpx.Client(
-                timeout=self._timeout(channel), follow_redirects=False, trust_env=False
-            ) as client:
-                return pinned_request(
-                    client,
-                    "POST",
-                    url,
-                    target,
-                    headers=headers,
-                    content=body,
-                    timeout=self._timeout(channel),
-                )
-        except _NOT_SENT as exc:
-            raise TransientError(
-                "The webhook receiver could not be reached.",
-                code="connect_failed",
-                detail=repr(exc),
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise TransientError(
-                "The webhook receiver did not answer in time; the post may have been received.",
-                code="timeout",
-                detail=repr(exc),
-                may_have_posted=True,
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise TransientError(
-                "The connection to the webhook receiver failed mid-request.",
-                code="connection_lost",
-                detail=repr(exc),
-                may_have_posted=True,
-            ) from exc
 
     @staticmethod
     def _interpret(response: httpx.Response, idempotency_key: str) -> PublishResult:

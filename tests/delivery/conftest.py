@@ -19,6 +19,16 @@ def sandbox_dir(tmp_path, monkeypatch) -> Path:
     reset_plugins()
 
 
+@pytest.fixture(autouse=True)
+def fresh_policies():
+    """Retry policies are cached per process; each test reads its own settings."""
+    from calendar_app.delivery.policy import policy_for
+
+    policy_for.cache_clear()
+    yield
+    policy_for.cache_clear()
+
+
 @pytest.fixture
 def plugins_with():
     """``plugins_with(plugin, ...)``: the installed plugins plus test-only ones."""

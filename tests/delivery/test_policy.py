@@ -19,13 +19,6 @@ from tests.delivery.conftest import scheduled_item
 P = PublicationStatus
 
 
-@pytest.fixture(autouse=True)
-def fresh_policies():
-    policy_for.cache_clear()
-    yield
-    policy_for.cache_clear()
-
-
 def test_the_defaults_are_the_documented_schedule() -> None:
     assert default_policy() == RetryPolicy(
         base=15, factor=2, cap=3600, max_attempts=8, max_retry_after=21600, jitter=1

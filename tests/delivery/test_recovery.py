@@ -13,7 +13,6 @@ from django.utils import timezone
 from calendar_app import tasks
 from calendar_app.delivery import attempt, claims, runner
 from calendar_app.delivery.dispatcher import dispatch_due
-from calendar_app.delivery.policy import policy_for
 from calendar_app.models import AttemptOutcome, ContentStatus, Publication, PublicationStatus
 from publishers.testing import FakeServer, Reply
 from tests import factories as f
@@ -21,13 +20,6 @@ from tests.delivery.conftest import channel, claimed_by, sandbox_posts, schedule
 
 pytestmark = pytest.mark.django_db
 P = PublicationStatus
-
-
-@pytest.fixture(autouse=True)
-def fresh_policies():
-    policy_for.cache_clear()
-    yield
-    policy_for.cache_clear()
 
 
 def lapse(seconds: float = 1) -> timezone.datetime:
