@@ -259,6 +259,28 @@ def _locked(item: ContentItem) -> ContentItem:
     return ContentItem.objects.select_for_update().get(pk=item.pk)
 
 
+def _check_deliverable(action: str, item: ContentItem) -> None:
+    """Refuse a step when a target channel's network would refuse the post (delivery's own
+    checks, run now, while a person can still fix the text)."""
+    from calendar_app.delivery.preflight import problems_for
+
+    problems = problems_for(item)
+    if not problems:
+        return
+    field = problems[0].problem.field or "channels"
+    if field.startswith(("settings.", "secrets.")):
+        field = "channels"  # the channel, not the item, needs fixing
+    sentences = [p.sentence() for p in problems[:5]]
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    raise WorkflowError(
+        action=action,
+        item=item,
+        code="not_deliverable",
+        field=field,
+        reason=" ".join(sentences) + more,
+    )
+
+
 @transaction.atomic
 def submit(item: ContentItem, actor: Actor, note: str = "") -> ContentItem:
     item = _locked(item)
@@ -267,6 +289,7 @@ def submit(item: ContentItem, actor: Actor, note: str = "") -> ContentItem:
         raise WorkflowError(
             action="submit", item=item, code="empty_body", field="body", reason="the body is empty."
         )
+    _check_deliverable("submit", item)
     return _move(item, "submit", actor, S.IN_REVIEW, note)
 
 
@@ -281,6 +304,7 @@ def withdraw(item: ContentItem, actor: Actor, note: str = "") -> ContentItem:
 def approve(item: ContentItem, actor: Actor, note: str = "") -> ContentItem:
     item = _locked(item)
     _check("approve", item, actor)
+    _check_deliverable("approve", item)
     Approval.objects.create(
         content_item=item,
         version=item.version,
@@ -345,6 +369,7 @@ def schedule(
             code="not_approved",
             reason="its current version has no approval; submit it again.",
         )
+    _check_deliverable("schedule", item)
     due = scheduling.resolve_due_time(item, when)
     item.scheduled_at = due
     item.save(update_fields=["scheduled_at", "updated_at"])
