@@ -39,8 +39,9 @@ def test_an_unknown_placeholder_is_refused_before_anyone_approves(brand, actor) 
 def test_each_variant_s_call_to_action_is_checked(brand, actor) -> None:
     experiment = f.ExperimentFactory(brand=brand, workspace=brand.workspace)
     f.VariantFactory(experiment=experiment, key="control", is_control=True, cta_text="Go")
-    f.VariantFactory(experiment=experiment, key="wordy", cta_text="y" * 4990)
-    item = draft(brand, [channel(brand)], body="A short post", experiment=experiment)
+    f.VariantFactory(experiment=experiment, key="wordy", cta_text="y" * 150)
+    # 4,800 characters fit with the control's call to action, not with the wordy one's.
+    item = draft(brand, [channel(brand)], body="b" * 4800, experiment=experiment)
     with pytest.raises(WorkflowError) as caught:
         workflow.submit(item, actor(Role.EDITOR))
     assert "variant wordy" in caught.value.reason and "variant control" not in caught.value.reason
