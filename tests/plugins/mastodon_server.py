@@ -35,14 +35,11 @@ The module imports nothing from Kairos so it can be copied elsewhere as is.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -52,8 +49,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.plugins.cached_venv import InstallError, ensure_venv, free_port
+
 MASTODON_MOCK_VERSION = "0.6.1"
-INSTALL_TIMEOUT_S = 600
 START_TIMEOUT_S = 30.0
 
 MOCK_TOKEN = "mock_token"  # the account a plugin posts as (username ``testuser``)
@@ -64,7 +62,7 @@ SEED_ACCOUNTS: tuple[dict[str, str], ...] = (
 )
 
 
-class MastodonMockInstallError(RuntimeError):
+class MastodonMockInstallError(InstallError):
     """mastodon-mock could not be installed (typically: no route to PyPI)."""
 
 
@@ -72,85 +70,18 @@ class MastodonMockStartError(RuntimeError):
     """mastodon-mock was installed but did not come up."""
 
 
-def default_cache_dir() -> Path:
-    env = os.environ.get("KAIROS_TEST_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "kairos-tests"
-
-
-def _venv_python(venv: Path) -> Path:
-    return venv / "bin" / "python"
-
-
 def ensure_mastodon_mock(cache_dir: Path | None = None) -> Path:
-    """Return the python of a virtualenv holding ``mastodon-mock==MASTODON_MOCK_VERSION``.
-
-    The venv lives in ``cache_dir/mastodon-mock-<version>-py<X.Y>`` and is created once;
-    a ``.complete`` marker is written only after a successful install and import check,
-    so an interrupted install is redone. An exclusive ``flock`` serialises concurrent
-    callers.
-    """
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    py_tag = f"py{sys.version_info.major}.{sys.version_info.minor}"
-    name = f"mastodon-mock-{MASTODON_MOCK_VERSION}-{py_tag}"
-    venv = cache_dir / name
-    marker = venv / ".complete"
-    python = _venv_python(venv)
-    if marker.exists() and python.exists():
-        return python
-
-    with open(cache_dir / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
-        if marker.exists() and python.exists():  # another process finished it
-            return python
-        shutil.rmtree(venv, ignore_errors=True)
-        steps = [
-            [sys.executable, "-m", "venv", str(venv)],
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--retries",
-                "2",
-                "--timeout",
-                "30",
-                f"mastodon-mock=={MASTODON_MOCK_VERSION}",
-            ],
-            [
-                str(python),
-                "-c",
-                "import mastodon_mock.app, mastodon_mock.__about__ as a; "
-                f"assert a.__version__ == {MASTODON_MOCK_VERSION!r}, a.__version__",
-            ],
-        ]
-        for cmd in steps:
-            try:
-                done = subprocess.run(
-                    cmd, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
-                )
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                shutil.rmtree(venv, ignore_errors=True)
-                raise MastodonMockInstallError(f"{cmd[:4]} failed: {exc}") from exc
-            if done.returncode != 0:
-                shutil.rmtree(venv, ignore_errors=True)
-                lines = (done.stdout + done.stderr).splitlines()
-                lines = [ln for ln in lines if not ln.startswith("WARNING: Location")]
-                tail = "\n".join(lines[-15:])
-                raise MastodonMockInstallError(
-                    f"installing mastodon-mock=={MASTODON_MOCK_VERSION} failed "
-                    f"({' '.join(cmd[:4])}... exited {done.returncode}):\n{tail}"
-                )
-        marker.write_text(f"mastodon-mock=={MASTODON_MOCK_VERSION}\n")
-    return python
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """The python of the cached virtualenv holding mastodon-mock (see cached_venv)."""
+    try:
+        return ensure_venv(
+            f"mastodon-mock-{MASTODON_MOCK_VERSION}",
+            f"mastodon-mock=={MASTODON_MOCK_VERSION}",
+            "import mastodon_mock.app, mastodon_mock.__about__ as a; "
+            f"assert a.__version__ == {MASTODON_MOCK_VERSION!r}, a.__version__",
+            cache_dir,
+        )
+    except InstallError as exc:
+        raise MastodonMockInstallError(str(exc)) from exc
 
 
 def _toml_value(value: Any) -> str:
@@ -250,7 +181,7 @@ class MastodonMock:
         self.dir = Path(tempfile.mkdtemp(prefix="mastodon-mock-"))
         try:
             for attempt in range(3):
-                self.port = _free_port()
+                self.port = free_port()
                 self._write_config()
                 try:
                     self._start_process()

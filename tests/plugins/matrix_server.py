@@ -25,7 +25,6 @@ conftest.py (importing it into each test module gives each module its own
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
@@ -33,9 +32,7 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -45,9 +42,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.plugins.cached_venv import InstallError, ensure_venv, free_port
+
 SYNAPSE_VERSION = "1.163.2"
 SERVER_NAME = "localhost"
-INSTALL_TIMEOUT_S = 900
 START_TIMEOUT_S = 60.0
 
 # Generous enough that no test is throttled (Synapse's defaults allow e.g. only ten
@@ -74,7 +72,7 @@ RELAXED_RATE_LIMITS: dict[str, Any] = {
 }
 
 
-class SynapseInstallError(RuntimeError):
+class SynapseInstallError(InstallError):
     """matrix-synapse could not be installed (typically: no route to PyPI)."""
 
 
@@ -82,84 +80,17 @@ class SynapseStartError(RuntimeError):
     """The homeserver was installed but did not come up."""
 
 
-def default_cache_dir() -> Path:
-    env = os.environ.get("KAIROS_TEST_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "kairos-tests"
-
-
-def _venv_python(venv: Path) -> Path:
-    return venv / "bin" / "python"
-
-
 def ensure_synapse(cache_dir: Path | None = None) -> Path:
-    """Return the python of a virtualenv holding ``matrix-synapse==SYNAPSE_VERSION``.
-
-    The venv lives in ``cache_dir/synapse-<version>-py<X.Y>`` and is created once;
-    a ``.complete`` marker is written only after a successful install and import
-    check, so an interrupted install is redone. An exclusive ``flock`` serialises
-    concurrent callers (e.g. pytest-xdist workers or two pytest runs).
-    """
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    py_tag = f"py{sys.version_info.major}.{sys.version_info.minor}"
-    venv = cache_dir / f"synapse-{SYNAPSE_VERSION}-{py_tag}"
-    marker = venv / ".complete"
-    python = _venv_python(venv)
-    if marker.exists() and python.exists():
-        return python
-
-    lock_path = cache_dir / f"synapse-{SYNAPSE_VERSION}-{py_tag}.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
-        if marker.exists() and python.exists():  # another process finished it
-            return python
-        shutil.rmtree(venv, ignore_errors=True)
-        steps = [
-            [sys.executable, "-m", "venv", str(venv)],
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--retries",
-                "2",
-                "--timeout",
-                "30",
-                f"matrix-synapse=={SYNAPSE_VERSION}",
-            ],
-            [str(python), "-c", "import synapse.app.homeserver"],
-        ]
-        for cmd in steps:
-            try:
-                done = subprocess.run(
-                    cmd,
-                    capture_output=True,
-                    text=True,
-                    timeout=INSTALL_TIMEOUT_S,
-                    check=False,
-                )
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                shutil.rmtree(venv, ignore_errors=True)
-                raise SynapseInstallError(f"{cmd[:4]} failed: {exc}") from exc
-            if done.returncode != 0:
-                shutil.rmtree(venv, ignore_errors=True)
-                lines = (done.stdout + done.stderr).splitlines()
-                lines = [ln for ln in lines if not ln.startswith("WARNING: Location")]
-                tail = "\n".join(lines[-15:])
-                raise SynapseInstallError(
-                    f"installing matrix-synapse=={SYNAPSE_VERSION} failed "
-                    f"({' '.join(cmd[:4])}... exited {done.returncode}):\n{tail}"
-                )
-        marker.write_text(f"matrix-synapse=={SYNAPSE_VERSION}\n")
-    return python
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """The python of the cached virtualenv holding matrix-synapse (see cached_venv)."""
+    try:
+        return ensure_venv(
+            f"synapse-{SYNAPSE_VERSION}",
+            f"matrix-synapse=={SYNAPSE_VERSION}",
+            "import synapse.app.homeserver",
+            cache_dir,
+        )
+    except InstallError as exc:
+        raise SynapseInstallError(str(exc)) from exc
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -284,7 +215,7 @@ class Synapse:
         try:
             self._generate_config()
             for attempt in range(3):
-                self.port = _free_port()
+                self.port = free_port()
                 self._write_config()
                 try:
                     self._start_process()
