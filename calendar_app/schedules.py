@@ -28,6 +28,10 @@ def wanted() -> dict[str, dict]:
             "schedule_type": Schedule.MINUTES,
             "minutes": settings.KAIROS_METRICS_INTERVAL_MINUTES,
         },
+        "kairos.channel_facts": {
+            "func": "calendar_app.delivery.facts.refresh_all_facts",
+            "schedule_type": Schedule.DAILY,
+        },
     }
 
 

@@ -188,6 +188,7 @@ EDITABLE_FIELDS = (
     "body",
     "links",
     "media",
+    "thread",
     "cta_text",
     "cta_url",
     "cta_button",

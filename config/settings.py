@@ -256,6 +256,15 @@ KAIROS_METRICS_INTERVAL_MINUTES = int(os.environ.get("KAIROS_METRICS_INTERVAL_MI
 KAIROS_TRACKING_BASE_URL = os.environ.get(
     "KAIROS_TRACKING_BASE_URL", "" if PRODUCTION else "http://127.0.0.1:8000"
 )
+# --- Media ---------------------------------------------------------------------------------------
+# Uploaded pictures and videos live in Django's default storage (local files under MEDIA_ROOT
+# unless STORAGES says otherwise, e.g. S3 in production) and are served to networks at
+# <KAIROS_PUBLIC_BASE_URL>/m/<token>: an unguessable address, like a tracked link.
+MEDIA_ROOT = Path(os.environ.get("KAIROS_MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "/media-files/"
+KAIROS_PUBLIC_BASE_URL = os.environ.get("KAIROS_PUBLIC_BASE_URL", KAIROS_TRACKING_BASE_URL)
+KAIROS_MEDIA_MAX_BYTES = int(os.environ.get("KAIROS_MEDIA_MAX_BYTES", str(40 * 1024 * 1024)))
+
 # Outbound webhooks: private and loopback receivers are refused unless this is on (tests, or an
 # integrator's receiver on the same private network).
 KAIROS_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("KAIROS_WEBHOOKS_ALLOW_PRIVATE") == "1"

@@ -10,6 +10,11 @@ import tempfile
 
 os.environ.setdefault("KAIROS_ENV", "test")
 os.environ.setdefault("KAIROS_Q_SYNC", "1")
+# Stored media of a test run go to a directory of their own; set in the environment so the
+# end-to-end tests' worker processes read the same files.
+os.environ.setdefault(
+    "KAIROS_MEDIA_ROOT", os.path.join(tempfile.gettempdir(), f"kairos-test-media-{os.getpid()}")
+)
 
 from config.settings import *  # noqa: F403
 from config.settings import Q_CLUSTER

@@ -7,11 +7,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from calendar_app.delivery.health import health
 from calendar_app.feeds_views import ical_feed
+from calendar_app.media.views import media_file
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
     path("feeds/ical/<str:token>.ics", ical_feed, name="calendar-feed-ics"),
+    path("m/<str:token>", media_file, name="media-file"),
     path("", include("calendar_app.tracking_urls")),
     path("api/v1/", include("calendar_app.api.urls", namespace="api")),
     path("api/auth/", include("rest_framework.urls", namespace="rest_framework")),

@@ -48,8 +48,17 @@ from publishers.manager import (
     PluginInfo,
     build_plugin_manager,
 )
-from publishers.network import Network, SettingField, capability_problems, settings_problems
+from publishers.media import fetch_media
+from publishers.network import (
+    Network,
+    SettingField,
+    capability_problems,
+    counted_length,
+    media_problems,
+    settings_problems,
+)
 from publishers.pipeline import Outcome, Status, deliver
+from publishers.progress import DeliveryProgress, MediaLoader, MemoryProgress
 from publishers.registry import NetworkRegistry
 from publishers.rendering import (
     add_utm,
@@ -70,11 +79,14 @@ from publishers.values import (
     CallToAction,
     Capabilities,
     ChannelContext,
+    MediaRef,
     MetricSnapshot,
     Post,
     Problem,
     PublicationRef,
     PublishResult,
+    ReplyTarget,
+    ThreadPart,
     VariantOffer,
 )
 
@@ -87,10 +99,14 @@ __all__ = [
     "Capabilities",
     "ChannelContext",
     "CredentialsExpired",
+    "DeliveryProgress",
     "DuplicateNetworkError",
     "FrameworkError",
     "InvalidNetworkError",
     "KairosPlugins",
+    "MediaLoader",
+    "MediaRef",
+    "MemoryProgress",
     "MetricSnapshot",
     "Network",
     "NetworkInfo",
@@ -105,10 +121,12 @@ __all__ = [
     "PublicationRef",
     "PublishResult",
     "PublisherError",
+    "ReplyTarget",
     "RetryPolicy",
     "SettingField",
     "Status",
     "Target",
+    "ThreadPart",
     "TransientError",
     "UnknownNetworkError",
     "ValidationFailed",
@@ -119,10 +137,13 @@ __all__ = [
     "build_plugin_manager",
     "capability_problems",
     "check_template",
+    "counted_length",
     "deliver",
+    "fetch_media",
     "fill",
     "hookimpl",
     "is_public_address",
+    "media_problems",
     "next_delay",
     "pinned_request",
     "placeholders_in",

@@ -170,9 +170,11 @@ def pinned_request(
     timeout: Any,
     json: Any = None,
     content: bytes | None = None,
+    stream: bool = False,
 ) -> Any:
     """Send a request with an ``httpx.Client`` to the address ``target`` checked, naming the
-    original host (``Host`` and, for https, SNI), so DNS cannot change between check and use."""
+    original host (``Host`` and, for https, SNI), so DNS cannot change between check and use.
+    With ``stream=True`` the body is left unread (close the response when done)."""
     request = client.build_request(
         method,
         target.pinned_url(url),
@@ -182,4 +184,4 @@ def pinned_request(
         timeout=timeout,
         extensions=target.extensions,
     )
-    return client.send(request)
+    return client.send(request, stream=stream)

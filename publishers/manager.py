@@ -208,12 +208,16 @@ class KairosPlugins:
     def validate(self, post: Post, channel: ChannelContext, network: Network) -> list[Problem]:
         """The network's own problems followed by every ``validate_post`` implementation's,
         without duplicates. Exceptions are not isolated: they are plugin bugs."""
-        problems = list(network.validate(post, channel))
-        results = self._caller("validate_post")(
-            post=post, channel=channel, capabilities=network.capabilities
-        )
-        for result in results:
-            problems.extend(as_list(result))  # type: ignore[arg-type]
+        capabilities = network.capabilities_for(channel)
+        problems: list[Problem] = []
+        for part in post.parts() if post.thread else (post,):
+            found = list(network.validate(post if part.part_index == 0 else part, channel))
+            results = self._caller("validate_post")(
+                post=part, channel=channel, capabilities=capabilities
+            )
+            for result in results:
+                found.extend(as_list(result))  # type: ignore[arg-type]
+            problems.extend(found if part.part_index == 0 else _in_part(found, part.part_index))
         unique: list[Problem] = []
         for problem in problems:
             if not isinstance(problem, Problem):
@@ -308,3 +312,14 @@ class KairosPlugins:
     def __repr__(self) -> str:
         names = [name for name, plugin in self.manager.list_name_plugin() if plugin is not None]
         return f"<KairosPlugins plugins={sorted(names)} networks={self.networks.keys()}>"
+
+
+def _in_part(problems: list[Problem], index: int) -> list[Problem]:
+    """Address a later thread part's problems to it (``body`` → ``thread.2.body``)."""
+    out = []
+    for problem in problems:
+        if not isinstance(problem, Problem):
+            raise TypeError(f"validation returned {problem!r}, not a publishers.Problem")
+        where = f"thread.{index}" if problem.field is None else f"thread.{index}.{problem.field}"
+        out.append(Problem(problem.code, f"Part {index + 1}: {problem.message}", where))
+    return out

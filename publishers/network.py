@@ -25,6 +25,7 @@ from publishers.retry import RetryPolicy
 from publishers.values import (
     Capabilities,
     ChannelContext,
+    MediaRef,
     MetricSnapshot,
     Post,
     Problem,
@@ -32,7 +33,15 @@ from publishers.values import (
     PublishResult,
 )
 
-__all__ = ["Network", "SettingField", "capability_problems", "check_network", "settings_problems"]
+__all__ = [
+    "Network",
+    "SettingField",
+    "capability_problems",
+    "check_network",
+    "counted_length",
+    "media_problems",
+    "settings_problems",
+]
 
 NETWORK_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
@@ -143,6 +152,31 @@ class Network(abc.ABC):
                 )
         return problems
 
+    def capabilities_for(self, channel: ChannelContext) -> Capabilities:
+        """What this network can do for one channel: the class's :attr:`capabilities`,
+        narrowed or widened by what is known about the channel's server (a Mastodon instance
+        that allows 5,000 characters). Must be pure and fast, like :meth:`validate`: read what
+        :meth:`discover` learned from ``channel.facts``, never ask the network here."""
+        return self.capabilities
+
+    def discover(self, channel: ChannelContext) -> Mapping[str, Any]:
+        """Ask the network what the channel's server allows (its limits, its media types) and
+        return it as JSON-ready facts; the host keeps them per channel (``channel.facts``) and
+        calls this when a channel is saved, when its connection is tested and once a day.
+        Default: nothing to learn."""
+        return {}
+
+    def upload_media(self, media: MediaRef, content: bytes, channel: ChannelContext) -> str:
+        """Upload one medium before the post that carries it, and return the network's id for
+        it; the host then hands :meth:`publish` the post with ``media[i].network_id`` set and
+        remembers the id, so a retry does not upload again. Override when
+        ``capabilities.supports_media`` and the network takes uploads; a network that attaches
+        media by URL (a webhook) leaves this alone and reads ``media[i].url``.
+
+        :raises TransientError: / :raises PermanentError: as for :meth:`publish`.
+        """
+        return ""
+
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description for the API's list of networks."""
         return {
@@ -235,22 +269,72 @@ def settings_problems(
     return problems
 
 
+def counted_length(text: str, capabilities: Capabilities) -> int:
+    """The length of ``text`` as the network counts it: by code point, each URL as
+    ``capabilities.characters_per_url`` when the network counts them so."""
+    per_url = capabilities.characters_per_url
+    if per_url is None:
+        return len(text)
+    return len(_URL.sub("x" * per_url, text))
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+
+
+def media_problems(
+    media: Sequence[MediaRef], capabilities: Capabilities, field: str = "media"
+) -> list[Problem]:
+    """What a network's media limits say about ``media``: support, count, type, size."""
+    if not media:
+        return []
+    if not capabilities.supports_media:
+        return [Problem("media_not_supported", "This network does not take media.", field)]
+    problems: list[Problem] = []
+    limit = capabilities.max_media
+    if limit is not None and len(media) > limit:
+        problems.append(
+            Problem(
+                "too_many_media",
+                f"The post has {len(media)} media; this network allows {limit}.",
+                field,
+            )
+        )
+    for index, item in enumerate(media):
+        where = f"{field}.{index}"
+        if item.mime_type and not capabilities.accepts_media_type(item.mime_type):
+            accepted = ", ".join(capabilities.media_types)
+            problems.append(
+                Problem(
+                    "media_type_not_supported",
+                    f"This network does not take {item.mime_type} (it takes {accepted}).",
+                    where,
+                )
+            )
+        cap = capabilities.max_media_bytes
+        if cap is not None and item.size is not None and item.size > cap:
+            problems.append(
+                Problem(
+                    "media_too_large",
+                    f"{item.name or 'This medium'} is {item.size:,} bytes; this network allows "
+                    f"{cap:,}.",
+                    where,
+                )
+            )
+    return problems
+
+
 def capability_problems(post: Post, capabilities: Capabilities) -> list[Problem]:
     """The problems any network would report from its capabilities alone: text too long, too
-    many links, media or links where none are supported. Networks call this first in
-    :meth:`Network.validate`."""
+    many links, media the network cannot take, a thread where none are supported. Networks call
+    this first in :meth:`Network.validate`.
+
+    For a thread it checks that the network takes threads of that many parts; the host then
+    validates each later part as a post of its own (problems under ``thread.<n>.``), so a
+    network's ``validate`` only ever looks at one part's ``body`` and ``media``."""
     problems: list[Problem] = []
     if not post.body.strip() and not post.media:
         problems.append(Problem("empty_post", "The post has no text and no media.", "body"))
-    limit = capabilities.max_text_length
-    if limit is not None and len(post.body) > limit:
-        problems.append(
-            Problem(
-                "text_too_long",
-                f"The text is {len(post.body)} characters long; this network allows {limit}.",
-                "body",
-            )
-        )
+    problems += _length_problems(post.body, capabilities, "body")
     if post.links and not capabilities.supports_links:
         problems.append(
             Problem("links_not_supported", "This network does not take links.", "links")
@@ -264,9 +348,52 @@ def capability_problems(post: Post, capabilities: Capabilities) -> list[Problem]
                 "links",
             )
         )
-    if post.media and not capabilities.supports_media:
+    problems += media_problems(post.media, capabilities)
+    if post.thread:
+        problems += _thread_problems(post, capabilities)
+    return problems
+
+
+def _length_problems(text: str, capabilities: Capabilities, field: str) -> list[Problem]:
+    limit = capabilities.max_text_length
+    if limit is None:
+        return []
+    length = counted_length(text, capabilities)
+    if length <= limit:
+        return []
+    how = (
+        f" (each link counts {capabilities.characters_per_url})"
+        if capabilities.characters_per_url is not None
+        else ""
+    )
+    return [
+        Problem(
+            "text_too_long",
+            f"The text is {length} characters long{how}; this network allows {limit}.",
+            field,
+        )
+    ]
+
+
+def _thread_problems(post: Post, capabilities: Capabilities) -> list[Problem]:
+    if not capabilities.supports_threads:
+        return [
+            Problem(
+                "threads_not_supported",
+                "This network does not take threads; post the parts as separate items.",
+                "thread",
+            )
+        ]
+    problems: list[Problem] = []
+    count = 1 + len(post.thread)
+    if capabilities.max_thread_parts is not None and count > capabilities.max_thread_parts:
         problems.append(
-            Problem("media_not_supported", "This network does not take media.", "media")
+            Problem(
+                "thread_too_long",
+                f"The thread has {count} parts; this network allows "
+                f"{capabilities.max_thread_parts}.",
+                "thread",
+            )
         )
     return problems
 
@@ -297,6 +424,8 @@ def check_network(network: object) -> str | None:
         return f"network {key!r} claims can_find_existing but does not implement find_existing()"
     if caps.can_delete and not _overrides(network, "delete"):
         return f"network {key!r} claims can_delete but does not implement delete()"
+    if _overrides(network, "upload_media") and not caps.supports_media:
+        return f"network {key!r} implements upload_media() but does not claim supports_media"
     policy = getattr(network, "retry_policy", None)
     if policy is not None and not isinstance(policy, RetryPolicy):
         return f"network {key!r}: retry_policy must be a publishers.RetryPolicy or None"

@@ -27,9 +27,11 @@ from publishers.errors import (
     truncate,
 )
 from publishers.manager import KairosPlugins
+from publishers.media import fetch_media
 from publishers.network import Network
+from publishers.progress import DeliveryProgress, MediaLoader, MemoryProgress
 from publishers.rendering import render_post
-from publishers.values import ChannelContext, Post, Problem, PublishResult
+from publishers.values import ChannelContext, Post, Problem, PublishResult, ReplyTarget
 
 __all__ = ["Outcome", "Status", "deliver"]
 
@@ -71,6 +73,8 @@ class Outcome:
     :ivar post: the post as sent, or as it would have been (after rendering and transforms).
     :ivar error: the classified error, for ``notify_failed`` / ``notify_unconfirmed``.
     :ivar elapsed: seconds the attempt took.
+    :ivar parts: every part of a thread that is out, in order, including those posted by
+        earlier attempts (one entry for a post that is not a thread, once published).
     """
 
     status: Status
@@ -85,6 +89,7 @@ class Outcome:
     post: Post | None = None
     error: PublisherError | None = None
     elapsed: float = 0.0
+    parts: tuple[PublishResult, ...] = ()
 
     @property
     def published(self) -> bool:
@@ -99,17 +104,29 @@ class Outcome:
 class _Attempt:
     """Book-keeping for one attempt: the stage reached and the post so far."""
 
-    def __init__(self, channel: ChannelContext, post: Post) -> None:
+    def __init__(self, channel: ChannelContext, post: Post, progress: DeliveryProgress) -> None:
         self.channel = channel
         self.post = post
+        self.progress = progress
         self.stage = "lookup"
         self.started = time.monotonic()
+        self.parts: list[PublishResult] = []
+        self.reconciled = False
 
     def outcome(self, status: Status, **fields: object) -> Outcome:
+        count = 1 + len(self.post.thread)
+        if status is not Status.PUBLISHED and self.parts and count > 1:
+            # Say what is already out: a person deciding what to do needs to know.
+            out = len(self.parts)
+            fields["reason"] = (
+                f"Parts 1-{out} of {count} of the thread are out; the rest is not. "
+                f"{fields.get('reason', '')}"
+            ).strip()
         return Outcome(
             status,
             post=self.post,
             elapsed=time.monotonic() - self.started,
+            parts=tuple(self.parts),
             **fields,  # type: ignore[arg-type]
         )
 
@@ -129,6 +146,8 @@ def deliver(
     reconcile: bool = False,
     values: Mapping[str, object] | None = None,
     render: bool = True,
+    progress: DeliveryProgress | None = None,
+    load_media: MediaLoader | None = None,
 ) -> Outcome:
     """Make one delivery attempt of ``post`` to ``channel``.
 
@@ -142,10 +161,15 @@ def deliver(
     :param values: placeholder values supplied by the caller (a reactive template's fire).
     :param render: render placeholders, UTM tags and the CTA; ``False`` when ``post`` is
         already rendered.
+    :param progress: what earlier attempts did (thread parts posted, media uploaded), kept by
+        the host; each step is recorded there before the next network call. ``None`` keeps it
+        for this attempt only.
+    :param load_media: reads a medium's bytes for networks that upload; default: fetch
+        ``media.url`` (:func:`publishers.media.fetch_media`).
     :returns: the :class:`Outcome`. Never raises for anything a plugin does (only for
         ``BaseException`` such as ``KeyboardInterrupt``).
     """
-    attempt = _Attempt(channel, post)
+    attempt = _Attempt(channel, post, progress or MemoryProgress())
     try:
         network = plugins.network(channel.network)
     except UnknownNetworkError as exc:
@@ -157,7 +181,9 @@ def deliver(
             error=PermanentError(str(exc), code=exc.code),
         )
     try:
-        return _attempt(plugins, network, attempt, idempotency_key, reconcile, values, render)
+        return _attempt(
+            plugins, network, attempt, idempotency_key, reconcile, values, render, load_media
+        )
     except PublisherError as exc:
         return _classify(attempt.scrub(exc), network, attempt, reconcile)
     except Exception as exc:
@@ -172,6 +198,7 @@ def _attempt(
     reconcile: bool,
     values: Mapping[str, object] | None,
     render: bool,
+    load_media: MediaLoader | None,
 ) -> Outcome:
     channel = attempt.channel
     if render:
@@ -209,28 +236,106 @@ def _attempt(
         ]
     if problems:
         raise ValidationFailed(problems)
-    if reconcile and network.capabilities.can_find_existing:
+    parts = attempt.post.parts()
+    progress = attempt.progress
+    first_pending = True
+    for planned in parts:
+        index = planned.part_index
+        done = progress.part(index)
+        if done is not None:
+            attempt.parts.append(done)
+            # Out already: known from the host's own record, without asking the network.
+            attempt.reconciled = attempt.reconciled or index == len(parts) - 1
+            continue
+        part_key = key if index == 0 else f"{key}.{index + 1}"
+        part = (
+            planned.replace(reply_to=ReplyTarget(root=attempt.parts[0], parent=attempt.parts[-1]))
+            if index
+            else planned
+        )
+        # Only the part in flight when the last attempt ended can have gone out unseen.
+        if reconcile and first_pending:
+            found = _reconcile(network, attempt, part_key, index, len(parts))
+            if isinstance(found, Outcome):
+                return found
+            if found is not None:
+                progress.record_part(index, found)
+                attempt.parts.append(found)
+                first_pending = False
+                continue
+        first_pending = False
+        part = _with_uploads(network, attempt, part, load_media)
+        attempt.stage = "publish" if len(parts) == 1 else f"publish (part {index + 1})"
+        result = network.publish(part, channel, part_key)
+        _check_result(result, "publish")
+        progress.record_part(index, result)
+        attempt.parts.append(result)
+    return attempt.outcome(Status.PUBLISHED, result=attempt.parts[0], reconciled=attempt.reconciled)
+
+
+def _reconcile(
+    network: Network, attempt: _Attempt, key: str, index: int, count: int
+) -> PublishResult | Outcome | None:
+    """Ask the network whether the part under ``key`` is already out: its result, an outcome
+    that stops the attempt (nothing can tell), or ``None`` (not out: send it)."""
+    if network.capabilities.can_find_existing:
         attempt.stage = "find_existing"
-        existing = network.find_existing(key, channel)
+        existing = network.find_existing(key, attempt.channel)
         if existing is not None:
             _check_result(existing, "find_existing")
-            return attempt.outcome(Status.PUBLISHED, result=existing, reconciled=True)
-    elif reconcile and not network.capabilities.supports_idempotency_key:
-        # The last attempt may have posted and nothing can tell: sending again could post twice.
-        reason = (
-            f"An earlier attempt may have reached {network.display_name}, which can neither "
-            "recognise a repeated post nor be searched; check the channel before retrying."
-        )
-        return attempt.outcome(
-            Status.UNCONFIRMED,
-            code="cannot_reconcile",
-            reason=reason,
-            error=TransientError(reason, code="cannot_reconcile", may_have_posted=True),
-        )
-    attempt.stage = "publish"
-    result = network.publish(attempt.post, channel, key)
-    _check_result(result, "publish")
-    return attempt.outcome(Status.PUBLISHED, result=result)
+            attempt.reconciled = True
+        return existing
+    if network.capabilities.supports_idempotency_key:
+        return None
+    # The last attempt may have posted and nothing can tell: sending again could post twice.
+    which = "" if count == 1 else f" (part {index + 1} of the thread)"
+    reason = (
+        f"An earlier attempt{which} may have reached {network.display_name}, which can neither "
+        "recognise a repeated post nor be searched; check the channel before retrying."
+    )
+    return attempt.outcome(
+        Status.UNCONFIRMED,
+        code="cannot_reconcile",
+        reason=reason,
+        error=TransientError(reason, code="cannot_reconcile", may_have_posted=True),
+    )
+
+
+def _with_uploads(
+    network: Network, attempt: _Attempt, part: Post, load_media: MediaLoader | None
+) -> Post:
+    """``part`` with every medium uploaded (or found uploaded by an earlier attempt), when the
+    network takes uploads; unchanged for networks that attach media by URL."""
+    if not part.media or not _overrides_upload(network):
+        return part
+    uploaded = []
+    for position, planned in enumerate(part.media):
+        medium = planned if planned.key else planned.replace(key=f"{part.part_index}.{position}")
+        media_key = medium.key
+        network_id = attempt.progress.uploaded(media_key)
+        if not network_id:
+            attempt.stage = f"upload_media ({medium.name or medium.url})"
+            content = (
+                load_media(medium)
+                if load_media is not None
+                else fetch_media(
+                    medium,
+                    network=network.key,
+                    max_bytes=network.capabilities_for(attempt.channel).max_media_bytes,
+                )
+            )
+            network_id = network.upload_media(medium, content, attempt.channel)
+            if not isinstance(network_id, str) or not network_id:
+                raise TypeError(
+                    f"upload_media() returned {network_id!r}, not the network's id for the medium"
+                )
+            attempt.progress.record_upload(media_key, network_id)
+        uploaded.append(medium.replace(key=media_key, network_id=network_id))
+    return part.replace(media=tuple(uploaded))
+
+
+def _overrides_upload(network: Network) -> bool:
+    return type(network).upload_media is not Network.upload_media
 
 
 def _check_result(result: object, method: str) -> None:

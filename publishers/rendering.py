@@ -39,7 +39,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from publishers.values import CallToAction, ChannelContext, Post, Problem, VariantOffer
+from publishers.values import (
+    CallToAction,
+    ChannelContext,
+    Post,
+    Problem,
+    ThreadPart,
+    VariantOffer,
+)
 
 __all__ = [
     "BUILTIN_PLACEHOLDERS",
@@ -324,7 +331,12 @@ def render_post(
                 offer.key, offer.weight, CallToAction(text, offer.cta.url, offer.cta.button_label)
             )
         variants.append(offer)
-    rendered = post.replace(body=body, cta=cta, variants=tuple(variants))
+    thread = []
+    for index, part in enumerate(post.thread, start=1):
+        part_body, part_problems = fill(part.body, values, lookup, field=f"thread.{index}.body")
+        problems.extend(part_problems)
+        thread.append(ThreadPart(part_body, part.media))
+    rendered = post.replace(body=body, cta=cta, variants=tuple(variants), thread=tuple(thread))
     if utm:
         rendered = apply_utm(rendered, channel.network)
     rendered = apply_cta(rendered)

@@ -22,11 +22,14 @@ __all__ = [
     "CallToAction",
     "Capabilities",
     "ChannelContext",
+    "MediaRef",
     "MetricSnapshot",
     "Post",
     "Problem",
     "PublicationRef",
     "PublishResult",
+    "ReplyTarget",
+    "ThreadPart",
     "VariantOffer",
     "freeze",
     "thaw",
@@ -181,6 +184,116 @@ def _variant_offers(values: Iterable[Any] | None) -> tuple[VariantOffer, ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaRef:
+    """One picture, video or file attached to a post.
+
+    ``url`` is where the bytes can be fetched: a file Kairos stores (served at an unguessable
+    address) or a remote URL a person gave. ``mime_type`` and ``size`` are known for stored
+    files and guessed (type) or unknown (size) for remote ones; validation uses what is known.
+    ``key`` names the attachment within its publication (``"0.1"``: part 0, second medium) so
+    the host can remember an upload across retries. ``network_id`` is empty until the host has
+    run the network's :meth:`~publishers.Network.upload_media`; ``publish`` then receives the
+    id the network gave, and attaches by it instead of uploading again.
+    """
+
+    url: str
+    mime_type: str = ""
+    size: int | None = None
+    alt_text: str = ""
+    sha256: str = ""
+    name: str = ""
+    key: str = ""
+    network_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.url, str) or not self.url:
+            raise ValueError("a media reference needs a url")
+        size = self.size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise ValueError(f"media size must be a non-negative int or None, got {size!r}")
+        _set(self, "mime_type", str(self.mime_type or "").lower())
+
+    @property
+    def kind(self) -> str:
+        """``image``, ``video``, ``audio`` or ``file``, from the MIME type."""
+        major = self.mime_type.split("/", 1)[0]
+        return major if major in ("image", "video", "audio") else "file"
+
+    def replace(self, **changes: Any) -> MediaRef:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_value(cls, value: Any) -> MediaRef:
+        """A reference from a :class:`MediaRef`, a mapping of its fields, or a bare URL."""
+        if isinstance(value, MediaRef):
+            return value
+        if isinstance(value, str):
+            return cls(url=value)
+        if isinstance(value, Mapping):
+            names = {f.name for f in dataclasses.fields(cls)}
+            unknown = set(value) - names
+            if unknown:
+                raise ValueError(f"unknown MediaRef fields: {', '.join(sorted(unknown))}")
+            return cls(**dict(value))
+        raise TypeError(f"media must be MediaRef values or URLs, not {type(value).__name__}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _media_tuple(values: Iterable[Any] | None) -> tuple[MediaRef, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str | Mapping):
+        raise TypeError("media must be a sequence of MediaRef values, not a single value")
+    return tuple(MediaRef.from_value(v) for v in values)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadPart:
+    """A later part of a thread: its own text and media, posted as a reply to the part before."""
+
+    body: str
+    media: tuple[MediaRef, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.body, str):
+            raise TypeError("a thread part's body must be a string")
+        _set(self, "media", _media_tuple(self.media))
+
+    @classmethod
+    def from_value(cls, value: Any) -> ThreadPart:
+        if isinstance(value, ThreadPart):
+            return value
+        if isinstance(value, str):
+            return cls(body=value)
+        if isinstance(value, Mapping):
+            return cls(body=value.get("body", ""), media=value.get("media") or ())
+        raise TypeError(f"thread parts must be ThreadPart values, not {type(value).__name__}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"body": self.body, "media": [m.to_dict() for m in self.media]}
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """Where a thread part goes: under the thread's first post (``root``), answering the part
+    just before it (``parent``). Networks need one or both (Bluesky both, Mastodon the parent,
+    Matrix the root)."""
+
+    root: PublishResult
+    parent: PublishResult
+
+    def __post_init__(self) -> None:
+        for name in ("root", "parent"):
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                _set(self, name, PublishResult.from_dict(value))
+            elif not isinstance(value, PublishResult):
+                raise TypeError(f"{name} must be a PublishResult")
+
+
+@dataclass(frozen=True, slots=True)
 class Post:
     """The post as it goes to one channel: one publication's content, already chosen per variant.
 
@@ -197,7 +310,7 @@ class Post:
 
     body: str
     links: tuple[str, ...] = ()
-    media: tuple[str, ...] = ()
+    media: tuple[MediaRef, ...] = ()
     cta: CallToAction | None = None
     variant_key: str = ""
     experiment_key: str = ""
@@ -208,12 +321,31 @@ class Post:
     scheduled_for: datetime | None = None
     metadata: Mapping[str, Any] = field(default_factory=_empty)
     variants: tuple[VariantOffer, ...] = ()
+    thread: tuple[ThreadPart, ...] = ()
+    reply_to: ReplyTarget | None = None
+    part_index: int = 0
+    part_count: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.body, str):
             raise TypeError("body must be a string")
         _set(self, "links", _str_tuple(self.links, "links"))
-        _set(self, "media", _str_tuple(self.media, "media"))
+        _set(self, "media", _media_tuple(self.media))
+        if isinstance(self.thread, str | Mapping):
+            raise TypeError("thread must be a sequence of ThreadPart values")
+        _set(self, "thread", tuple(ThreadPart.from_value(p) for p in self.thread or ()))
+        if isinstance(self.reply_to, Mapping):
+            _set(self, "reply_to", ReplyTarget(**dict(self.reply_to)))
+        elif self.reply_to is not None and not isinstance(self.reply_to, ReplyTarget):
+            raise TypeError("reply_to must be a ReplyTarget or None")
+        for name in ("part_index", "part_count"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        if not 0 <= self.part_index < max(self.part_count, 1):
+            raise ValueError(
+                f"part_index {self.part_index} is outside part_count {self.part_count}"
+            )
         if isinstance(self.cta, Mapping):
             _set(self, "cta", CallToAction.from_dict(self.cta))
         elif self.cta is not None and not isinstance(self.cta, CallToAction):
@@ -239,6 +371,27 @@ class Post:
         """Return a copy with ``changes`` applied: the way transforms produce a new post."""
         return dataclasses.replace(self, **changes)
 
+    def parts(self) -> tuple[Post, ...]:
+        """The thread as the posts a network receives, in order: this post's own text first,
+        then each :class:`ThreadPart` (same links, call to action and metadata; no ``thread``).
+        A post that is not a thread is its own single part. ``reply_to`` is left for the host
+        to fill as the parts go out."""
+        count = 1 + len(self.thread)
+        first = self.replace(thread=(), part_index=0, part_count=count)
+        later = [
+            self.replace(
+                body=part.body,
+                media=part.media,
+                links=(),
+                cta=None,
+                thread=(),
+                part_index=index,
+                part_count=count,
+            )
+            for index, part in enumerate(self.thread, start=1)
+        ]
+        return (first, *later)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Post:
         """Build a post from JSON-like data (ISO 8601 ``scheduled_for``, ``cta`` as a dict)."""
@@ -249,6 +402,11 @@ class Post:
         values = dict(data)
         if "scheduled_for" in values:
             values["scheduled_for"] = _parse_datetime(values["scheduled_for"])
+        if values.get("reply_to") is not None:
+            values["reply_to"] = ReplyTarget(
+                root=PublishResult.from_dict(values["reply_to"]["root"]),
+                parent=PublishResult.from_dict(values["reply_to"]["parent"]),
+            )
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -256,7 +414,7 @@ class Post:
         return {
             "body": self.body,
             "links": list(self.links),
-            "media": list(self.media),
+            "media": [m.to_dict() for m in self.media],
             "cta": None if self.cta is None else dataclasses.asdict(self.cta),
             "variant_key": self.variant_key,
             "experiment_key": self.experiment_key,
@@ -267,6 +425,15 @@ class Post:
             "scheduled_for": None if self.scheduled_for is None else self.scheduled_for.isoformat(),
             "metadata": thaw(self.metadata),
             "variants": [offer.to_dict() for offer in self.variants],
+            "thread": [part.to_dict() for part in self.thread],
+            "reply_to": None
+            if self.reply_to is None
+            else {
+                "root": self.reply_to.root.to_dict(),
+                "parent": self.reply_to.parent.to_dict(),
+            },
+            "part_index": self.part_index,
+            "part_count": self.part_count,
         }
 
 
@@ -283,10 +450,14 @@ class ChannelContext:
     handle: str = ""
     settings: Mapping[str, Any] = field(default_factory=_empty)
     secrets: Mapping[str, str] = field(default_factory=_empty, repr=False)
+    #: What :meth:`~publishers.Network.discover` learned about the channel's server (its
+    #: limits), kept by the host; read it in ``capabilities_for`` and ``validate``.
+    facts: Mapping[str, Any] = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
         _set(self, "id", str(self.id))
         _set(self, "settings", freeze(self.settings or {}))
+        _set(self, "facts", freeze(self.facts or {}))
         _set(
             self,
             "secrets",
@@ -314,6 +485,7 @@ class ChannelContext:
             handle=str(data.get("handle", "")),
             settings=data.get("settings") or {},
             secrets=data.get("secrets") or {},
+            facts=data.get("facts") or {},
         )
 
 
@@ -337,12 +509,31 @@ class Capabilities:
     #: (Mastodon keeps keys for an hour); ``None`` when it keeps them for ever or has none.
     #: Kairos never retries an attempt that may have posted after this window has closed.
     idempotency_window: float | None = None
+    #: Media a post may carry: how many, which MIME types (``"image/*"`` matches a family;
+    #: empty means any), and how large each may be in bytes (``None``: no limit known).
+    max_media: int | None = None
+    media_types: tuple[str, ...] = ()
+    max_media_bytes: int | None = None
+    #: Most parts a thread may have on this network (``None``: no limit). Only read when
+    #: ``supports_threads``.
+    max_thread_parts: int | None = None
+    #: How many characters every URL counts for, whatever its length (Mastodon: 23), or
+    #: ``None`` when URLs count as written.
+    characters_per_url: int | None = None
 
     def __post_init__(self) -> None:
         window = self.idempotency_window
         if window is not None and (isinstance(window, bool) or not window > 0):
             raise ValueError("idempotency_window must be a positive number of seconds or None")
-        for name in ("max_text_length", "max_links"):
+        _set(self, "media_types", _str_tuple(self.media_types, "media_types"))
+        for name in (
+            "max_text_length",
+            "max_links",
+            "max_media",
+            "max_media_bytes",
+            "max_thread_parts",
+            "characters_per_url",
+        ):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise TypeError(f"{name} must be an int or None")
@@ -357,7 +548,20 @@ class Capabilities:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["metrics"] = list(self.metrics)
+        data["media_types"] = list(self.media_types)
         return data
+
+    def replace(self, **changes: Any) -> Capabilities:
+        """A copy with ``changes``: how a network narrows its limits for one channel."""
+        return dataclasses.replace(self, **changes)
+
+    def accepts_media_type(self, mime_type: str) -> bool:
+        """Whether ``mime_type`` is among :attr:`media_types` (any type when they are empty)."""
+        if not self.media_types:
+            return True
+        mime_type = mime_type.lower()
+        family = mime_type.split("/", 1)[0] + "/*"
+        return any(t.lower() in (mime_type, family) for t in self.media_types)
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,10 +593,17 @@ class PublishResult:
     url: str = ""
     published_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     recipients_per_variant: Mapping[str, int] = field(default_factory=_empty)
+    #: What else the network needs to refer to the post later, as short strings (Bluesky's
+    #: record ``cid`` beside its URI, a Matrix room id). Kept with the publication and handed
+    #: back in :class:`ReplyTarget` for the next part of a thread.
+    extra: Mapping[str, str] = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
         if not isinstance(self.external_id, str) or not self.external_id:
             raise ValueError("external_id must be a non-empty string")
+        if not isinstance(self.extra, Mapping):
+            raise TypeError("extra must be a mapping of strings")
+        _set(self, "extra", MappingProxyType({str(k): str(v) for k, v in self.extra.items()}))
         _set(self, "published_at", _aware_utc(self.published_at, "published_at"))
         _set(self, "recipients_per_variant", _counts(self.recipients_per_variant))
 
@@ -404,6 +615,7 @@ class PublishResult:
             str(data.get("url") or ""),
             published,
             data.get("recipients_per_variant") or {},
+            data.get("extra") or {},
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -412,6 +624,7 @@ class PublishResult:
             "url": self.url,
             "published_at": self.published_at.isoformat(),
             "recipients_per_variant": dict(self.recipients_per_variant),
+            "extra": dict(self.extra),
         }
 
 
@@ -484,9 +697,22 @@ class PublicationRef:
     external_id: str = ""
     url: str = ""
     variant_key: str = ""
+    #: The first post's :attr:`PublishResult.extra`.
+    extra: Mapping[str, str] = field(default_factory=_empty)
+    #: The later parts of a thread as they went out (deleting a thread deletes them too).
+    thread: tuple[PublishResult, ...] = ()
 
     def __post_init__(self) -> None:
         _set(self, "publication_id", str(self.publication_id))
+        _set(self, "extra", MappingProxyType({str(k): str(v) for k, v in self.extra.items()}))
+        _set(
+            self,
+            "thread",
+            tuple(
+                p if isinstance(p, PublishResult) else PublishResult.from_dict(p)
+                for p in self.thread or ()
+            ),
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PublicationRef:

@@ -183,3 +183,38 @@ def webhook_rows(workspace):
         attempts=1,
     )
     return subscription, delivery
+
+
+def png_bytes(width: int = 4, height: int = 3, colour: str = "red") -> bytes:
+    """A real, tiny PNG (Pillow-encoded), for uploads and stored media."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class MediaAssetFactory(factory.django.DjangoModelFactory):
+    """A stored medium, created through the same ingest path as an upload."""
+
+    class Meta:
+        model = m.MediaAsset
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    alt_text = "A red square"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        import io
+
+        from calendar_app.media.ingest import store_upload
+
+        content = kwargs.pop("content", None) or png_bytes()
+        return store_upload(
+            kwargs["workspace"],
+            io.BytesIO(content),
+            name=kwargs.get("original_name", "square.png"),
+            alt_text=kwargs.get("alt_text", ""),
+        )

@@ -43,9 +43,13 @@ def test_connection(channel: Channel) -> list[dict[str, Any]]:
         network = _plugins().network(channel.network)
     except UnknownNetworkError as exc:
         return [{"code": "unknown_network", "message": str(exc), "field": "network"}]
+    from calendar_app.delivery.facts import refresh_facts
     from calendar_app.delivery.posts import channel_context
 
-    return [problem.to_dict() for problem in network.test_connection(channel_context(channel))]
+    problems = [p.to_dict() for p in network.test_connection(channel_context(channel))]
+    if not problems:
+        refresh_facts(channel)  # the server's limits, for validation without I/O
+    return problems
 
 
 def settings_errors(

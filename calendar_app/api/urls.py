@@ -4,7 +4,7 @@ workspaces/                                   the caller's workspaces
 networks/                                     installed networks and capabilities
 workspaces/<slug>/{members,tokens,brands,channels,events,content-items,
                    reactive-templates,experiments,publications,metric-snapshots,
-                   webhooks,webhook-deliveries}/
+                   webhooks,webhook-deliveries,media}/
 workspaces/<slug>/experiments/<id>/variants/
 workspaces/<slug>/calendar/                   events, items and template windows between two instants
 workspaces/<slug>/events/import/              .ics upload
@@ -27,6 +27,7 @@ from calendar_app.api.views.networks import NetworkListView
 from calendar_app.api.views.reactive import ReactiveTemplateViewSet
 from calendar_app.api.views.tenancy import ApiTokenViewSet, MemberViewSet, WorkspaceListViewSet
 from calendar_app.api.views.webhooks import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
+from calendar_app.media.api import MediaAssetViewSet
 
 app_name = "api"
 
@@ -44,6 +45,7 @@ workspace_router.register(
 workspace_router.register("experiments", ExperimentViewSet, basename="experiment")
 workspace_router.register("publications", PublicationViewSet, basename="publication")
 workspace_router.register("metric-snapshots", MetricSnapshotViewSet, basename="metric-snapshot")
+workspace_router.register("media", MediaAssetViewSet, basename="media")
 workspace_router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook-subscription")
 workspace_router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 

@@ -16,21 +16,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from calendar_app import allocation, workflow
 from calendar_app.delivery import held
+from calendar_app.delivery.dbretry import with_db_retries
 from calendar_app.delivery.policy import policy_for
 from calendar_app.delivery.posts import build_post, channel_context, publication_ref
+from calendar_app.delivery.progress import StoredProgress
+from calendar_app.media.refs import media_loader
 from calendar_app.models import (
     AttemptOutcome,
     ChannelStatus,
@@ -42,7 +45,15 @@ from calendar_app.models import (
     PublicationStatus,
 )
 from calendar_app.plugins_runtime import get_plugins
-from publishers import ChannelContext, Outcome, Status, UnknownNetworkError, deliver, next_delay
+from publishers import (
+    ChannelContext,
+    Outcome,
+    PermanentError,
+    Status,
+    UnknownNetworkError,
+    deliver,
+    next_delay,
+)
 
 logger = logging.getLogger("kairos.delivery")
 P = PublicationStatus
@@ -55,29 +66,6 @@ class DeliveryReport:
     status: str
     outcome: str
     lateness: float | None = None  # seconds between due time and the network's answer
-
-
-# --- surviving a database restart ------------------------------------------------------------------
-
-
-def with_db_retries(what: str, operation: Callable[[], T]) -> T:
-    """Run ``operation`` (a whole transaction), again on a fresh connection while the database
-    is restarting, for up to ``KAIROS_DB_RETRY_WINDOW`` seconds; then let the error through.
-
-    Inside an outer transaction (tests) a reconnect would lose the outer work: no retry there.
-    """
-    deadline = time.monotonic() + settings.KAIROS_DB_RETRY_WINDOW
-    pause = 0.2
-    while True:
-        try:
-            return operation()
-        except (OperationalError, InterfaceError):
-            if connection.in_atomic_block or time.monotonic() + pause > deadline:
-                raise
-            logger.warning("database unavailable while %s; retrying in %.1fs", what, pause)
-            connection.close()
-            time.sleep(pause)
-            pause = min(pause * 2, 2.0)
 
 
 # --- lateness --------------------------------------------------------------------------------------
@@ -131,20 +119,34 @@ def deliver_claimed(
     plugins = get_plugins()
     channel = channel_context(publication.channel)
     fire = publication.content_item.fire
-    outcome = deliver(
-        plugins,
-        build_post(publication),
-        channel,
-        publication.idempotency_key,
-        reconcile=publication.needs_reconcile,
-        values=fire.values if fire else None,
-    )
+    try:
+        post = build_post(publication)
+    except ValidationError as exc:  # a medium deleted since approval
+        post, outcome = None, refused_before_sending(exc)
+    if post is not None:
+        outcome = deliver(
+            plugins,
+            post,
+            channel,
+            publication.idempotency_key,
+            reconcile=publication.needs_reconcile,
+            values=fire.values if fire else None,
+            progress=StoredProgress(publication),
+            load_media=media_loader(publication.channel.network),
+        )
     report = with_db_retries(
         "recording an outcome",
         lambda: record(publication, attempt, outcome, late == "late", settle=settle),
     )
     notify(plugins, publication, channel, outcome)
     return report
+
+
+def refused_before_sending(exc: ValidationError) -> Outcome:
+    """The post could not even be built (a medium deleted after approval): fail it, saying why."""
+    reason = " ".join(exc.messages)
+    code = getattr(exc, "code", None) or "invalid_post"
+    return Outcome(Status.FAILED, code=code, reason=reason, error=PermanentError(reason, code=code))
 
 
 def _capabilities(network_key: str):

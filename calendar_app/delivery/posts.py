@@ -11,9 +11,20 @@ from __future__ import annotations
 from django.conf import settings
 
 from calendar_app import allocation
-from calendar_app.models import Channel, ContentItem, Publication, Variant
+from calendar_app.delivery.progress import thread_results
+from calendar_app.media.entries import asset_ids, normalise_entries, normalise_thread
+from calendar_app.media.refs import media_refs
+from calendar_app.models import Channel, ContentItem, MediaAsset, Publication, Variant
 from calendar_app.tracking import tracked_url_for
-from publishers import CallToAction, ChannelContext, Post, PublicationRef, VariantOffer
+from publishers import (
+    CallToAction,
+    ChannelContext,
+    MediaRef,
+    Post,
+    PublicationRef,
+    ThreadPart,
+    VariantOffer,
+)
 
 
 def channel_context(channel: Channel) -> ChannelContext:
@@ -23,7 +34,28 @@ def channel_context(channel: Channel) -> ChannelContext:
         handle=channel.handle,
         settings=channel.settings or {},
         secrets=channel.secrets or {},
+        facts=channel.facts or {},
     )
+
+
+def item_media(item: ContentItem) -> tuple[tuple[MediaRef, ...], tuple[ThreadPart, ...]]:
+    """The item's media and its thread's later parts as plugin values. One query, and only when
+    the item refers to stored media.
+
+    :raises ValidationError: a stored medium the item refers to no longer exists.
+    """
+    thread = item.thread or []
+    entries = [*(item.media or [])]
+    for part in thread:
+        entries.extend(part.get("media") or [] if isinstance(part, dict) else [])
+    ids = asset_ids(normalise_entries(entries))
+    assets = MediaAsset.objects.in_bulk(ids) if ids else {}
+    media = media_refs(item.media or [], assets)
+    parts = tuple(
+        ThreadPart(body=p["body"], media=media_refs(p["media"], assets, index))
+        for index, p in enumerate(normalise_thread(thread), start=1)
+    )
+    return media, parts
 
 
 def _cta_parts(source, item: ContentItem) -> tuple[str, str, str]:
@@ -80,10 +112,12 @@ def build_post(publication: Publication) -> Post:
     else:
         cta, variants = _cta(publication), ()
         experiment_key = str(publication.variant.experiment_id) if publication.variant_id else ""
+    media, thread = item_media(item)
     return Post(
         body=item.body,
         links=tuple(item.links or ()),
-        media=tuple(item.media or ()),
+        media=media,
+        thread=thread,
         cta=cta,
         variants=variants,
         variant_key=publication.variant.key if publication.variant_id else "",
@@ -105,4 +139,11 @@ def publication_ref(publication: Publication) -> PublicationRef:
         external_id=publication.external_id,
         url=publication.external_url,
         variant_key=publication.variant.key if publication.variant_id else "",
+        extra=first_part_extra(publication),
+        thread=thread_results(publication),
     )
+
+
+def first_part_extra(publication: Publication) -> dict[str, str]:
+    first = ((publication.progress or {}).get("parts") or {}).get("0") or {}
+    return dict(first.get("extra") or {})

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from calendar_app.delivery.posts import channel_context
+from django.core.exceptions import ValidationError
+
+from calendar_app.delivery.posts import channel_context, item_media
 from calendar_app.models import Channel, ChannelStatus, ContentItem, Variant
 from calendar_app.plugins_runtime import get_plugins
 from publishers import (
@@ -74,11 +76,19 @@ def problems_for(item: ContentItem) -> list[ChannelProblem]:
         except UnknownNetworkError as exc:
             found.append(ChannelProblem(channel, Problem(exc.code, str(exc), "channels")))
             continue
+        try:
+            media, thread = item_media(item)
+        except ValidationError as exc:
+            found.append(
+                ChannelProblem(channel, Problem("unknown_media", exc.messages[0], "media"))
+            )
+            continue
         for variant, cta in _ctas(item):
             post = Post(
                 body=item.body,
                 links=tuple(item.links or ()),
-                media=tuple(item.media or ()),
+                media=media,
+                thread=thread,
                 cta=cta,
                 variant_key=variant,
                 language=item.brand.language,

@@ -1,5 +1,6 @@
 """Every model of Kairos, re-exported so the rest of the code imports from one place."""
 
+from calendar_app.media.models import MediaAsset
 from calendar_app.models.brands import Brand, Channel, ChannelStatus
 from calendar_app.models.content import (
     Approval,
@@ -61,6 +62,7 @@ __all__ = [
     "Fire",
     "IdempotencyRecord",
     "LatenessPolicy",
+    "MediaAsset",
     "Membership",
     "Metric",
     "MetricSnapshot",

@@ -68,6 +68,13 @@ class Channel(WorkspaceOwned):
     display_name = models.CharField(max_length=200, blank=True)
     settings = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
     secrets = EncryptedJSONField()
+    facts = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the network told about this channel's server (its limits), refreshed "
+        "when the channel is saved or tested and daily.",
+    )
+    facts_checked_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
         max_length=16, choices=ChannelStatus.choices, default=ChannelStatus.CONNECTED
     )

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from calendar_app.media.entries import validate_media_entries, validate_thread
 from calendar_app.models.base import Timestamped, WorkspaceOwned
 from calendar_app.validators import validate_string_list
 
@@ -44,8 +45,15 @@ class ContentItem(WorkspaceOwned):
     media = models.JSONField(
         default=list,
         blank=True,
-        validators=[validate_string_list],
-        help_text="Media references (URLs or asset ids).",
+        validators=[validate_media_entries],
+        help_text='Media: {"asset": id, "alt_text": ...} for stored media, or URLs.',
+    )
+    thread = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_thread],
+        help_text='Later parts of a thread, each {"body": ..., "media": [...]}, posted in order '
+        "as replies to the part before (networks that take threads only).",
     )
     cta_text = models.CharField(max_length=200, blank=True)
     cta_url = models.URLField(max_length=1000, blank=True)
@@ -121,10 +129,13 @@ class ContentItem(WorkspaceOwned):
         return self.title
 
     #: The fields an approval covers: changing any of them after approval needs a new approval.
-    APPROVED_FIELDS = ("body", "links", "media", "cta_text", "cta_url", "cta_button")
+    APPROVED_FIELDS = ("body", "links", "media", "thread", "cta_text", "cta_url", "cta_button")
 
     def content_hash(self) -> str:
         payload = {name: getattr(self, name) for name in self.APPROVED_FIELDS}
+        if not payload["thread"]:
+            # Items approved before threads existed keep their approval.
+            del payload["thread"]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

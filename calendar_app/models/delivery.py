@@ -77,6 +77,12 @@ class Publication(WorkspaceOwned):
         "lost connection, a worker that died mid-attempt): giving up then ends 'unconfirmed', "
         "never 'failed'.",
     )
+    progress = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What earlier attempts did: the thread parts that went out and the media "
+        "uploaded, so a retry continues where the last attempt stopped.",
+    )
     first_attempt_at = models.DateTimeField(
         null=True, blank=True, help_text="When the first attempt started (UTC)."
     )

@@ -32,6 +32,7 @@ from publishers import (
     Capabilities,
     ChannelContext,
     CredentialsExpired,
+    MediaRef,
     MetricSnapshot,
     Network,
     PermanentError,
@@ -53,6 +54,21 @@ USER_AGENT = "Kairos-Mastodon/1"
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 DEFAULT_LIMITS = {"max_characters": 500, "characters_reserved_per_url": 23}
 LIMITS_TTL = 3600.0
+#: What a stock Mastodon (4.x) takes when the instance does not say otherwise.
+DEFAULT_MEDIA_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "video/mp4",
+    "video/quicktime",
+    "video/webm",
+)
+DEFAULT_IMAGE_BYTES = 16 * 1024 * 1024
+DEFAULT_VIDEO_BYTES = 99 * 1024 * 1024
+#: How long an upload may take to be processed before the attempt is retried later (the
+#: upload is remembered: the retry only waits for it).
+MEDIA_PROCESSING_WAIT = 30.0
 # What Mastodon's own counter treats as a URL, and as a remote mention (@user@domain).
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _REMOTE_MENTION = re.compile(r"@(\w+)@[\w.-]+\w", re.UNICODE)
@@ -89,14 +105,18 @@ class MastodonNetwork(Network):
     capabilities = Capabilities(
         max_text_length=500,  # the default instance's; the channel's instance may allow more
         max_links=None,
-        supports_media=False,
+        supports_media=True,
         supports_links=True,
-        supports_threads=False,
+        supports_threads=True,
         supports_idempotency_key=True,
         idempotency_window=3600,
         can_find_existing=False,
         can_delete=True,
         metrics=("reactions", "shares", "replies"),
+        max_media=4,
+        media_types=DEFAULT_MEDIA_TYPES,
+        max_media_bytes=DEFAULT_VIDEO_BYTES,
+        characters_per_url=23,
     )
     settings_schema = (
         SettingField(
@@ -149,6 +169,7 @@ class MastodonNetwork(Network):
         path: str,
         *,
         json: Any = None,
+        content: bytes | None = None,
         headers: dict[str, str] | None = None,
         authenticated: bool = True,
     ) -> httpx.Response:
@@ -166,6 +187,7 @@ class MastodonNetwork(Network):
             peer="the Mastodon instance",
             headers=sent,
             json=json,
+            content=content,
             timeout=self._timeout(channel),
         )
 
@@ -203,6 +225,13 @@ class MastodonNetwork(Network):
                 detail=detail,
                 may_have_posted=status in (500, 502, 504),
             )
+        if status == 422 and "processing" in message.lower():
+            raise TransientError(
+                f"Mastodon has not finished processing a medium: {message}.",
+                code="media_processing",
+                detail=detail,
+                retry_after=10.0,
+            )
         if status == 422:
             raise PermanentError(
                 f"Mastodon refused the status: {message}.", code="rejected", detail=detail
@@ -219,32 +248,69 @@ class MastodonNetwork(Network):
 
     # --- the instance's own limits ---------------------------------------------------------------
 
-    def limits(self, channel: ChannelContext, *, fetch: bool = True) -> dict[str, int]:
-        """``max_characters`` and ``characters_reserved_per_url`` of the channel's instance."""
-        instance = self._instance(channel)
+    def discover(self, channel: ChannelContext) -> dict[str, Any]:
+        """The instance's own limits, from ``/api/v2/instance``: what the host keeps as the
+        channel's facts (and this process caches for an hour)."""
+        data = self._answer(
+            self._request(channel, "GET", "/api/v2/instance", authenticated=False),
+            "reading the instance's limits",
+        )
+        config = (data or {}).get("configuration") or {}
+        statuses = config.get("statuses") or {}
+        media = config.get("media_attachments") or {}
+
+        def number(source: dict, name: str, default: int) -> int:
+            value = source.get(name)
+            return int(value) if isinstance(value, int | float) and value > 0 else default
+
+        facts: dict[str, Any] = {
+            "max_characters": number(statuses, "max_characters", 500),
+            "characters_reserved_per_url": number(statuses, "characters_reserved_per_url", 23),
+            "max_media_attachments": number(statuses, "max_media_attachments", 4),
+            "image_size_limit": number(media, "image_size_limit", DEFAULT_IMAGE_BYTES),
+            "video_size_limit": number(media, "video_size_limit", DEFAULT_VIDEO_BYTES),
+        }
+        types = media.get("supported_mime_types")
+        if isinstance(types, list) and types:
+            facts["supported_mime_types"] = [str(t) for t in types][:200]
+        if isinstance(media.get("description_limit"), int):
+            facts["description_limit"] = media["description_limit"]
         with self._lock:
-            known = self._limits.get(instance)
+            self._limits[self._instance(channel)] = (time.monotonic(), facts)
+        return facts
+
+    def limits(self, channel: ChannelContext, *, fetch: bool = True) -> dict[str, Any]:
+        """The instance's limits: the host's facts, else this process's cache, else (with
+        ``fetch``) asked now; Mastodon's defaults when nothing is known."""
+        if channel.facts.get("max_characters"):
+            return {**DEFAULT_LIMITS, **channel.facts}
+        with self._lock:
+            known = self._limits.get(self._instance(channel))
         if known and (not fetch or time.monotonic() - known[0] < LIMITS_TTL):
             return known[1]
         if not fetch:
             return DEFAULT_LIMITS
         try:
-            data = self._answer(
-                self._request(channel, "GET", "/api/v2/instance", authenticated=False),
-                "reading the instance's limits",
-            )
-            statuses = (data.get("configuration") or {}).get("statuses") or {}
-            limits = {
-                "max_characters": int(statuses.get("max_characters") or 500),
-                "characters_reserved_per_url": int(
-                    statuses.get("characters_reserved_per_url") or 23
-                ),
-            }
+            return self.discover(channel)
         except (PublisherError, AttributeError, TypeError, ValueError):
             return known[1] if known else DEFAULT_LIMITS
-        with self._lock:
-            self._limits[instance] = (time.monotonic(), limits)
-        return limits
+
+    def capabilities_for(self, channel: ChannelContext) -> Capabilities:
+        limits = self.limits(channel, fetch=False)
+        return self.capabilities.replace(
+            max_text_length=int(limits["max_characters"]),
+            characters_per_url=int(limits["characters_reserved_per_url"]),
+            max_media=int(limits.get("max_media_attachments") or 4),
+            media_types=tuple(
+                t
+                for t in limits.get("supported_mime_types") or DEFAULT_MEDIA_TYPES
+                if t.split("/", 1)[0] in ("image", "video", "audio")
+            ),
+            max_media_bytes=max(
+                int(limits.get("image_size_limit") or DEFAULT_IMAGE_BYTES),
+                int(limits.get("video_size_limit") or DEFAULT_VIDEO_BYTES),
+            ),
+        )
 
     def _length_problems(self, post: Post, limits: dict[str, int]) -> list[Problem]:
         text = text_with_links(post)
@@ -265,10 +331,14 @@ class MastodonNetwork(Network):
 
     def validate(self, post: Post, channel: ChannelContext) -> list[Problem]:
         # Length is Mastodon's, not the generic check's: drop that one, keep the others.
+        limits = self.limits(channel, fetch=False)
         problems = [
-            p for p in capability_problems(post, self.capabilities) if p.code != "text_too_long"
+            p
+            for p in capability_problems(post, self.capabilities_for(channel))
+            if p.code != "text_too_long"
         ]
-        problems += self._length_problems(post, self.limits(channel, fetch=False))
+        problems += self._length_problems(post, limits)
+        problems += self._media_problems(post, limits)
         instance = self._instance(channel)
         if urlsplit(instance).scheme not in ("http", "https") or not urlsplit(instance).hostname:
             problems.append(
@@ -287,6 +357,34 @@ class MastodonNetwork(Network):
             )
         return problems
 
+    @staticmethod
+    def _media_problems(post: Post, limits: dict[str, Any]) -> list[Problem]:
+        """What Mastodon checks per attachment: pictures have a lower size cap than videos, and
+        alt text has a length limit on recent versions."""
+        problems = []
+        image_cap = int(limits.get("image_size_limit") or DEFAULT_IMAGE_BYTES)
+        described = limits.get("description_limit")
+        for index, media in enumerate(post.media):
+            if media.kind == "image" and media.size is not None and media.size > image_cap:
+                problems.append(
+                    Problem(
+                        "media_too_large",
+                        f"{media.name or 'This picture'} is {media.size:,} bytes; this instance "
+                        f"takes pictures up to {image_cap:,}.",
+                        f"media.{index}",
+                    )
+                )
+            if described and len(media.alt_text) > int(described):
+                problems.append(
+                    Problem(
+                        "alt_text_too_long",
+                        f"The alt text is {len(media.alt_text)} characters; this instance "
+                        f"allows {described}.",
+                        f"media.{index}.alt_text",
+                    )
+                )
+        return problems
+
     def _status(self, post: Post, channel: ChannelContext) -> dict[str, Any]:
         options = channel.settings
         status: dict[str, Any] = {
@@ -300,7 +398,57 @@ class MastodonNetwork(Network):
             status["spoiler_text"] = options["spoiler_text"]
         if options.get("sensitive") or options.get("spoiler_text"):
             status["sensitive"] = True
+        media_ids = [m.network_id for m in post.media if m.network_id]
+        if media_ids:
+            status["media_ids"] = media_ids
+        if post.reply_to is not None:
+            status["in_reply_to_id"] = post.reply_to.parent.external_id
         return status
+
+    # --- media ---------------------------------------------------------------------------------
+
+    def upload_media(self, media: MediaRef, content: bytes, channel: ChannelContext) -> str:
+        """Upload through the asynchronous media endpoint, then wait until Mastodon has
+        processed it (a video can take a while): ``POST /api/v2/media`` answers 200 when the
+        file is ready, 202 while it is processed; ``GET /api/v1/media/:id`` then answers 206
+        until it is done."""
+        form = httpx.Request(
+            "POST",
+            "http://multipart.invalid/",
+            files={"file": (media.name or "upload", content, media.mime_type or None)},
+            data={"description": media.alt_text} if media.alt_text else None,
+        )
+        body = form.read()
+        response = self._request(
+            channel,
+            "POST",
+            "/api/v2/media",
+            content=body,
+            headers={"Content-Type": form.headers["Content-Type"]},
+        )
+        data = self._answer(response, "uploading a medium")
+        media_id = str(data["id"])
+        if response.status_code == 202 or not data.get("url"):
+            self._wait_until_processed(channel, media_id)
+        return media_id
+
+    def _wait_until_processed(self, channel: ChannelContext, media_id: str) -> None:
+        deadline = time.monotonic() + MEDIA_PROCESSING_WAIT
+        pause = 0.5
+        while True:
+            response = self._request(channel, "GET", f"/api/v1/media/{media_id}")
+            if response.status_code == 200 and (self._answer(response, "") or {}).get("url"):
+                return
+            if response.status_code not in (200, 206):
+                self._answer(response, "waiting for a medium to be processed")
+            if time.monotonic() + pause > deadline:
+                raise TransientError(
+                    "Mastodon is still processing a medium; the post will go out once it is ready.",
+                    code="media_processing",
+                    retry_after=MEDIA_PROCESSING_WAIT,
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 4.0)
 
     def publish(self, post: Post, channel: ChannelContext, idempotency_key: str) -> PublishResult:
         problems = self._length_problems(post, self.limits(channel))
@@ -338,10 +486,12 @@ class MastodonNetwork(Network):
         )
 
     def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
-        response = self._request(channel, "DELETE", f"/api/v1/statuses/{ref.external_id}")
-        if response.status_code == 404:
-            return  # already gone: a recall is idempotent
-        self._answer(response, "deleting the status")
+        """Delete the status and, for a thread, every later part (last first)."""
+        for external_id in [*(p.external_id for p in reversed(ref.thread)), ref.external_id]:
+            response = self._request(channel, "DELETE", f"/api/v1/statuses/{external_id}")
+            if response.status_code == 404:
+                continue  # already gone: a recall is idempotent
+            self._answer(response, "deleting the status")
 
     def test_connection(self, channel: ChannelContext) -> list[Problem]:
         problems = super().test_connection(channel)

@@ -26,11 +26,12 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
-from plugins.matrix.text import message_content
+from plugins.matrix.text import media_message, message_content
 from publishers import (
     Capabilities,
     ChannelContext,
     CredentialsExpired,
+    MediaRef,
     MetricSnapshot,
     Network,
     PermanentError,
@@ -57,6 +58,10 @@ def _room_path(room_id: str) -> str:
     return quote(room_id, safe="")
 
 
+def _media_events(extra: Any) -> list[str]:
+    return [e for e in str((extra or {}).get("media_events") or "").split(",") if e]
+
+
 class MatrixNetwork(Network):
     """Posts to a Matrix room as a bot user."""
 
@@ -66,15 +71,19 @@ class MatrixNetwork(Network):
         # An event may hold 64 KiB; the HTML twin of the text roughly doubles it.
         max_text_length=25000,
         max_links=20,
-        supports_media=False,
+        supports_media=True,
         supports_links=True,
-        supports_threads=False,
+        supports_threads=True,
         supports_idempotency_key=True,
         # Synapse keeps transaction ids for 24 h; other homeservers are not bound to as much.
         idempotency_window=20 * 3600,
         can_find_existing=False,
         can_delete=True,
         metrics=("reactions", "replies"),
+        max_media=10,
+        media_types=("image/*", "video/*", "audio/*"),
+        # Synapse's default max_upload_size; a homeserver may set less.
+        max_media_bytes=50 * 1024 * 1024,
     )
     settings_schema = (
         SettingField(
@@ -135,10 +144,14 @@ class MatrixNetwork(Network):
         path: str,
         *,
         json: Any = None,
+        content: bytes | None = None,
+        content_type: str = "",
         authenticated: bool = True,
         relogin: bool = True,
     ) -> httpx.Response:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
         if authenticated:
             headers["Authorization"] = f"Bearer {self._token(channel)}"
         response = send_request(
@@ -149,11 +162,20 @@ class MatrixNetwork(Network):
             peer="the Matrix homeserver",
             headers=headers,
             json=json,
+            content=content,
             timeout=self._timeout(channel),
         )
         if response.status_code == 401 and authenticated and relogin and self._can_log_in(channel):
             self._forget_token(channel)  # revoked or expired: a new login, same device
-            return self._request(channel, method, path, json=json, relogin=False)
+            return self._request(
+                channel,
+                method,
+                path,
+                json=json,
+                content=content,
+                content_type=content_type,
+                relogin=False,
+            )
         return response
 
     @staticmethod
@@ -324,20 +346,79 @@ class MatrixNetwork(Network):
         return problems
 
     def publish(self, post: Post, channel: ChannelContext, idempotency_key: str) -> PublishResult:
+        """The text as one event, then one event per medium; a later part of a thread goes in
+        the thread of the first (``m.thread``), answering the part before it. Each event has its
+        own transaction id derived from the key, so a retry repeats none."""
         room_id = self._room_id(channel)
-        response = self._request(
-            channel,
-            "PUT",
-            f"{CLIENT}/rooms/{_room_path(room_id)}/send/m.room.message/"
-            f"{quote(idempotency_key, safe='')}",
-            json=message_content(post),
-        )
-        event_id = str(self._answer(response, "posting the message")["event_id"])
+        relation = None
+        if post.reply_to is not None:
+            relation = {
+                "rel_type": "m.thread",
+                "event_id": post.reply_to.root.external_id,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": post.reply_to.parent.external_id},
+            }
+        content = message_content(post)
+        if relation:
+            content["m.relates_to"] = relation
+        event_id = self._send(channel, room_id, idempotency_key, content, "posting the message")
+        media_events = []
+        for index, media in enumerate(post.media):
+            media_content = media_message(media)
+            if relation:
+                media_content["m.relates_to"] = {
+                    **relation,
+                    "m.in_reply_to": {"event_id": event_id},
+                }
+            media_events.append(
+                self._send(
+                    channel,
+                    room_id,
+                    f"{idempotency_key}.m{index}",
+                    media_content,
+                    "posting a medium",
+                )
+            )
+        extra = {"room_id": room_id}
+        if media_events:
+            extra["media_events"] = ",".join(media_events)
         return PublishResult(
             external_id=event_id,
             url=self._event_url(room_id, event_id),
             published_at=datetime.now(UTC),
+            extra=extra,
         )
+
+    def _send(
+        self, channel: ChannelContext, room_id: str, txn: str, content: dict, doing: str
+    ) -> str:
+        response = self._request(
+            channel,
+            "PUT",
+            f"{CLIENT}/rooms/{_room_path(room_id)}/send/m.room.message/{quote(txn, safe='')}",
+            json=content,
+        )
+        return str(self._answer(response, doing)["event_id"])
+
+    def upload_media(self, media: MediaRef, content: bytes, channel: ChannelContext) -> str:
+        """Upload to the homeserver's content repository; the ``mxc://`` URI is the id."""
+        name = media.name or media.url.rsplit("/", 1)[-1] or "upload"
+        response = self._request(
+            channel,
+            "POST",
+            f"/_matrix/media/v3/upload?filename={quote(name[:200], safe='')}",
+            content=content,
+            content_type=media.mime_type or "application/octet-stream",
+        )
+        data = self._answer(response, "uploading a medium")
+        uri = str(data.get("content_uri") or "")
+        if not uri.startswith("mxc://"):
+            raise PermanentError(
+                "The homeserver did not return a content URI for the upload.",
+                code="upload_failed",
+                detail=str(data)[:500],
+            )
+        return uri
 
     def _count_relations(
         self, channel: ChannelContext, room_id: str, event_id: str, kind: str
@@ -364,18 +445,27 @@ class MatrixNetwork(Network):
             channel, room_id, ref.external_id, "m.annotation/m.reaction"
         )
         replies = self._count_relations(channel, room_id, ref.external_id, "m.thread")
-        return MetricSnapshot(reactions=reactions, replies=replies, collected_at=datetime.now(UTC))
+        # The thread's own later parts and media are ours, not replies.
+        own = len(ref.thread) + sum(len(_media_events(p.extra)) for p in ref.thread)
+        return MetricSnapshot(
+            reactions=reactions, replies=max(replies - own, 0), collected_at=datetime.now(UTC)
+        )
 
     def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
+        """Redact the message, its media events and, for a thread, every later part."""
         room_id = self._room_of(ref, channel)
-        txn = "kairos-redact-" + hashlib.sha256(ref.external_id.encode()).hexdigest()[:24]
-        response = self._request(
-            channel,
-            "PUT",
-            f"{CLIENT}/rooms/{_room_path(room_id)}/redact/{quote(ref.external_id, safe='')}/{txn}",
-            json={"reason": "Withdrawn from Kairos"},
-        )
-        self._answer(response, "withdrawing the message")
+        events = [ref.external_id, *_media_events(ref.extra)]
+        for part in ref.thread:
+            events += [part.external_id, *_media_events(part.extra)]
+        for event_id in events:
+            txn = "kairos-redact-" + hashlib.sha256(event_id.encode()).hexdigest()[:24]
+            response = self._request(
+                channel,
+                "PUT",
+                f"{CLIENT}/rooms/{_room_path(room_id)}/redact/{quote(event_id, safe='')}/{txn}",
+                json={"reason": "Withdrawn from Kairos"},
+            )
+            self._answer(response, "withdrawing the message")
 
     def test_connection(self, channel: ChannelContext) -> list[Problem]:
         problems = [

@@ -98,12 +98,14 @@ class SandboxNetwork(Network):
         max_links=10,
         supports_media=True,
         supports_links=True,
-        supports_threads=False,
+        supports_threads=True,
         supports_idempotency_key=True,
         can_find_existing=True,
         can_delete=True,
         metrics=("impressions", "clicks", "reactions", "shares", "replies", "conversions"),
         per_recipient_split=False,
+        max_media=10,
+        max_thread_parts=25,
     )
     settings_schema = (
         DIRECTORY_SETTING,
@@ -271,17 +273,19 @@ class SandboxNetwork(Network):
         return None if record is None else self._result(record)
 
     def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
+        """Delete the post, and every later part when it opened a thread."""
         with self._log(channel) as (handle, log):
             if ref.external_id not in log.posts_by_id:
                 raise PermanentError("The sandbox has no such post.", code="not_found")
-            if ref.external_id in log.deleted_at:
-                return
-            record = {
-                "type": "delete",
-                "external_id": ref.external_id,
-                "at": self._clock().isoformat(),
-            }
-            log.append(handle, record)
+            for external_id in (ref.external_id, *(p.external_id for p in ref.thread)):
+                if external_id in log.deleted_at or external_id not in log.posts_by_id:
+                    continue
+                record = {
+                    "type": "delete",
+                    "external_id": external_id,
+                    "at": self._clock().isoformat(),
+                }
+                log.append(handle, record)
 
     def fetch_metrics(self, ref: PublicationRef, channel: ChannelContext) -> MetricSnapshot:
         with self._log(channel) as (_, log):

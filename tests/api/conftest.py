@@ -76,6 +76,7 @@ def build_world(workspace: Workspace) -> World:
     member = f.MembershipFactory(workspace=workspace, role=Role.VIEWER)
     token, _ = ApiToken.issue(workspace=workspace, name="world key", role=Role.VIEWER)
     webhook_subscription, webhook_delivery = f.webhook_rows(workspace)
+    medium = f.MediaAssetFactory(workspace=workspace)
     return World(
         workspace,
         {
@@ -92,6 +93,7 @@ def build_world(workspace: Workspace) -> World:
             "metric-snapshot": snapshot,
             "webhook-subscription": webhook_subscription,
             "webhook-delivery": webhook_delivery,
+            "media": medium,
         },
     )
 

@@ -53,6 +53,7 @@ REQUIRED: dict[str, dict[str, str]] = {
         "test": AD,
     },
     "webhook-delivery": {"list": AP, "retrieve": AP, "replay": AP},
+    "media": CRUD_EDITOR,
 }
 
 ROLES = [V, E, AP, AD]

@@ -57,6 +57,8 @@ def add_rows(basename: str, world: World, n: int) -> None:
             WebhookAttempt.objects.create(
                 delivery=delivery, number=1, started_at=timezone.now(), outcome="failed"
             )
+        elif basename == "media":
+            f.MediaAssetFactory(workspace=ws)
         else:  # pragma: no cover - a new list endpoint must be taught here
             raise AssertionError(f"teach add_rows about {basename}")
 

@@ -81,7 +81,12 @@ def test_schedules_are_created_once_by_name() -> None:
     sync_schedules()
     sync_schedules()
     names = list(Schedule.objects.filter(name__startswith="kairos.").values_list("name", flat=True))
-    assert sorted(names) == ["kairos.collect_metrics", "kairos.sweep", "kairos.webhooks_sweep"]
+    assert sorted(names) == [
+        "kairos.channel_facts",
+        "kairos.collect_metrics",
+        "kairos.sweep",
+        "kairos.webhooks_sweep",
+    ]
     assert Schedule.objects.get(name="kairos.sweep").func == "calendar_app.tasks.sweep"
 
 

@@ -21,9 +21,11 @@ from publishers import (
     CallToAction,
     ChannelContext,
     CredentialsExpired,
+    MediaRef,
     PermanentError,
     Post,
     PublicationRef,
+    ThreadPart,
     TransientError,
 )
 from publishers.testing import NetworkConformance
@@ -103,7 +105,8 @@ def test_the_idempotency_key_makes_a_retry_return_the_first_status(mastodon) -> 
 def test_the_instance_s_limits_are_read_and_used(mastodon) -> None:
     network = MastodonNetwork()
     channel = channel_for(mastodon)
-    assert network.limits(channel) == {"max_characters": 500, "characters_reserved_per_url": 23}
+    limits = network.limits(channel)
+    assert (limits["max_characters"], limits["characters_reserved_per_url"]) == (500, 23)
     too_long = Post(body="x" * 501)
     assert [p.code for p in network.validate(too_long, channel)] == ["text_too_long"]
     with pytest.raises(PermanentError, match="this instance allows 500"):
@@ -193,3 +196,85 @@ def test_the_instance_address_is_checked_like_a_webhook_s(mastodon, monkeypatch)
     monkeypatch.delenv("KAIROS_ALLOW_PRIVATE_NETWORKS")
     with pytest.raises(AddressRefused):
         MastodonNetwork().publish(Post(body="x"), channel_for(mastodon), "k")
+
+
+# --- media and threads ---------------------------------------------------------------------------
+
+
+def deliver_through_pipeline(post: Post, channel: ChannelContext, **options):
+    """Deliver as the host does (uploads, parts, progress), with only this network installed."""
+    from publishers import build_plugin_manager, deliver, hookimpl
+
+    class Only:
+        @hookimpl
+        def register_networks(self):
+            return [MastodonNetwork()]
+
+    plugins = build_plugin_manager(extra_plugins=[("mastodon", Only())], load_entrypoints=False)
+    return deliver(plugins, post, channel, uuid.uuid4().hex, render=False, **options)
+
+
+def test_a_picture_is_uploaded_described_and_attached(mastodon) -> None:
+    from tests.factories import png_bytes
+
+    png = png_bytes(8, 6)
+    picture = MediaRef(
+        url="https://cdn.example/pitch.png",
+        mime_type="image/png",
+        size=len(png),
+        alt_text="The pitch at kick-off",
+        name="pitch.png",
+    )
+    outcome = deliver_through_pipeline(
+        Post(body=f"Kick-off {uuid.uuid4().hex[:6]}", media=(picture,)),
+        channel_for(mastodon),
+        load_media=lambda media: png,
+    )
+    assert outcome.published, outcome.reason
+    status = status_of(mastodon, outcome.result.external_id)
+    [attachment] = status["media_attachments"]
+    assert attachment["type"] == "image"
+    assert attachment["description"] == "The pitch at kick-off"
+    assert httpx.get(attachment["url"]).content == png
+
+
+def test_a_thread_is_a_chain_of_replies_and_delete_removes_every_part(mastodon) -> None:
+    channel = channel_for(mastodon)
+    tag = uuid.uuid4().hex[:6]
+    post = Post(
+        body=f"1/3 Match day {tag}",
+        thread=(ThreadPart(f"2/3 Half-time {tag}"), ThreadPart(f"3/3 Full time {tag}")),
+    )
+    outcome = deliver_through_pipeline(post, channel)
+    assert outcome.published, outcome.reason
+    first, second, third = (status_of(mastodon, r.external_id) for r in outcome.parts)
+    assert first["in_reply_to_id"] is None
+    assert second["in_reply_to_id"] == first["id"] and third["in_reply_to_id"] == second["id"]
+    MastodonNetwork().delete(
+        PublicationRef(
+            "p", "k", "mastodon", external_id=first["id"], thread=tuple(outcome.parts[1:])
+        ),
+        channel,
+    )
+    for status in (first, second, third):
+        gone = httpx.get(
+            f"{mastodon.base_url}/api/v1/statuses/{status['id']}", headers=mastodon.headers()
+        )
+        assert gone.status_code == 404
+
+
+def test_the_instance_s_limits_become_the_channel_s_capabilities(mastodon) -> None:
+    network = MastodonNetwork()
+    facts = network.discover(channel_for(mastodon))
+    assert facts["max_characters"] == 500 and facts["max_media_attachments"] >= 1
+    generous = ChannelContext(
+        id="c",
+        network="mastodon",
+        settings={"instance": mastodon.base_url},
+        facts={**facts, "max_characters": 5000, "max_media_attachments": 2},
+    )
+    caps = network.capabilities_for(generous)
+    assert (caps.max_text_length, caps.max_media, caps.characters_per_url) == (5000, 2, 23)
+    assert network.validate(Post(body="x" * 4000), generous) == []
+    three = Post(body="x", media=("https://cdn.example/a.png",) * 3)
+    assert [p.code for p in network.validate(three, generous)] == ["too_many_media"]

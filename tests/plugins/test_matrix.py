@@ -18,9 +18,11 @@ from publishers import (
     AddressRefused,
     ChannelContext,
     CredentialsExpired,
+    MediaRef,
     PermanentError,
     Post,
     PublicationRef,
+    ThreadPart,
     TransientError,
 )
 from publishers.testing import NetworkConformance
@@ -319,3 +321,65 @@ def test_kairos_delivers_a_scheduled_item_to_the_room_and_reads_its_metrics_back
     assert collect_recent(now=timezone.now() + timedelta(minutes=1)) == 1
     snapshot = MetricSnapshot.objects.get(publication=publication)
     assert (snapshot.reactions, snapshot.replies, snapshot.impressions) == (1, 0, None)
+
+
+# --- media and threads ---------------------------------------------------------------------------
+
+
+def deliver_through_pipeline(post: Post, channel: ChannelContext, **options):
+    """Deliver as the host does (uploads, thread parts, progress) with only Matrix installed."""
+    from publishers import build_plugin_manager, deliver, hookimpl
+
+    class Only:
+        @hookimpl
+        def register_networks(self):
+            return [MatrixNetwork()]
+
+    plugins = build_plugin_manager(extra_plugins=[("matrix", Only())], load_entrypoints=False)
+    return deliver(plugins, post, channel, uuid.uuid4().hex, render=False, **options)
+
+
+def test_a_picture_goes_through_the_content_repository_with_its_alt_text(room) -> None:
+    from tests.factories import png_bytes
+
+    png = png_bytes(12, 9)
+    picture = MediaRef(
+        url="https://cdn.example/crowd.png",
+        mime_type="image/png",
+        size=len(png),
+        alt_text="The crowd at half-time",
+        name="crowd.png",
+    )
+    channel = room.channel()
+    outcome = deliver_through_pipeline(
+        Post(body="Half-time!", media=(picture,)), channel, load_media=lambda media: png
+    )
+    assert outcome.published, outcome.reason
+    [image_event] = outcome.result.extra["media_events"].split(",")
+    content = room.person.event(room.id, image_event)["content"]
+    assert content["msgtype"] == "m.image" and content["body"] == "The crowd at half-time"
+    assert content["info"] == {"mimetype": "image/png", "size": len(png)}
+    server_name, media_id = content["url"].removeprefix("mxc://").split("/", 1)
+    download = room.person.http.get(f"/_matrix/client/v1/media/download/{server_name}/{media_id}")
+    assert download.status_code == 200 and download.content == png
+
+
+def test_a_thread_lives_in_the_room_s_thread_and_only_replies_count_as_replies(room) -> None:
+    channel = room.channel()
+    post = Post(body="1/3 Line-ups", thread=(ThreadPart("2/3 Kick-off"), ThreadPart("3/3 Goal!")))
+    outcome = deliver_through_pipeline(post, channel)
+    assert outcome.published, outcome.reason
+    root, second, third = outcome.parts
+    for part, parent in ((second, root), (third, second)):
+        relation = room.person.event(room.id, part.external_id)["content"]["m.relates_to"]
+        assert relation["rel_type"] == "m.thread" and relation["event_id"] == root.external_id
+        assert relation["m.in_reply_to"] == {"event_id": parent.external_id}
+    room.person.reply_in_thread(room.id, root.external_id, "What a goal")
+    ref = PublicationRef(
+        "p", "k", "matrix", external_id=root.external_id, url=root.url, thread=(second, third)
+    )
+    network = MatrixNetwork()
+    assert network.fetch_metrics(ref, channel).replies == 1
+    network.delete(ref, channel)
+    for part in outcome.parts:
+        assert room.person.event(room.id, part.external_id)["content"] == {}

@@ -70,10 +70,20 @@ class ChannelSerializer(KairosModelSerializer):
             "status",
             "status_reason",
             "status_changed_at",
+            "facts",
+            "facts_checked_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "status_reason", "status_changed_at", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "status_reason",
+            "status_changed_at",
+            "facts",
+            "facts_checked_at",
+            "created_at",
+            "updated_at",
+        ]
         validators = []  # the unique handle is checked in validate(), as a field error
 
     def to_representation(self, instance: Channel) -> dict[str, Any]:

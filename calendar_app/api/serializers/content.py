@@ -19,6 +19,7 @@ from calendar_app.api.serializers.common import (
     StringListField,
     to_utc,
 )
+from calendar_app.media.api import MediaEntriesField, ThreadField
 from calendar_app.models import (
     Brand,
     Channel,
@@ -53,7 +54,8 @@ class ContentItemSerializer(KairosModelSerializer):
     )
     experiment = ScopedPrimaryKeyRelatedField(model=Experiment, required=False, allow_null=True)
     links = StringListField()
-    media = StringListField()
+    media = MediaEntriesField()
+    thread = ThreadField()
     scheduled_at = InstantField(
         required=False,
         allow_null=True,
@@ -75,6 +77,7 @@ class ContentItemSerializer(KairosModelSerializer):
             "body",
             "links",
             "media",
+            "thread",
             "cta_text",
             "cta_url",
             "cta_button",

@@ -1,0 +1,1 @@
+"""The Bluesky network: posts records to an AT Protocol repository (a PDS) with an app password."""
