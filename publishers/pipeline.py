@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from publishers.audience import audience_kwargs
 from publishers.errors import (
     CredentialsExpired,
     PermanentError,
@@ -129,6 +130,7 @@ def deliver(
     reconcile: bool = False,
     values: Mapping[str, object] | None = None,
     render: bool = True,
+    audience: object | None = None,
 ) -> Outcome:
     """Make one delivery attempt of ``post`` to ``channel``.
 
@@ -142,6 +144,8 @@ def deliver(
     :param values: placeholder values supplied by the caller (a reactive template's fire).
     :param render: render placeholders, UTM tags and the CTA; ``False`` when ``post`` is
         already rendered.
+    :param audience: the host's recipient ledger (:mod:`publishers.audience`), passed on to
+        networks whose ``publish`` opts in by taking ``audience``; ignored by the others.
     :returns: the :class:`Outcome`. Never raises for anything a plugin does (only for
         ``BaseException`` such as ``KeyboardInterrupt``).
     """
@@ -157,7 +161,9 @@ def deliver(
             error=PermanentError(str(exc), code=exc.code),
         )
     try:
-        return _attempt(plugins, network, attempt, idempotency_key, reconcile, values, render)
+        return _attempt(
+            plugins, network, attempt, idempotency_key, reconcile, values, render, audience
+        )
     except PublisherError as exc:
         return _classify(attempt.scrub(exc), network, attempt, reconcile)
     except Exception as exc:
@@ -172,6 +178,7 @@ def _attempt(
     reconcile: bool,
     values: Mapping[str, object] | None,
     render: bool,
+    audience: object | None = None,
 ) -> Outcome:
     channel = attempt.channel
     if render:
@@ -228,7 +235,7 @@ def _attempt(
             error=TransientError(reason, code="cannot_reconcile", may_have_posted=True),
         )
     attempt.stage = "publish"
-    result = network.publish(attempt.post, channel, key)
+    result = network.publish(attempt.post, channel, key, **audience_kwargs(network, audience))
     _check_result(result, "publish")
     return attempt.outcome(Status.PUBLISHED, result=result)
 
