@@ -31,6 +31,10 @@ from markdown_it import MarkdownIt
 from plugins.email.settings import EmailSettings
 from publishers import CallToAction, Post, Recipient
 
+#: SMTP line endings; headers are not folded below RFC 5322's 998-character line limit, so a
+#: long List-Unsubscribe URL stays on one line for every mailbox provider's parser.
+POLICY = SMTP.clone(max_line_length=998)
+
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 
 SUBJECT_LIMIT = 150
@@ -119,7 +123,7 @@ def build_message(
     list_id: str,
 ) -> tuple[str, bytes]:
     """The message for one recipient, as ``(Message-ID, bytes ready for DATA)``."""
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=POLICY)
     msg["From"] = formataddr((settings.from_name, settings.from_address))
     msg["To"] = (
         str(Address(display_name=recipient.name, addr_spec=recipient.email))
