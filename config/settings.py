@@ -256,6 +256,9 @@ KAIROS_METRICS_INTERVAL_MINUTES = int(os.environ.get("KAIROS_METRICS_INTERVAL_MI
 KAIROS_TRACKING_BASE_URL = os.environ.get(
     "KAIROS_TRACKING_BASE_URL", "" if PRODUCTION else "http://127.0.0.1:8000"
 )
+# Public base URL of the one-click unsubscribe links in newsletters (/u/<token>/); empty: the
+# tracking base URL above. Without either, the email network refuses to send.
+KAIROS_UNSUBSCRIBE_BASE_URL = os.environ.get("KAIROS_UNSUBSCRIBE_BASE_URL", "")
 # Outbound webhooks: private and loopback receivers are refused unless this is on (tests, or an
 # integrator's receiver on the same private network).
 KAIROS_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("KAIROS_WEBHOOKS_ALLOW_PRIVATE") == "1"

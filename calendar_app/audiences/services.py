@@ -97,6 +97,10 @@ def add_subscriber(
             code="missing_consent",
             field="consent_at" if consent_at is None else "consent_source",
         )
+    if consent_at > timezone.now() + timedelta(days=1):
+        raise AudienceError(
+            "Consent cannot be given in the future.", code="invalid_consent_at", field="consent_at"
+        )
     if _on_list(audience, [email]):
         raise AudienceError(f"{email} is already on this list.", code="duplicate", field="email")
     return Subscriber.objects.create(
@@ -168,9 +172,7 @@ def unsubscribe_url(token: str) -> str:
     Built on ``KAIROS_UNSUBSCRIBE_BASE_URL``, else ``KAIROS_TRACKING_BASE_URL`` (the
     deployment's public address); empty when neither is set, and then nothing can be sent.
     """
-    base = getattr(settings, "KAIROS_UNSUBSCRIBE_BASE_URL", "") or getattr(
-        settings, "KAIROS_TRACKING_BASE_URL", ""
-    )
+    base = settings.KAIROS_UNSUBSCRIBE_BASE_URL or settings.KAIROS_TRACKING_BASE_URL
     if not base:
         return ""
     try:

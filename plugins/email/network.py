@@ -230,6 +230,12 @@ class EmailNetwork(Network):
         while batch := audience.pending(PAGE, after=cursor):
             for recipient in batch:
                 cursor = recipient.id
+                if not recipient.unsubscribe_url:
+                    raise PermanentError(
+                        "Kairos has no public address for unsubscribe links (set "
+                        "KAIROS_UNSUBSCRIBE_BASE_URL); a newsletter is never sent without one.",
+                        code="no_unsubscribe_url",
+                    )
                 if not audience.begin(recipient.id):
                     continue
                 arm = (

@@ -20,6 +20,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -105,13 +106,20 @@ class Recorder:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.count_file is not None:
+            with self.lock, self.count_file.open("a") as out:
+                out.write("EHLO\n")
+        return responses
+
     async def handle_DATA(self, server, session, envelope):
         item = Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
         with self.lock:
             self.messages.append(item)
             if self.count_file is not None:
                 with self.count_file.open("a") as out:
-                    out.write("".join(f"{r}\n" for r in item.rcpt_tos))
+                    out.write("".join(f"{r}\t{len(item.data)}\n" for r in item.rcpt_tos))
         return "250 2.0.0 Queued"
 
 
@@ -174,25 +182,24 @@ class SmtpServer:
         self.controller.stop()
 
 
-def main() -> None:  # pragma: no cover - run as a subprocess by the chaos test
+def main() -> None:  # pragma: no cover - run as a child process by the benchmark
+    """Serve on ``--port`` until killed, appending ``<recipient>\t<bytes>`` per accepted
+    message and ``EHLO`` per session to ``--count-file``."""
     import argparse
-    import signal
-    import sys
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--count-file", type=Path, required=True)
     args = parser.parse_args()
-    server = SmtpServer(count_file=args.count_file)
-    server.port = args.port
-    server.controller = Controller(
-        server.recorder, hostname="127.0.0.1", port=args.port, ready_timeout=10
-    )
-    server.controller.start()
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    signal.sigwait({signal.SIGTERM, signal.SIGINT})
-    server.controller.stop()
+    recorder = Recorder(count_file=args.count_file)
+    controller = Controller(recorder, hostname="127.0.0.1", port=args.port, ready_timeout=10)
+    controller.start()
+    print("ready", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        controller.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -376,3 +376,12 @@ class TestEmailConformance(NetworkConformance):
     def failing_channels(self):
         closed = SmtpServer()
         return [(channel_for(closed), TransientError)]
+
+
+def test_no_unsubscribe_url_no_send(server):
+    ledger = MemoryLedger(["a@x.org"], unsubscribe_base="")
+    ledger._rows[0].unsubscribe_url = ""
+    with pytest.raises(PermanentError) as caught:
+        EmailNetwork().publish(post(), channel_for(server), "k-nourl", audience=ledger)
+    assert caught.value.code == "no_unsubscribe_url"
+    assert server.messages == []
