@@ -207,7 +207,8 @@ _ACCEPTS: dict[tuple[type, str], bool] = {}
 
 
 def accepts_audience(network: object, method: str = "publish") -> bool:
-    """Whether ``network.<method>`` takes a keyword argument ``audience`` (or ``**kwargs``).
+    """Whether ``network.<method>`` names a parameter ``audience`` (``**kwargs`` does not count:
+    a network opts in knowingly).
 
     Inspected once per class and method, then cached, so it costs nothing per delivery.
     """

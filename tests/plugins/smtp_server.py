@@ -1,7 +1,8 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 for the email network's tests and benchmark.
 
 It keeps every message it accepts (envelope and raw bytes) and answers some recipients on
-purpose: addresses starting with ``bounce`` get ``550`` at ``RCPT``, ``defer`` get ``451``.
+purpose: addresses starting with ``bounce`` get ``550`` at ``RCPT``, ``defer`` get ``451``, and
+for ``drop`` the connection is cut after the message body, before the reply.
 ``security`` is ``none``, ``starttls`` (STARTTLS required before AUTH and MAIL) or ``tls``
 (implicit TLS); with ``users`` it demands AUTH (LOGIN and PLAIN). Certificates are made here,
 self-signed for ``localhost`` and 127.0.0.1: point ``SSL_CERT_FILE`` at :attr:`cert_file` so the
@@ -114,6 +115,11 @@ class Recorder:
         return responses
 
     async def handle_DATA(self, server, session, envelope):
+        if any(r.split("@", 1)[0].lower().startswith("drop") for r in envelope.rcpt_tos):
+            # The connection dies once the message is on the wire, before any reply: the
+            # client cannot know whether it was taken (here it was not).
+            server.transport.close()
+            return "421 4.4.2 Connection dropped"
         item = Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
         with self.lock:
             self.messages.append(item)

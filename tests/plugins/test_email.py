@@ -31,7 +31,11 @@ from publishers.audience import MemoryLedger, RecipientState, accepts_audience
 from publishers.testing import NetworkConformance
 from tests.plugins.smtp_server import SmtpServer
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# aiosmtpd warns that AUTH without its STARTTLS check is unsafe; on the implicit-TLS server the
+# whole connection is encrypted, so the warning does not apply there.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Requiring AUTH while not requiring TLS:UserWarning"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -385,3 +389,17 @@ def test_no_unsubscribe_url_no_send(server):
         EmailNetwork().publish(post(), channel_for(server), "k-nourl", audience=ledger)
     assert caught.value.code == "no_unsubscribe_url"
     assert server.messages == []
+
+
+def test_a_connection_cut_after_the_body_leaves_that_recipient_in_doubt(server):
+    ledger = MemoryLedger(["a@x.org", "drop@x.org", "c@x.org"])
+    network = EmailNetwork()
+    with pytest.raises(TransientError) as caught:
+        network.publish(post(), channel_for(server), "k-drop", audience=ledger)
+    assert caught.value.code == "connection_lost"
+    assert ledger.state_of("drop@x.org") is RecipientState.IN_DOUBT
+    assert ledger.state_of("c@x.org") is RecipientState.PENDING
+    # The retry resumes after it and never sends to the recipient in doubt.
+    network.publish(post(), channel_for(server), "k-drop", audience=ledger)
+    assert [m.rcpt_tos for m in server.messages] == [["a@x.org"], ["c@x.org"]]
+    assert ledger.summary().count(RecipientState.IN_DOUBT) == 1
