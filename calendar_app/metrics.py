@@ -8,10 +8,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from calendar_app.audiences.ledger import metrics_ledger_for
 from calendar_app.delivery import channel_context, publication_ref
 from calendar_app.models import MetricSnapshot, Publication, PublicationStatus
 from calendar_app.plugins_runtime import get_plugins
 from publishers import METRIC_NAMES, PublisherError
+from publishers.audience import audience_kwargs
 
 logger = logging.getLogger("kairos.metrics")
 
@@ -22,7 +24,12 @@ def collect_for(publication: Publication) -> MetricSnapshot | None:
     channel = channel_context(publication.channel)
     try:
         network = plugins.network(publication.channel.network)
-        snapshot = network.fetch_metrics(publication_ref(publication), channel)
+        ledger = metrics_ledger_for(publication, network)
+        snapshot = network.fetch_metrics(
+            publication_ref(publication),
+            channel,
+            **audience_kwargs(network, ledger, "fetch_metrics"),
+        )
     except PublisherError as exc:
         logger.warning(
             "metrics for publication %s not read: %s (%s)", publication.pk, exc.reason, exc.code

@@ -265,6 +265,9 @@ MEDIA_URL = "/media-files/"
 KAIROS_PUBLIC_BASE_URL = os.environ.get("KAIROS_PUBLIC_BASE_URL", KAIROS_TRACKING_BASE_URL)
 KAIROS_MEDIA_MAX_BYTES = int(os.environ.get("KAIROS_MEDIA_MAX_BYTES", str(40 * 1024 * 1024)))
 
+# Public base URL of the one-click unsubscribe links in newsletters (/u/<token>/); empty: the
+# tracking base URL above. Without either, the email network refuses to send.
+KAIROS_UNSUBSCRIBE_BASE_URL = os.environ.get("KAIROS_UNSUBSCRIBE_BASE_URL", "")
 # Outbound webhooks: private and loopback receivers are refused unless this is on (tests, or an
 # integrator's receiver on the same private network).
 KAIROS_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("KAIROS_WEBHOOKS_ALLOW_PRIVATE") == "1"

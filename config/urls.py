@@ -15,6 +15,7 @@ urlpatterns = [
     path("feeds/ical/<str:token>.ics", ical_feed, name="calendar-feed-ics"),
     path("m/<str:token>", media_file, name="media-file"),
     path("", include("calendar_app.tracking_urls")),
+    path("", include("calendar_app.audiences.urls")),
     path("api/v1/", include("calendar_app.api.urls", namespace="api")),
     path("api/auth/", include("rest_framework.urls", namespace="rest_framework")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -157,3 +157,26 @@ __all__ = [
     "text_with_links",
     "variant_posts",
 ]
+
+# Networks that send to an audience Kairos keeps (an email list): see publishers/audience.py.
+from publishers.audience import (
+    AUDIENCE_SETTING,
+    AudienceLedger,
+    LedgerSummary,
+    MemoryLedger,
+    Recipient,
+    RecipientState,
+    accepts_audience,
+    audience_kwargs,
+)
+
+__all__ += [
+    "AUDIENCE_SETTING",
+    "AudienceLedger",
+    "LedgerSummary",
+    "MemoryLedger",
+    "Recipient",
+    "RecipientState",
+    "accepts_audience",
+    "audience_kwargs",
+]

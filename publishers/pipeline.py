@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from publishers.audience import audience_kwargs
 from publishers.errors import (
     CredentialsExpired,
     PermanentError,
@@ -148,6 +149,7 @@ def deliver(
     render: bool = True,
     progress: DeliveryProgress | None = None,
     load_media: MediaLoader | None = None,
+    audience: object | None = None,
 ) -> Outcome:
     """Make one delivery attempt of ``post`` to ``channel``.
 
@@ -166,6 +168,8 @@ def deliver(
         for this attempt only.
     :param load_media: reads a medium's bytes for networks that upload; default: fetch
         ``media.url`` (:func:`publishers.media.fetch_media`).
+    :param audience: the host's recipient ledger (:mod:`publishers.audience`), passed on to
+        networks whose ``publish`` opts in by taking ``audience``; ignored by the others.
     :returns: the :class:`Outcome`. Never raises for anything a plugin does (only for
         ``BaseException`` such as ``KeyboardInterrupt``).
     """
@@ -182,7 +186,15 @@ def deliver(
         )
     try:
         return _attempt(
-            plugins, network, attempt, idempotency_key, reconcile, values, render, load_media
+            plugins,
+            network,
+            attempt,
+            idempotency_key,
+            reconcile,
+            values,
+            render,
+            load_media,
+            audience,
         )
     except PublisherError as exc:
         return _classify(attempt.scrub(exc), network, attempt, reconcile)
@@ -199,6 +211,7 @@ def _attempt(
     values: Mapping[str, object] | None,
     render: bool,
     load_media: MediaLoader | None,
+    audience: object | None = None,
 ) -> Outcome:
     channel = attempt.channel
     if render:
@@ -266,7 +279,7 @@ def _attempt(
         first_pending = False
         part = _with_uploads(network, attempt, part, load_media)
         attempt.stage = "publish" if len(parts) == 1 else f"publish (part {index + 1})"
-        result = network.publish(part, channel, part_key)
+        result = network.publish(part, channel, part_key, **audience_kwargs(network, audience))
         _check_result(result, "publish")
         progress.record_part(index, result)
         attempt.parts.append(result)

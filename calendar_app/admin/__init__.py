@@ -18,6 +18,7 @@ from calendar_app.admin import (  # noqa: F401  (registration side effects)
     tracking,
     webhooks,
 )
+from calendar_app.audiences import admin as audiences_admin  # noqa: F401
 
 admin.site.site_header = "Kairos"
 admin.site.site_title = "Kairos admin"

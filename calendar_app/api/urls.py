@@ -77,6 +77,8 @@ urlpatterns = [
     ),
     path("workspaces/<slug:workspace_slug>/", include(calendar_router.urls)),
     path("workspaces/<slug:workspace_slug>/", include(workspace_router.urls)),
+    # Audience lists and their subscribers (calendar_app/audiences/api.py keeps its own routers).
+    path("", include("calendar_app.audiences.api")),
 ]
 
 __all__ = ["DefaultRouter", "urlpatterns", "variant_router", "workspace_router"]

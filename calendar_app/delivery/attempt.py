@@ -28,6 +28,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from calendar_app import allocation, workflow
+from calendar_app.audiences.ledger import ledger_for
 from calendar_app.delivery import held
 from calendar_app.delivery.dbretry import with_db_retries
 from calendar_app.delivery.policy import policy_for
@@ -119,6 +120,7 @@ def deliver_claimed(
     plugins = get_plugins()
     channel = channel_context(publication.channel)
     fire = publication.content_item.fire
+    audience = ledger_for(publication, plugins)  # None unless the network sends to a list
     try:
         post = build_post(publication)
     except ValidationError as exc:  # a medium deleted since approval
@@ -133,7 +135,10 @@ def deliver_claimed(
             values=fire.values if fire else None,
             progress=StoredProgress(publication),
             load_media=media_loader(publication.channel.network),
+            audience=audience,
         )
+    if audience is not None:
+        audience.raise_database_error()  # an outage, not a plugin bug: the runner handles it
     report = with_db_retries(
         "recording an outcome",
         lambda: record(publication, attempt, outcome, late == "late", settle=settle),

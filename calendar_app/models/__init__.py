@@ -83,3 +83,14 @@ __all__ = [
     "WorkerHeartbeat",
     "Workspace",
 ]
+
+# Models owned by a package of their own, re-exported last (they build on the ones above).
+from calendar_app.audiences.models import (
+    AudienceList,
+    AudienceSend,
+    SendRecipient,
+    Subscriber,
+    SubscriberStatus,
+)
+
+__all__ += ["AudienceList", "AudienceSend", "SendRecipient", "Subscriber", "SubscriberStatus"]

@@ -114,6 +114,7 @@ def world(workspace, brand):
     WebhookAttempt.objects.create(
         delivery=delivery, number=1, started_at=timezone.now(), outcome="failed"
     )
+    audience_rows(workspace, brand, publication)
     return {
         "workspace": workspace,
         "brand": brand,
@@ -142,3 +143,27 @@ def world(workspace, brand):
 @pytest.fixture(autouse=True)
 def _admin_urls(settings):
     settings.ROOT_URLCONF = "tests.admin.urls"
+
+
+def audience_rows(workspace, brand, publication) -> None:
+    """An audience list with a subscriber, and a send of ``publication`` with its recipient."""
+    from calendar_app.audiences.models import AudienceList, AudienceSend, SendRecipient, Subscriber
+
+    audience = AudienceList.objects.create(workspace=workspace, brand=brand, name="News")
+    subscriber = Subscriber.objects.create(
+        workspace=workspace,
+        audience=audience,
+        email="reader@example.org",
+        consent_at=timezone.now(),
+        consent_source="form",
+    )
+    send = AudienceSend.objects.create(
+        workspace=workspace, publication=publication, audience=audience, total=1
+    )
+    SendRecipient.objects.create(
+        send=send,
+        subscriber=subscriber,
+        email=subscriber.email,
+        unsubscribe_token=subscriber.unsubscribe_token,
+        state="in_doubt",
+    )
