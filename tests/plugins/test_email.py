@@ -33,9 +33,7 @@ from tests.plugins.smtp_server import SmtpServer
 
 # aiosmtpd warns that AUTH without its STARTTLS check is unsafe; on the implicit-TLS server the
 # whole connection is encrypted, so the warning does not apply there.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Requiring AUTH while not requiring TLS:UserWarning"
-)
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 
 
 @pytest.fixture(autouse=True)
