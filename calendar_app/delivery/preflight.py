@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from calendar_app.audiences.ledger import audience_problems
 from calendar_app.delivery.posts import channel_context
 from calendar_app.models import Channel, ChannelStatus, ContentItem, Variant
 from calendar_app.plugins_runtime import get_plugins
@@ -106,4 +107,5 @@ def problems_for(item: ContentItem) -> list[ChannelProblem]:
                     Problem("plugin_error", "A plugin failed while checking the post.", None)
                 )
             found += [ChannelProblem(channel, p, variant) for p in problems]
+        found += [ChannelProblem(channel, p) for p in audience_problems(channel, network)]
     return found
