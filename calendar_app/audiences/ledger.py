@@ -37,7 +37,7 @@ from calendar_app.audiences.models import (
 )
 from calendar_app.audiences.services import unsubscribe_url
 from calendar_app.models import Publication
-from publishers import UnknownNetworkError
+from publishers import Problem, UnknownNetworkError
 from publishers.audience import AUDIENCE_SETTING, LedgerSummary, Recipient, accepts_audience
 
 logger = logging.getLogger("kairos.audiences")
@@ -306,3 +306,35 @@ class DatabaseLedger:
                 finished_at=self.send.finished_at
             )
         return LedgerSummary(self.audience_id, total, states, per_variant)
+
+
+def audience_problems(channel, network) -> list[Problem]:
+    """What the channel's list lacks for a send, checked when a person submits, approves or
+    schedules an item (the network's own ``validate`` cannot look lists up: it has no database).
+
+    Nothing for networks that do not send to a list, and nothing when the channel names no list
+    at all (the network reports that itself, as ``no_audience``).
+    """
+    if not accepts_audience(network):
+        return []
+    if (channel.settings or {}).get(AUDIENCE_SETTING) in (None, ""):
+        return []
+    audience = audience_of(channel)
+    if audience is None:
+        return [
+            Problem(
+                "no_audience",
+                "The channel's audience list is not one of its brand's lists.",
+                f"settings.{AUDIENCE_SETTING}",
+            )
+        ]
+    subscribed = Subscriber.objects.filter(audience=audience, status=SubscriberStatus.SUBSCRIBED)
+    if not subscribed.exists():
+        return [
+            Problem(
+                "empty_audience",
+                f"The audience list {audience.name!r} has no subscribed address.",
+                f"settings.{AUDIENCE_SETTING}",
+            )
+        ]
+    return []

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
+from calendar_app.audiences.ledger import audience_problems
 from calendar_app.delivery.posts import channel_context, item_media
 from calendar_app.models import Channel, ChannelStatus, ContentItem, Variant
 from calendar_app.plugins_runtime import get_plugins
@@ -116,4 +117,5 @@ def problems_for(item: ContentItem) -> list[ChannelProblem]:
                     Problem("plugin_error", "A plugin failed while checking the post.", None)
                 )
             found += [ChannelProblem(channel, p, variant) for p in problems]
+        found += [ChannelProblem(channel, p) for p in audience_problems(channel, network)]
     return found

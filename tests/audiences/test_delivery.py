@@ -178,12 +178,43 @@ def test_a_retry_resumes_and_leaves_the_message_in_flight_in_doubt(
     assert send["finished_at"] is not None
 
 
-def test_missing_and_empty_audiences_fail_with_codes(brand, actor, audience, smtp):
-    missing = schedule(brand, actor, email_channel(brand, smtp, 999999))
-    empty = schedule(brand, actor, email_channel(brand, smtp, audience.pk))
-    dispatch_due()
-    missing.refresh_from_db()
-    empty.refresh_from_db()
+def test_missing_and_empty_audiences_fail_with_codes_at_send_time(brand, audience, smtp):
+    """The list can change between approval and the due time: the send checks again."""
+    results = {}
+    for name, audience_id in (("missing", 999999), ("empty", audience.pk)):
+        channel = email_channel(brand, smtp, audience_id)
+        item = f.ContentItemFactory(brand=brand, workspace=brand.workspace, channels=[channel])
+        publication = f.PublicationFactory(
+            content_item=item, channel=channel, workspace=brand.workspace
+        )
+        delivery.deliver_publication(publication.pk)
+        publication.refresh_from_db()
+        results[name] = publication
+    missing, empty = results["missing"], results["empty"]
     assert (missing.status, missing.last_error_code) == (P.FAILED, "no_audience")
     assert empty.status == P.FAILED and "subscribed address" in empty.last_error_reason
     assert smtp.messages == []
+
+
+def test_submit_refuses_an_empty_or_foreign_list_naming_the_channel(
+    brand, actor, audience, other_workspace, smtp
+):
+    from calendar_app.workflow import WorkflowError
+    from tests.audiences.conftest import AudienceListFactory
+
+    own = email_channel(brand, smtp, audience.pk)
+    item = f.ContentItemFactory(brand=brand, workspace=brand.workspace, channels=[own])
+    with pytest.raises(WorkflowError) as caught:
+        workflow.submit(item, actor(Role.EDITOR))
+    assert "has no subscribed address" in caught.value.reason
+
+    foreign = AudienceListFactory(brand__workspace=other_workspace, workspace=other_workspace)
+    SubscriberFactory(audience=foreign)
+    item.channels.set([email_channel(brand, smtp, foreign.pk)])
+    with pytest.raises(WorkflowError) as caught:
+        workflow.submit(item, actor(Role.EDITOR))
+    assert "not one of its brand's lists" in caught.value.reason
+
+    SubscriberFactory(audience=audience)
+    item.channels.set([own])
+    workflow.submit(item, actor(Role.EDITOR))  # a list with a subscriber: fine
