@@ -59,6 +59,7 @@ from publishers.network import (
 )
 from publishers.pipeline import Outcome, Status, deliver
 from publishers.progress import DeliveryProgress, MediaLoader, MemoryProgress
+from publishers.ratelimit import RateLimit, observe_rate_limit, parse_rate_limit
 from publishers.registry import NetworkRegistry
 from publishers.rendering import (
     add_utm,
@@ -121,6 +122,7 @@ __all__ = [
     "PublicationRef",
     "PublishResult",
     "PublisherError",
+    "RateLimit",
     "ReplyTarget",
     "RetryPolicy",
     "SettingField",
@@ -145,6 +147,8 @@ __all__ = [
     "is_public_address",
     "media_problems",
     "next_delay",
+    "observe_rate_limit",
+    "parse_rate_limit",
     "pinned_request",
     "placeholders_in",
     "private_allowed",

@@ -8,7 +8,8 @@ request can have reached the server:
 * a read time-out or a connection dropped mid-request may have reached it: ``may_have_posted``,
   so Kairos retries only under an idempotency key, or reconciles first.
 
-`send_request` does both, so plugins only interpret answers.
+`send_request` does both, so plugins only interpret answers. It also reads the rate-limit
+headers of every answer (:mod:`publishers.ratelimit`), so Kairos learns each channel's budget.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import httpx
 
 from publishers.addresses import pinned_request, private_allowed, resolve_target
 from publishers.errors import TransientError
+from publishers.ratelimit import observe_rate_limit
 
 __all__ = ["send_request"]
 
@@ -46,7 +48,7 @@ def send_request(
     """
     target = resolve_target(url, allow_private=private_allowed(network))
     try:
-        return pinned_request(
+        response = pinned_request(
             client,
             method,
             url,
@@ -56,6 +58,8 @@ def send_request(
             content=content,
             timeout=timeout,
         )
+        observe_rate_limit(response.headers)  # the budget the network announces, if any
+        return response
     except _NOT_SENT as exc:
         raise TransientError(
             f"{peer[:1].upper()}{peer[1:]} could not be reached.",

@@ -10,6 +10,7 @@ calls the ``notify_*`` methods of :class:`~publishers.KairosPlugins` and, for ``
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import time
@@ -31,6 +32,7 @@ from publishers.manager import KairosPlugins
 from publishers.media import fetch_media
 from publishers.network import Network
 from publishers.progress import DeliveryProgress, MediaLoader, MemoryProgress
+from publishers.ratelimit import RateLimit, observing
 from publishers.rendering import render_post
 from publishers.values import ChannelContext, Post, Problem, PublishResult, ReplyTarget
 
@@ -76,6 +78,7 @@ class Outcome:
     :ivar elapsed: seconds the attempt took.
     :ivar parts: every part of a thread that is out, in order, including those posted by
         earlier attempts (one entry for a post that is not a thread, once published).
+    :ivar rate_limit: the last budget the network announced during the attempt, if any.
     """
 
     status: Status
@@ -91,6 +94,7 @@ class Outcome:
     error: PublisherError | None = None
     elapsed: float = 0.0
     parts: tuple[PublishResult, ...] = ()
+    rate_limit: RateLimit | None = None
 
     @property
     def published(self) -> bool:
@@ -184,6 +188,34 @@ def deliver(
             detail=str(exc),
             error=PermanentError(str(exc), code=exc.code),
         )
+    with observing() as readings:
+        outcome = _guarded(
+            plugins,
+            network,
+            attempt,
+            idempotency_key,
+            reconcile,
+            values,
+            render,
+            load_media,
+            audience,
+        )
+    if readings:
+        outcome = dataclasses.replace(outcome, rate_limit=readings[-1])
+    return outcome
+
+
+def _guarded(
+    plugins: KairosPlugins,
+    network: Network,
+    attempt: _Attempt,
+    idempotency_key: str,
+    reconcile: bool,
+    values: Mapping[str, object] | None,
+    render: bool,
+    load_media: MediaLoader | None,
+    audience: object | None,
+) -> Outcome:
     try:
         return _attempt(
             plugins,

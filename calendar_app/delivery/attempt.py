@@ -30,6 +30,7 @@ from django.utils import timezone
 from calendar_app import allocation, workflow
 from calendar_app.audiences.ledger import ledger_for
 from calendar_app.delivery import held
+from calendar_app.delivery.budget import remember_budget
 from calendar_app.delivery.dbretry import with_db_retries
 from calendar_app.delivery.policy import policy_for
 from calendar_app.delivery.posts import build_post, channel_context, publication_ref
@@ -308,6 +309,7 @@ def record(
             )
         if outcome.status is Status.CREDENTIALS_EXPIRED:
             held.hold(publication.channel, outcome.reason)
+        remember_budget(publication.channel, outcome, finished)
         if updated and outcome.status is Status.PUBLISHED:
             if publication.content_item.fire_id:
                 _record_fire_timing(publication.content_item.fire_id, fields["published_at"])

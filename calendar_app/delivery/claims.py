@@ -58,9 +58,12 @@ def claim_ttl() -> timedelta:
 
 
 def due_work(horizon: datetime) -> QuerySet[Publication]:
-    """Pending publications due by ``horizon``, except those held for an expired channel."""
-    return Publication.objects.filter(status=P.PENDING, next_attempt_at__lte=horizon).exclude(
-        channel__status=ChannelStatus.EXPIRED
+    """Pending publications due by ``horizon``, except those held for an expired channel and
+    those of a channel whose network budget is spent until after ``horizon``."""
+    return (
+        Publication.objects.filter(status=P.PENDING, next_attempt_at__lte=horizon)
+        .exclude(channel__status=ChannelStatus.EXPIRED)
+        .exclude(channel__paused_until__gt=horizon)
     )
 
 

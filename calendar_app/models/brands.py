@@ -75,6 +75,17 @@ class Channel(WorkspaceOwned):
         "when the channel is saved or tested and daily.",
     )
     facts_checked_at = models.DateTimeField(null=True, blank=True)
+    rate_limit = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The last budget the network announced: limit, remaining, reset_at, observed_at.",
+    )
+    paused_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The network's budget is spent until then: nothing is sent to this channel "
+        "before (instead of collecting 429s).",
+    )
     status = models.CharField(
         max_length=16, choices=ChannelStatus.choices, default=ChannelStatus.CONNECTED
     )

@@ -72,6 +72,8 @@ class ChannelSerializer(KairosModelSerializer):
             "status_changed_at",
             "facts",
             "facts_checked_at",
+            "rate_limit",
+            "paused_until",
             "created_at",
             "updated_at",
         ]
@@ -81,6 +83,8 @@ class ChannelSerializer(KairosModelSerializer):
             "status_changed_at",
             "facts",
             "facts_checked_at",
+            "rate_limit",
+            "paused_until",
             "created_at",
             "updated_at",
         ]
