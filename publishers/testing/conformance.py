@@ -21,22 +21,28 @@ posts the network holds, to prove an idempotent retry makes only one).
 
 from __future__ import annotations
 
+import struct
 import uuid
+import zlib
 from datetime import UTC, datetime
 
 import pytest
 
 from publishers.errors import PublisherError
 from publishers.network import NETWORK_KEY, Network, SettingField, check_network
+from publishers.pipeline import deliver
+from publishers.progress import MemoryProgress
 from publishers.values import (
     METRIC_NAMES,
     Capabilities,
     ChannelContext,
+    MediaRef,
     MetricSnapshot,
     Post,
     Problem,
     PublicationRef,
     PublishResult,
+    ThreadPart,
     VariantOffer,
 )
 
@@ -158,15 +164,21 @@ class NetworkConformance:
         second = network.publish(sample_post, channel, _key())
         assert first.external_id != second.external_id
 
+    def test_no_split_is_reported_without_per_recipient_split(
+        self, network: Network, channel: ChannelContext, sample_post: Post
+    ) -> None:
+        """A network that does not split must not report a split either: Kairos would count
+        exposures per variant that never happened."""
+        if network.capabilities.per_recipient_split:
+            pytest.skip("the network splits per recipient (checked below)")
+        result = network.publish(sample_post, channel, _key())
+        assert dict(result.recipients_per_variant) == {}, "no split without per_recipient_split"
+
     def test_per_recipient_split_reports_counts(
         self, network: Network, channel: ChannelContext, sample_post: Post
     ) -> None:
         if not network.capabilities.per_recipient_split:
-            # A network that does not split must not claim a split either: Kairos would count
-            # exposures per variant that never happened.
-            result = network.publish(sample_post, channel, _key())
-            assert dict(result.recipients_per_variant) == {}, "no split without per_recipient_split"
-            return
+            pytest.skip("the network does not claim per_recipient_split")
         post = sample_post.replace(
             variant_key="",
             cta=None,
@@ -182,13 +194,26 @@ class NetworkConformance:
             again = network.publish(post, channel, key)
             assert dict(again.recipients_per_variant) == counts, "a retry must split alike"
 
+    def test_unclaimed_methods_refuse(
+        self, network: Network, channel: ChannelContext, sample_post: Post
+    ) -> None:
+        """What the network does not claim must say so (a ``PublisherError``), never half-work."""
+        caps = network.capabilities
+        if caps.can_find_existing and caps.can_delete:
+            pytest.skip("the network claims both find_existing and delete")
+        if not caps.can_find_existing:
+            with pytest.raises(PublisherError):
+                network.find_existing(_key(), channel)
+        if not caps.can_delete:
+            result = network.publish(sample_post, channel, key := _key())
+            with pytest.raises(PublisherError):
+                network.delete(self.ref_for(network, sample_post, key, result), channel)
+
     def test_find_existing(
         self, network: Network, channel: ChannelContext, sample_post: Post
     ) -> None:
         if not network.capabilities.can_find_existing:
-            with pytest.raises(PublisherError):
-                network.find_existing(_key(), channel)
-            return
+            pytest.skip("the network does not claim can_find_existing")
         key = _key()
         assert network.find_existing(key, channel) is None
         result = network.publish(sample_post, channel, key)
@@ -208,13 +233,11 @@ class NetworkConformance:
         assert not undeclared, f"metrics not declared in capabilities: {sorted(undeclared)}"
 
     def test_delete(self, network: Network, channel: ChannelContext, sample_post: Post) -> None:
+        if not network.capabilities.can_delete:
+            pytest.skip("the network does not claim can_delete")
         key = _key()
         result = network.publish(sample_post, channel, key)
         ref = self.ref_for(network, sample_post, key, result)
-        if not network.capabilities.can_delete:
-            with pytest.raises(PublisherError):
-                network.delete(ref, channel)
-            return
         network.delete(ref, channel)
         if network.capabilities.can_find_existing:
             assert network.find_existing(key, channel) is None
@@ -247,3 +270,113 @@ class NetworkConformance:
     def test_channel_repr_hides_secrets(self, channel: ChannelContext) -> None:
         for secret in channel.secret_values():
             assert secret not in repr(channel)
+
+    # --- threads, media and reconciliation, through the pipeline as Kairos runs them ---------
+
+    def deliver(self, network: Network, post: Post, channel: ChannelContext, key: str, **options):
+        """Deliver ``post`` as Kairos does (parts, uploads, progress), with only ``network``
+        installed."""
+        return deliver(_only(network), post, channel, key, render=False, **options)
+
+    @pytest.fixture
+    def sample_media(self) -> tuple[MediaRef, bytes]:
+        """A medium the network should take, and its bytes; override for a network that
+        takes no pictures (the default is a real 8x6 PNG)."""
+        content = _png(8, 6)
+        media = MediaRef(
+            url="https://example.com/kairos-conformance.png",
+            mime_type="image/png",
+            size=len(content),
+            alt_text="A red rectangle",
+            name="conformance.png",
+        )
+        return media, content
+
+    def test_thread_goes_out_in_order(
+        self, network: Network, channel: ChannelContext, sample_post: Post
+    ) -> None:
+        if not network.capabilities.supports_threads:
+            pytest.skip("the network does not claim supports_threads")
+        before = self.count_posts(network, channel)
+        post = sample_post.replace(
+            thread=(ThreadPart("Conformance part 2"), ThreadPart("Conformance part 3"))
+        )
+        progress = MemoryProgress()
+        outcome = self.deliver(network, post, channel, key := _key(), progress=progress)
+        assert outcome.published, outcome.reason
+        assert len(outcome.parts) == 3
+        assert len({p.external_id for p in outcome.parts}) == 3, "each part is its own post"
+        again = self.deliver(network, post, channel, key, progress=progress)
+        assert [p.external_id for p in again.parts] == [p.external_id for p in outcome.parts]
+        if before is not None:
+            assert self.count_posts(network, channel) == before + 3, "three parts, three posts"
+
+    def test_media_are_uploaded_and_attached(
+        self,
+        network: Network,
+        channel: ChannelContext,
+        sample_post: Post,
+        sample_media: tuple[MediaRef, bytes],
+    ) -> None:
+        caps = network.capabilities_for(channel)
+        if not caps.supports_media:
+            pytest.skip("the network does not claim supports_media")
+        media, content = sample_media
+        if not caps.accepts_media_type(media.mime_type):
+            pytest.skip(f"the network takes no {media.mime_type}; override sample_media")
+        post = sample_post.replace(media=(media,))
+        assert network.validate(post, channel) == []
+        outcome = self.deliver(network, post, channel, _key(), load_media=lambda m: content)
+        assert outcome.published, outcome.reason
+        too_many = caps.max_media
+        if too_many is not None:
+            crowded = post.replace(media=(media,) * (too_many + 1))
+            assert network.validate(crowded, channel), "more media than max_media is refused"
+
+    def test_reconciling_never_posts_twice(
+        self, network: Network, channel: ChannelContext, sample_post: Post
+    ) -> None:
+        caps = network.capabilities
+        if not (caps.can_find_existing or caps.supports_idempotency_key):
+            pytest.skip("the network can neither be searched nor deduplicate")
+        key = _key()
+        first = self.deliver(network, sample_post, channel, key)
+        assert first.published, first.reason
+        before = self.count_posts(network, channel)
+        # The answer was lost: Kairos retries with reconcile=True and the same key.
+        again = self.deliver(network, sample_post, channel, key, reconcile=True)
+        assert again.published, again.reason
+        assert again.result.external_id == first.result.external_id
+        if before is not None:
+            assert self.count_posts(network, channel) == before, "a reconciled retry posts nothing"
+
+
+def _only(network: Network):
+    from publishers.hookspecs import hookimpl
+    from publishers.manager import build_plugin_manager
+
+    class Only:
+        @hookimpl
+        def register_networks(self) -> list[Network]:
+            return [network]
+
+    return build_plugin_manager(
+        extra_plugins=[(f"conformance-{network.key}", Only())], load_entrypoints=False
+    )
+
+
+def _png(width: int, height: int) -> bytes:
+    """A real PNG, written by hand so the kit needs no imaging library."""
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        body = tag + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
