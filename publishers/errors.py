@@ -101,6 +101,9 @@ class TransientError(PublisherError):
         time-out after sending). Kairos then retries only when the network deduplicates by
         idempotency key or can find the earlier post; otherwise the publication becomes
         *unconfirmed* and waits for a person, because a blind retry could post twice.
+    :param progress: the attempt got part of the way and stopped on purpose (a long send that
+        reached its time budget and continues in the next attempt). Such an attempt does not
+        count against the retry budget: a list of 100,000 must not run out of attempts.
     """
 
     default_code = "transient"
@@ -114,12 +117,14 @@ class TransientError(PublisherError):
         detail: object = "",
         retry_after: float | None = None,
         may_have_posted: bool = False,
+        progress: bool = False,
     ) -> None:
         super().__init__(reason, code=code, detail=detail)
         if retry_after is not None:
             retry_after = max(float(retry_after), 0.0)
         self.retry_after = retry_after
         self.may_have_posted = bool(may_have_posted)
+        self.progress = bool(progress)
 
 
 class PermanentError(PublisherError):

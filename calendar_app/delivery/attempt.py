@@ -155,6 +155,12 @@ def refused_before_sending(exc: ValidationError) -> Outcome:
     return Outcome(Status.FAILED, code=code, reason=reason, error=PermanentError(reason, code=code))
 
 
+def made_progress(outcome: Outcome) -> bool:
+    """The attempt stopped on purpose part of the way, and continues (``TransientError``
+    with ``progress``)."""
+    return outcome.status is Status.RETRY and bool(getattr(outcome.error, "progress", False))
+
+
 def _capabilities(network_key: str):
     try:
         return get_plugins().network(network_key).capabilities
@@ -165,7 +171,9 @@ def _capabilities(network_key: str):
 def _retry_fields(publication: Publication, outcome: Outcome, finished: datetime) -> dict:
     """Come back later, or give up; an earlier attempt that may have posted decides how."""
     network = publication.channel.network
-    attempts = publication.attempts + 1
+    continued = made_progress(outcome)
+    # Attempts that stopped on purpose part of the way are not failures: they do not count.
+    attempts = publication.attempts + 1 - publication.continued_attempts - continued
     policy = policy_for(network)
     may_have_posted = publication.may_have_posted or bool(
         outcome.error is not None and getattr(outcome.error, "may_have_posted", False)
@@ -175,7 +183,11 @@ def _retry_fields(publication: Publication, outcome: Outcome, finished: datetime
         "needs_reconcile": outcome.reconcile_next or publication.needs_reconcile,
         "may_have_posted": may_have_posted,
     }
-    delay = next_delay(attempts, retry_after=outcome.retry_after, policy=policy)
+    delay = (
+        (outcome.retry_after or 0.0)
+        if continued
+        else next_delay(attempts, retry_after=outcome.retry_after, policy=policy)
+    )
     caps = _capabilities(network)
     window = caps.idempotency_window if caps else None
     closing = ""
@@ -191,7 +203,15 @@ def _retry_fields(publication: Publication, outcome: Outcome, finished: datetime
             )
         else:
             delay = min(delay, left)
-    if delay is not None:
+    if continued:
+        at = finished + timedelta(seconds=delay or 0.0)
+        fields.update(
+            status=P.PENDING,
+            next_attempt_at=at,
+            continued_attempts=F("continued_attempts") + 1,
+            last_error_reason=f"{outcome.reason} It continues at {at:%H:%M:%S} UTC.",
+        )
+    elif delay is not None:
         at = finished + timedelta(seconds=delay)
         fields.update(
             status=P.PENDING,
@@ -317,10 +337,12 @@ def record(
                 _record_split(publication, outcome)
         if updated and settle:
             settle_item(publication.content_item)
+    continued = fields.pop("continued_attempts", None) is not None
     for name in ("attempts", "first_attempt_at"):
         fields.pop(name)
     if updated:
         publication.attempts += 1
+        publication.continued_attempts += continued
         publication.first_attempt_at = publication.first_attempt_at or attempt.started_at
         for name, value in fields.items():
             setattr(publication, name, value)

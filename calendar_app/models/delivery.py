@@ -77,6 +77,11 @@ class Publication(WorkspaceOwned):
         "lost connection, a worker that died mid-attempt): giving up then ends 'unconfirmed', "
         "never 'failed'.",
     )
+    continued_attempts = models.PositiveIntegerField(
+        default=0,
+        help_text="Attempts that stopped on purpose part of the way (a long send at its time "
+        "budget) and continued: they do not count against the retry budget.",
+    )
     progress = models.JSONField(
         default=dict,
         blank=True,

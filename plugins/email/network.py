@@ -19,6 +19,7 @@ images, so an "open" counts neither people nor attention.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -51,6 +52,19 @@ __all__ = ["EmailNetwork", "Throttle"]
 
 #: Recipients read from the ledger at a time.
 PAGE = 500
+#: Seconds one attempt sends before it stops and lets the next one continue; keep it well
+#: below the worker's task time-out (KAIROS_Q_TIMEOUT, 60 s by default).
+DEFAULT_SEND_BUDGET = 40.0
+
+
+def send_budget() -> float:
+    """``KAIROS_EMAIL_SEND_BUDGET`` seconds (an operator setting), else the default."""
+    try:
+        return max(float(os.environ.get("KAIROS_EMAIL_SEND_BUDGET", DEFAULT_SEND_BUDGET)), 0.0)
+    except ValueError:
+        return DEFAULT_SEND_BUDGET
+
+
 #: Seconds before a send with deferred recipients is tried again (at least).
 DEFERRAL_DELAY = 300.0
 
@@ -224,6 +238,8 @@ class EmailNetwork(Network):
         session: Session,
     ) -> None:
         throttle = throttle_for(channel.id, settings.rate_per_second)
+        deadline = time.monotonic() + send_budget()
+        sent_now = 0
         date = send_date()
         list_id = f"<list-{audience.audience_id}.{settings.from_domain}>"
         cursor: str | None = None
@@ -236,8 +252,19 @@ class EmailNetwork(Network):
                         "KAIROS_UNSUBSCRIBE_BASE_URL); a newsletter is never sent without one.",
                         code="no_unsubscribe_url",
                     )
+                if sent_now and time.monotonic() > deadline:
+                    # A worker's task has a time-out: stop on purpose, well before it, and let
+                    # the next attempt continue (it does not count as a failed try).
+                    raise TransientError(
+                        f"Sent {sent_now} messages in this attempt; the send continues where it "
+                        "stopped.",
+                        code="send_continues",
+                        retry_after=0,
+                        progress=True,
+                    )
                 if not audience.begin(recipient.id):
                     continue
+                sent_now += 1
                 arm = (
                     parts.get(recipient.variant_key) or parts.get("") or next(iter(parts.values()))
                 )

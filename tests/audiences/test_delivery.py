@@ -218,3 +218,26 @@ def test_submit_refuses_an_empty_or_foreign_list_naming_the_channel(
     SubscriberFactory(audience=audience)
     item.channels.set([own])
     workflow.submit(item, actor(Role.EDITOR))  # a list with a subscriber: fine
+
+
+def test_a_long_send_stops_at_its_time_budget_and_continues_without_using_up_attempts(
+    brand, actor, audience, smtp, monkeypatch
+) -> None:
+    # A budget of 0 s: every attempt sends one message, then stops on purpose. 30 recipients
+    # need 30 attempts, far more than the network's retry budget - and the send completes.
+    monkeypatch.setenv("KAIROS_EMAIL_SEND_BUDGET", "0")
+    for _ in range(30):
+        SubscriberFactory(audience=audience)
+    publication = schedule(brand, actor, email_channel(brand, smtp, audience.pk))
+    for _ in range(40):
+        publication.refresh_from_db()
+        if publication.status != P.PENDING:
+            break
+        dispatch_due()
+    publication.refresh_from_db()
+    assert publication.status == P.PUBLISHED, publication.last_error_reason
+    assert publication.attempts == 30 and publication.continued_attempts == 29
+    to = [m.message["To"] for m in smtp.messages]
+    assert len(to) == 30 and len(set(to)) == 30
+    reasons = list(publication.attempt_log.values_list("error_code", flat=True))
+    assert reasons.count("send_continues") == 29
