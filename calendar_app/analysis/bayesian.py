@@ -141,20 +141,18 @@ def _panels(edges: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np
 
 
 def _merged_grid(posteriors: Sequence[BetaPosterior]) -> tuple[NDArray, NDArray]:
-    """One grid resolving every posterior: the union of their panel edges, dropping edges
-    closer than a third of the narrowest standard deviation to the previous one."""
-    gap = min(p.sd for p in posteriors) / 3.0
-    edges = np.unique(np.concatenate([_edges(p) for p in posteriors]))
+    """One grid resolving every posterior: the union of their panel edges, dropping an edge
+    closer to the previous one than twice the narrowest standard deviation among the posteriors
+    that have mass there (so no panel is wider than about five local standard deviations)."""
+    spans = [(e[0], e[-1], p.sd, e) for p, e in ((p, _edges(p)) for p in posteriors)]
+    edges = np.unique(np.concatenate([e for *_, e in spans]))
     kept = [edges[0]]
     for e in edges[1:-1]:
-        if e - kept[-1] >= gap:
+        local = min((sd for lo, hi, sd, _ in spans if lo <= e <= hi), default=0.0)
+        if e - kept[-1] >= 2.0 * local:
             kept.append(e)
     kept.append(edges[-1])
-    edges = np.array(kept)
-    left, right = edges[:-1], edges[1:]
-    half = 0.5 * (right - left)
-    x = (0.5 * (right + left))[:, None] + half[:, None] * _NODES
-    return x.ravel(), (half[:, None] * _WEIGHTS).ravel()
+    return _panels(np.array(kept))
 
 
 def _best_integrals(posteriors: Sequence[BetaPosterior]) -> tuple[list[float], float]:
@@ -238,10 +236,25 @@ def _cornish_fisher(
     return np.concatenate([diff, lift]), math.sqrt(t[1] + c[1]), math.sqrt(k[1])
 
 
+_Grid = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+
+
 def _quantiles(
     control: BetaPosterior, challenger: BetaPosterior, probabilities: Sequence[float]
 ) -> tuple[list[float], list[float]]:
-    """Quantiles of ``p_t - p_c`` and of ``log(p_t / p_c)`` at ``probabilities``, together.
+    """Quantiles of ``p_t - p_c`` and of ``p_t / p_c - 1`` (see :func:`_compare`)."""
+    _beat, diff, lift = _compare(control, challenger, probabilities, {})
+    return diff, lift
+
+
+def _compare(
+    control: BetaPosterior,
+    challenger: BetaPosterior,
+    probabilities: Sequence[float],
+    grids: dict[tuple[float, float], _Grid],
+) -> tuple[float, list[float], list[float]]:
+    """``P(p_t > p_c)``, and the quantiles of ``p_t - p_c`` and of ``p_t / p_c - 1`` at
+    ``probabilities``, together; ``grids`` caches each posterior's nodes across comparisons.
 
     Newton's method on the exact distribution functions (integrated over the narrower
     posterior), started from the normal approximation, kept inside a bracket that shrinks with
@@ -258,7 +271,6 @@ def _quantiles(
     sd = np.where(is_diff, sd_d, sd_l)
     tol = 1e-5 * sd
     tiny = 1e-14 * sd
-    grids: dict[tuple[float, float], tuple[NDArray, NDArray, NDArray]] = {}
 
     def grid(post: BetaPosterior) -> tuple[NDArray, NDArray, NDArray]:
         key = (post.a, post.b)
@@ -349,7 +361,15 @@ def _quantiles(
         active &= ~done
         if not active.any():
             break
-    return theta[:nq].tolist(), np.expm1(theta[nq:]).tolist()
+    # chance to beat control, on the narrower posterior's grid (the other's F is smooth there)
+    if control.sd <= challenger.sd:
+        _edges_c, x, wf = grid(control)
+        beat = float(wf @ (1.0 - challenger.cdf(x)))
+    else:
+        _edges_t, x, wf = grid(challenger)
+        beat = float(wf @ control.cdf(x))
+    beat = min(1.0, max(0.0, beat))
+    return beat, theta[:nq].tolist(), np.expm1(theta[nq:]).tolist()
 
 
 def difference_quantile(control: BetaPosterior, challenger: BetaPosterior, q: float) -> float:
@@ -467,6 +487,7 @@ def bayesian_analysis(
     exposures = {a.key: a.exposures for a in arms}
     ctrl = by_key[control]
     tail = (1.0 - credible_level) / 2.0
+    grids: dict[tuple[float, float], _Grid] = {}  # the control's nodes serve every comparison
     comparisons = []
     for post in posteriors:
         if post.key == control:
@@ -487,10 +508,7 @@ def bayesian_analysis(
                 )
             )
             continue
-        # with exactly two arms with data the pair's chance is already known
-        pair_known = len(seen) == 2 and method == "quadrature"
-        beat = chances[post.key] if pair_known else chance_to_be_best([ctrl, post])[1]
-        (d_lo, d_hi), (l_lo, l_hi) = _quantiles(ctrl, post, [tail, 1.0 - tail])
+        beat, (d_lo, d_hi), (l_lo, l_hi) = _compare(ctrl, post, [tail, 1.0 - tail], grids)
         comparisons.append(
             BayesianComparison(
                 challenger=post.key,

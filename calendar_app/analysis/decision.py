@@ -257,9 +257,18 @@ def decide(
             named(best),
         )
 
+    # A p-value and an interval that disagree decide nothing, neither a ship nor a stop.
+    disagree = [
+        i
+        for i in intervals
+        if not sequential
+        and i.agrees is False
+        and i.p_value_adjusted is not None
+        and i.lower is not None
+    ]
     uppers = [i.upper for i in intervals]
     small = mde is not None and uppers and all(u is not None and u < mde for u in uppers)
-    if small and all(guard_agrees_small(i) for i in intervals):
+    if small and not disagree and all(guard_agrees_small(i) for i in intervals):
         largest = max(u for u in uppers if u is not None)
         worse = [i for i in intervals if significant(i, -1)]
         test = named(intervals[0])
@@ -323,14 +332,6 @@ def decide(
             test,
         )
 
-    disagree = [
-        i
-        for i in intervals
-        if not sequential
-        and i.agrees is False
-        and i.p_value_adjusted is not None
-        and i.lower is not None
-    ]
     if disagree:
         i = disagree[0]
         reason = (
