@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-SUITES = ("delivery", "chaos", "api", "experiments")
+SUITES = ("delivery", "chaos", "api", "experiments", "ab_engine")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
