@@ -21,8 +21,8 @@ Rules, in order (the first that applies wins):
 
      - ``worse`` — every challenger is significantly *worse* than control (upper bound below 0);
      - ``below_mde`` — the deciding test cannot tell a challenger from control, but the
-       fixed-horizon test finds it better (p below alpha): a real gain, smaller than the MDE
-       (typical of very large samples);
+       fixed-horizon test, read once the planned sample is reached, finds it better (p below
+       alpha): a real gain, smaller than the MDE (typical of very large samples);
      - ``no_difference`` — otherwise: no effect worth having, and none detected;
    * otherwise ``keep_running`` (with why: not enough data yet, or a disagreement).
 
@@ -288,10 +288,13 @@ def decide(
                 {**base, "largest_plausible_gain": largest},
                 test,
             )
+        # The fixed-horizon test is valid at its planned horizon, so it can only qualify a
+        # gain once the planned sample is reached.
         real = [
             (i, supports[i.challenger])
             for i in intervals
-            if i.challenger in supports
+            if plan.reached
+            and i.challenger in supports
             and supports[i.challenger].p_value_adjusted is not None
             and supports[i.challenger].p_value_adjusted < alpha
             and (supports[i.challenger].estimate or 0.0) > 0
