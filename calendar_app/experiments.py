@@ -359,6 +359,8 @@ DECISION_LABELS = {
     "keep_running": "Keep running",
     "ship": "Ship {variant}",
     "no_difference": "No meaningful difference — stop",
+    "worse": "The challengers are worse — stop and keep the control",
+    "below_mde": "A real gain, but smaller than the MDE — stop",
     "srm": "Traffic split is broken — check the allocation",
     "not_ready": "Not ready — fix the experiment's design",
     "data_problem": "The counts are inconsistent — check the metrics",
@@ -460,19 +462,49 @@ def analyse_experiment(experiment: Experiment, now: datetime | None = None) -> d
     return out
 
 
+FINAL_ACTIONS = ("ship", "no_difference", "worse", "below_mde")
+
+
+def variants_without_data(result: dict[str, Any]) -> list[str]:
+    """Keys of the variants the analysis has no data for (no exposures, or no analysis at all)."""
+    report = result.get("report")
+    if report is None:
+        return list(result.get("counts", {}).get("variants", ()))
+    return [a["key"] for a in report["arms"] if not a["exposures"]]
+
+
+def _names(keys: list[str]) -> str:
+    return ", ".join(f"“{k}”" for k in keys)
+
+
 @transaction.atomic
 def record_decision(
     experiment: Experiment, actor: Actor, now: datetime | None = None
 ) -> dict[str, Any]:
     """Analyse now and record the recommendation with who and when (approver or above).
 
-    A final recommendation (``ship`` or ``no_difference``) also closes the experiment
-    (status ``decided``); ``keep_running`` and ``srm`` are recorded but leave it running.
+    A final recommendation (``ship``, ``worse``, ``below_mde`` or ``no_difference``) also closes
+    the experiment (status ``decided``); ``keep_running`` and ``srm`` are recorded but leave it
+    running. Refused (``ValidationError`` on ``variant``) while any variant has no data: the
+    analysis computes nothing for such a variant, so there is nothing to decide on.
     """
     _require(actor, Role.APPROVER, "record the experiment's decision")
     now = now or timezone.now()
     experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
     result = analyse_experiment(experiment, now=now)
+    empty = variants_without_data(result)
+    if empty:
+        raise ValidationError(
+            {
+                "variant": (
+                    f"No decision can be recorded yet: {_names(empty)} "
+                    f"{'has' if len(empty) == 1 else 'have'} no data (no exposures), so the "
+                    "analysis has nothing to compare. Let the experiment run until every "
+                    "variant has exposures."
+                )
+            },
+            code="no_data",
+        )
     decision = result["decision"]
     experiment.decision = decision["action"]
     experiment.decision_summary = f"{decision['label']}. {decision['sentence']}"
@@ -482,9 +514,7 @@ def record_decision(
     experiment.decided_by = actor.user
     experiment.decided_at = now
     fields = ["decision", "decision_summary", "decided_variant", "decided_by", "decided_at"]
-    if decision["action"] in ("ship", "no_difference") and (
-        experiment.status == ExperimentStatus.RUNNING
-    ):
+    if decision["action"] in FINAL_ACTIONS and (experiment.status == ExperimentStatus.RUNNING):
         experiment.status = ExperimentStatus.DECIDED
         fields.append("status")
     experiment.save(update_fields=[*fields, "updated_at"])
@@ -514,6 +544,8 @@ def promote_winner(
       promotion must not approve someone else's unreviewed changes.
     * Content items already written are not touched: they were approved as they are.
     * ``promoted_variant/by/at`` record who did it and when.
+    * Refused (``ValidationError`` on ``variant``) while the analysis has no data for the
+      variant: nothing is computed for it, so nothing says it won.
     """
     _require(actor, Role.APPROVER, "promote the winner")
     now = now or timezone.now()
@@ -527,6 +559,17 @@ def promote_winner(
         raise ValidationError(
             {"status": "This experiment never ran: start it and collect data before promoting."},
             code="invalid_status",
+        )
+    result = analyse_experiment(experiment, now=now)
+    if variant.key in variants_without_data(result):
+        raise ValidationError(
+            {
+                "variant": (
+                    f"“{variant.key}” cannot be promoted yet: the analysis has no data for it "
+                    "(no exposures), so nothing shows it is a winner."
+                )
+            },
+            code="no_data",
         )
     cta = {name: getattr(variant, name) for name in CTA_FIELDS if getattr(variant, name).strip()}
     if not cta:

@@ -69,6 +69,18 @@ def pp(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:+.2f} pp"
 
 
+def expected_loss_text(loss: float | None, relative: float | None) -> str:
+    """The expected loss as a person reads it: what shipping this arm costs on average, shown as
+    a loss (negative, in percentage points of the metric) and as a share of the arm's own rate,
+    e.g. "-0.020 pp (-1.4% of its rate)"; a loss is never negative, so it always reads as one."""
+    if loss is None:
+        return "—"
+    text = f"-{100 * loss:.3f} pp"
+    if relative is not None:
+        text += f" (-{100 * relative:.1f}% of its rate)"
+    return text
+
+
 def wilson_interval(successes: float, exposures: float, level: float) -> tuple[float, float] | None:
     """Wilson score interval of a rate; counts may be fractional (effective counts)."""
     if exposures <= 0:
@@ -265,6 +277,33 @@ def results_context(experiment: Experiment, result: dict[str, Any]) -> dict[str,
     rows = []
     for arm in report["arms"]:
         key = arm["key"]
+        if not arm["exposures"]:
+            # Nothing is computed for an arm nobody has seen; say so instead of showing numbers.
+            rows.append(
+                {
+                    "key": key,
+                    "name": variants[key]["name"],
+                    "is_control": key == control,
+                    "publications": counts["arms"][key]["publications"],
+                    "allocated": counts["arms"][key]["publications"]
+                    + counts["arms"][key]["recipients"],
+                    "clusters": arm.get("clusters"),
+                    "exposures": 0,
+                    "successes": 0,
+                    "rate": "—",
+                    "interval": "—",
+                    "difference": "—",
+                    "difference_interval": "—",
+                    "chance_to_beat_control": "—",
+                    "chance_to_be_best": "—",
+                    "expected_loss": "—",
+                    "design_effect": "—",
+                    "effective_exposures": 0,
+                    "not_computed": "Not computed: no exposures yet, so there is nothing to "
+                    "compare (the analysis shows no difference, chance or interval for it).",
+                }
+            )
+            continue
         deff = arm.get("design_effect") or 1.0
         interval = wilson_interval(arm["successes"] / deff, arm["exposures"] / deff, level)
         sequence = sequences.get(key)
@@ -293,7 +332,10 @@ def results_context(experiment: Experiment, result: dict[str, Any]) -> dict[str,
                 if key == control
                 else pct(beat[key]["chance_to_beat_control"], 1),
                 "chance_to_be_best": pct(arm["chance_to_be_best"], 1),
-                "expected_loss": pp(arm["expected_loss"]),
+                "expected_loss": expected_loss_text(
+                    arm["expected_loss"], arm.get("expected_loss_relative")
+                ),
+                "not_computed": "",
                 "design_effect": f"{deff:.2f}",
                 "effective_exposures": arm.get("effective_exposures"),
             }
@@ -369,7 +411,7 @@ def _number(name: str, value: Any) -> str:
     if name.endswith("rate") or name in ("progress", "chance_to_beat_control"):
         return pct(value)
     if name == "expected_loss":
-        return pp(value)
+        return expected_loss_text(value, None)
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)

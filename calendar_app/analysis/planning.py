@@ -26,7 +26,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from scipy import stats
+from scipy import special
 
 from calendar_app.analysis.counts import ArmCounts
 
@@ -65,8 +65,8 @@ def sample_size_two_proportions(
         p_t = p_c - delta
     if delta <= 0.0 or not (0.0 <= p_c <= 1.0) or not (0.0 <= p_t <= 1.0) or ratio <= 0:
         return None
-    z_a = float(stats.norm.isf(alpha / 2.0))
-    z_b = float(stats.norm.ppf(power))
+    z_a = float(special.ndtri(1.0 - alpha / 2.0))
+    z_b = float(special.ndtri(power))
     p_bar = (p_c + ratio * p_t) / (1.0 + ratio)
     null_sd = math.sqrt(p_bar * (1.0 - p_bar) * (1.0 + 1.0 / ratio))
     alt_sd = math.sqrt(p_c * (1.0 - p_c) + p_t * (1.0 - p_t) / ratio)

@@ -46,6 +46,11 @@ __all__ = ["ArmSummary", "ExperimentReport", "analyse", "to_jsonable"]
 class ArmSummary:
     """One arm as shown in the admin: counts, rate, split, posterior summary.
 
+    ``expected_loss`` is the rate given up, on average, by shipping this arm if another is
+    in fact best, in the metric's units (0.0002 = 0.02 percentage points) and never negative;
+    ``expected_loss_relative`` is that loss as a share of the arm's own rate. Both, and
+    ``chance_to_be_best``, are ``None`` when the arm has no exposures (``reason`` says so).
+
     ``exposures``/``successes``/``rate`` are the raw counts. With clusters, ``design_effect``
     is the arm's variance inflation, ``clusters`` its publications with exposures and
     ``effective_*`` the counts every method ran on (equal to the raw ones without clusters).
@@ -58,12 +63,14 @@ class ArmSummary:
     planned_weight: float
     observed_share: float | None
     posterior_mean: float
-    chance_to_be_best: float
-    expected_loss: float
+    chance_to_be_best: float | None
+    expected_loss: float | None
     design_effect: float = 1.0
     clusters: int | None = None
     effective_exposures: int | None = None
     effective_successes: int | None = None
+    expected_loss_relative: float | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +116,27 @@ def to_jsonable(value: Any) -> Any:
         value = float(value)
         return value if math.isfinite(value) else None
     return value
+
+
+def _fixed_interval(c: FrequentistComparison, k: int) -> Interval:
+    """The fixed-horizon comparison as the decision reads it, with its test named."""
+    fisher = c.method == "fisher_exact"
+    test = (
+        "Fisher's exact test with Newcombe's interval"
+        if fisher
+        else "the fixed-horizon Welch t-test"
+    )
+    if k > 1:
+        test += " (Holm-adjusted)"
+    return Interval(
+        c.challenger,
+        c.difference,
+        c.difference_lower,
+        c.difference_upper,
+        c.p_value_adjusted,
+        test,
+        c.agrees,
+    )
 
 
 def _check_probability(name: str, value: float) -> float:
@@ -282,36 +310,39 @@ def analyse(
             )
         )
 
+    fixed_intervals = [_fixed_interval(c, k) for c in freq]
+    strat_intervals = (
+        [
+            Interval(
+                c.challenger,
+                c.difference,
+                c.difference_lower,
+                c.difference_upper,
+                c.p_value_adjusted,
+                "the Mantel-Haenszel comparison (adjusted for network)",
+            )
+            for c in strat
+        ]
+        if strat is not None
+        else None
+    )
     if sequential:
-        intervals = [Interval(s.challenger, s.estimate, s.lower, s.upper) for s in sequences]
-    elif strat is not None:
         intervals = [
             Interval(
-                c.challenger,
-                c.difference,
-                c.difference_lower,
-                c.difference_upper,
-                c.p_value_adjusted,
+                s.challenger,
+                s.estimate,
+                s.lower,
+                s.upper,
+                s.p_value,
+                "the anytime-valid confidence sequence",
             )
-            for c in strat
+            for s in sequences
         ]
+        support = strat_intervals or fixed_intervals
     else:
-        intervals = [
-            Interval(
-                c.challenger,
-                c.difference,
-                c.difference_lower,
-                c.difference_upper,
-                c.p_value_adjusted,
-            )
-            for c in freq
-        ]
-    guard = None
-    if sequential and strat is not None:
-        guard = [
-            Interval(c.challenger, c.difference, c.difference_lower, c.difference_upper)
-            for c in strat
-        ]
+        intervals = strat_intervals or fixed_intervals
+        support = None
+    guard = strat_intervals if sequential else None
     if min_clusters < 2:
         raise ValueError(f"min_clusters must be at least 2, got {min_clusters}")
     too_few = [
@@ -331,6 +362,7 @@ def analyse(
         intervals=intervals,
         bayes=bayes,
         guard=guard,
+        support=support,
         too_few_clusters=too_few,
         min_clusters=min_clusters,
     )
@@ -348,6 +380,8 @@ def analyse(
             posterior_mean=bayes_arms[a.key].posterior_mean,
             chance_to_be_best=bayes_arms[a.key].chance_to_be_best,
             expected_loss=bayes_arms[a.key].expected_loss,
+            expected_loss_relative=bayes_arms[a.key].expected_loss_relative,
+            reason=bayes_arms[a.key].reason,
             design_effect=effects[a.key].design_effect if a.key in effects else 1.0,
             clusters=effects[a.key].clusters if a.key in effects else None,
             effective_exposures=by_key[a.key].exposures,

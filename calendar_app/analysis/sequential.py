@@ -18,6 +18,14 @@ probability-weighted pseudo-outcome ``phi_i = A_i Y_i / pi - (1 - A_i) Y_i / (1 
 whose mean is exactly ``p_t - p_c``. With 0/1 outcomes ``phi`` takes three values
 (``1/pi``, ``0``, ``-1/(1-pi)``), so its mean and variance follow from the counts alone.
 
+**Anytime-valid p-value.** The smallest ``alpha`` at which ``C_t`` excludes 0: solving
+``|mu_t| = sigma_t * margin(t, rho, alpha)`` for ``alpha`` gives
+``p_t = min(1, sqrt(t rho^2 + 1) * exp(-t^2 rho^2 mu_t^2 / (2 sigma_t^2 (t rho^2 + 1))))`` — the
+reciprocal of the normal-mixture e-value, the same formula GrowthBook's engine reports (their
+eq. 155 reference). ``p_t < alpha`` exactly when the sequence at ``alpha`` (same ``rho``)
+excludes 0, so the p-value and the interval can never disagree; like the interval, it may be
+read at every look. (The running minimum over looks is also valid; we report the current value.)
+
 ``rho`` sets the sample size at which the sequence is tightest; ``best_rho(t_opt, alpha)`` is
 the exact minimiser of the width at ``t_opt`` (Lambert W), as in the authors' reference code.
 Kairos tunes it to the planned sample size.
@@ -45,7 +53,10 @@ __all__ = [
     "confidence_sequence",
     "cs_margin",
     "ipw_confidence_sequence",
+    "sequential_p_value",
 ]
+
+NO_EXPOSURES = "no exposures yet: nothing to estimate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +130,24 @@ def ipw_confidence_sequence(
     return mean, lower, upper
 
 
+def sequential_p_value(mean: float, sd: float, t: float, rho: float) -> float:
+    """Anytime-valid p-value of ``H0: delta = 0`` (see the module docstring)."""
+    if t <= 0 or sd <= 0.0:
+        return 1.0
+    r2t = rho * rho * t + 1.0
+    exponent = -(t * t * rho * rho * mean * mean) / (2.0 * sd * sd * r2t)
+    return min(1.0, math.sqrt(r2t) * math.exp(exponent))
+
+
 @dataclass(frozen=True, slots=True)
 class SequentialComparison:
     """Anytime-valid interval for ``rate(challenger) - rate(control)``.
 
     ``estimate`` is the IPW estimate (equal to the plain difference of rates when the split
     matches the plan); ``lower``/``upper`` are ``None`` while nothing can be said (no
-    exposures or no successes yet). ``alpha`` is the per-comparison level (``alpha / k``)."""
+    exposures or no successes yet). ``alpha`` is the per-comparison level (``alpha / k``).
+    ``p_value`` is the anytime-valid p-value (compare it with ``alpha``); ``None``, with
+    ``estimate``, and with ``reason`` set, when either arm has no exposures."""
 
     challenger: str
     control: str
@@ -137,6 +159,8 @@ class SequentialComparison:
     optimal_n: float
     n: int
     planned_share: float
+    p_value: float | None = None
+    reason: str | None = None
 
 
 def confidence_sequence(
@@ -153,25 +177,40 @@ def confidence_sequence(
         raise ValueError(f"planned_share must be in (0, 1), got {planned_share!r}")
     rho = best_rho(optimal_n, alpha) if rho is None else rho
     n = control.exposures + challenger.exposures
-    est, lo, hi = ipw_confidence_sequence(
-        challenger.successes,
-        challenger.exposures,
-        control.successes,
-        control.exposures,
-        share=planned_share,
-        alpha=alpha,
-        rho=rho,
-    )
-    informative = n >= 2 and (control.successes + challenger.successes) > 0
+    if control.exposures == 0 or challenger.exposures == 0:
+        empty = control.key if control.exposures == 0 else challenger.key
+        return SequentialComparison(
+            challenger.key,
+            control.key,
+            None,
+            None,
+            None,
+            alpha,
+            rho,
+            float(optimal_n),
+            n,
+            planned_share,
+            reason=f"{empty!r} has {NO_EXPOSURES}",
+        )
+    s_t, s_c = challenger.successes, control.successes
+    mean = (s_t / planned_share - s_c / (1.0 - planned_share)) / n
+    second = (s_t / planned_share**2 + s_c / (1.0 - planned_share) ** 2) / n
+    sd = math.sqrt(max(second - mean * mean, 0.0))
+    informative = n >= 2 and sd > 0.0
+    lower = upper = None
+    if informative:
+        half = sd * float(cs_margin(n, rho, alpha))
+        lower, upper = max(-1.0, mean - half), min(1.0, mean + half)
     return SequentialComparison(
         challenger=challenger.key,
         control=control.key,
-        estimate=float(est) if n > 0 else None,
-        lower=float(lo) if informative else None,
-        upper=float(hi) if informative else None,
+        estimate=mean,
+        lower=lower,
+        upper=upper,
         alpha=alpha,
         rho=rho,
         optimal_n=float(optimal_n),
         n=n,
         planned_share=planned_share,
+        p_value=sequential_p_value(mean, sd, n, rho) if informative else 1.0,
     )

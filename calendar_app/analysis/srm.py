@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scipy import stats
+from scipy import special
 
 __all__ = ["SRM_THRESHOLD", "SrmResult", "sample_ratio_mismatch"]
 
@@ -76,8 +76,10 @@ def sample_ratio_mismatch(
     elif total == 0 or df == 0:
         statistic, p_value = 0.0, 1.0
     else:
-        result = stats.chisquare([observed[k] for k in tested], [expected[k] for k in tested])
-        statistic, p_value = float(result.statistic), float(result.pvalue)
+        # Pearson's X^2 by hand and chdtrc for its tail: scipy.stats.chisquare computes the
+        # same number with ~1 ms of array and argument handling around it.
+        statistic = sum((observed[k] - expected[k]) ** 2 / expected[k] for k in tested)
+        p_value = float(special.chdtrc(df, statistic))
     return SrmResult(
         statistic=statistic,
         df=df,

@@ -32,7 +32,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from scipy import stats
+from scipy import special
 
 from calendar_app.analysis.counts import StratumCounts
 from calendar_app.analysis.frequentist import FrequentistComparison, compare_fixed, holm_adjust
@@ -121,7 +121,7 @@ def stratified_analysis(
     """
     k = max(1, len(challengers))
     level_alpha = alpha / k
-    z = float(stats.norm.isf(level_alpha / 2.0))
+    z = float(special.ndtri(1.0 - level_alpha / 2.0))
     results = []
     for challenger in challengers:
         mh = mantel_haenszel_difference(strata, control=control, challenger=challenger)
@@ -156,7 +156,7 @@ def stratified_analysis(
             continue
         rd, variance, _ = mh
         se = math.sqrt(variance)
-        p_value = float(min(1.0, 2.0 * stats.norm.sf(abs(rd) / se)))
+        p_value = float(min(1.0, 2.0 * special.ndtr(-abs(rd) / se)))
         results.append(
             StratifiedComparison(
                 challenger,

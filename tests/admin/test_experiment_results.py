@@ -164,6 +164,11 @@ def test_promote_winner_through_the_page(experiment, client_as, brand):
     response = approver.post(
         _url(experiment), {"action": "promote_winner", "variant": "bold"}, follow=True
     )
+    assert any(m.startswith("Refused:") and "no data" in m for m in messages_of(response))
+    _publish(experiment, {"control": 0.02, "bold": 0.035}, per_arm=12, impressions=6000)
+    response = approver.post(
+        _url(experiment), {"action": "promote_winner", "variant": "bold"}, follow=True
+    )
     assert any("promoted" in m for m in messages_of(response))
     brand.refresh_from_db()
     experiment.refresh_from_db()
@@ -242,3 +247,22 @@ def test_page_renders_when_the_design_is_not_ready(brand, client_as):
     assert response.status_code == 200
     html = response.content.decode()
     assert "Not ready" in html and 'id="variants"' not in html
+
+
+@pytest.mark.django_db
+def test_an_arm_without_exposures_shows_nothing_computed_and_why(experiment, client_as):
+    _publish(experiment, {"control": 0.014}, per_arm=12, impressions=6000)  # bold never shown
+    page = client_as(Role.VIEWER).get(_url(experiment)).content.decode()
+    assert "Not computed: no exposures yet" in page
+    row = page.split('data-variant="bold"')[1].split("</tr>")[0]
+    assert "%" not in row and "pp" not in row  # no difference, chance or interval for it
+    control = page.split('data-variant="control"')[1].split("</tr>")[0]
+    assert "+48" not in control  # no loss measured against the prior's 50% mean
+    assert "Expected loss if shipped" in page and 'id="expected-loss-help"' in page
+
+
+def test_expected_loss_reads_as_a_loss():
+    from calendar_app.admin.experiments import expected_loss_text
+
+    assert expected_loss_text(0.0002, 0.014) == "-0.020 pp (-1.4% of its rate)"
+    assert expected_loss_text(None, None) == "—"

@@ -31,7 +31,7 @@ def miller_prob_b_beats_a(a_a, b_a, a_b, b_b):
 
 @pytest.mark.parametrize(
     ("control", "challenger"),
-    [((100, 10), (100, 15)), ((1000, 30), (900, 40)), ((5, 0), (5, 5)), ((0, 0), (3, 1))],
+    [((100, 10), (100, 15)), ((1000, 30), (900, 40)), ((5, 0), (5, 5)), ((1, 0), (3, 1))],
 )
 def test_chance_to_beat_matches_closed_form(control, challenger):
     c, t = ArmCounts("c", *control), ArmCounts("t", *challenger)
@@ -40,6 +40,25 @@ def test_chance_to_beat_matches_closed_form(control, challenger):
     expected = miller_prob_b_beats_a(pc.a, pc.b, pt.a, pt.b)
     assert result.comparisons[0].chance_to_beat_control == pytest.approx(expected, abs=1e-9)
     assert result.method == "quadrature" and result.monte_carlo_error is None
+
+
+def test_an_arm_without_exposures_gets_nothing_computed_and_a_reason():
+    result = bayesian_analysis(
+        [ArmCounts("c", 10_000, 140), ArmCounts("t", 0, 0), ArmCounts("u", 9_000, 130)],
+        control="c",
+    )
+    empty = result.comparisons[0]
+    assert empty.challenger == "t" and empty.chance_to_beat_control is None
+    assert empty.difference_lower is None and empty.lift_upper is None
+    assert "no exposures" in empty.reason
+    arms = {a.key: a for a in result.arms}
+    assert arms["t"].chance_to_be_best is None and arms["t"].expected_loss is None
+    assert "no exposures" in arms["t"].reason
+    # the other two are compared among themselves, and the control's loss is a small number,
+    # not the distance to a prior mean of 50%
+    assert arms["c"].chance_to_be_best + arms["u"].chance_to_be_best == pytest.approx(1, abs=1e-12)
+    assert arms["c"].expected_loss < 0.01
+    assert result.comparisons[1].chance_to_beat_control is not None
 
 
 def test_expected_loss_matches_two_arm_identity():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils import timezone
 
 from calendar_app.models import ContentItem, Publication, PublicationStatus, Transition
 from tests import factories as f
@@ -152,12 +153,42 @@ def test_experiment_results(world, client_for):
     body = client_for("viewer").get(f"{url}results/").json()
     control = body["counts"]["arms"]["control"]
     assert control["impressions"] == 1000 and control["clicks"] == 20
-    assert body["decision"]["action"] in {"keep_running", "ship", "no_difference", "srm"}
+    assert body["decision"]["action"] in {
+        "keep_running",
+        "ship",
+        "no_difference",
+        "worse",
+        "below_mde",
+        "srm",
+    }
     assert body["decision"]["sentence"]
     series = client_for("viewer").get(f"{url}timeseries/", {"bucket": "day"}).json()
     assert series["bucket"] == "day" and isinstance(series["points"], list)
     bad = client_for("viewer").get(f"{url}timeseries/", {"bucket": "week"})
     assert bad.status_code == 400 and "bucket" in bad.json()["fields"]
+
+
+def _give_every_variant_data(world) -> None:
+    """One published post per variant, each with a snapshot of 1,000 impressions."""
+    experiment, channel = world["experiment"], world["channel"]
+    for variant in experiment.variants.all():
+        item = f.ContentItemFactory(
+            brand=experiment.brand,
+            workspace=world.workspace,
+            channels=[channel],
+            experiment=experiment,
+        )
+        now = timezone.now()
+        publication = f.PublicationFactory(
+            content_item=item,
+            channel=channel,
+            variant=variant,
+            workspace=world.workspace,
+            status="published",
+            due_at=now,
+            published_at=now,
+        )
+        f.MetricSnapshotFactory(publication=publication, workspace=world.workspace)
 
 
 def test_experiment_decide_and_promote_need_an_approver(world, client_for):
@@ -172,6 +203,13 @@ def test_experiment_decide_and_promote_need_an_approver(world, client_for):
     assert started.status_code == 200 and started.json()["status"] == "running", started.content
     assert editor.post(f"{url}start/", {}, format="json").status_code == 400  # only a draft starts
     assert editor.post(f"{url}decide/", {}, format="json").status_code == 403
+    # no variant has data yet: nothing to decide on and nothing that shows a winner
+    refused = approver.post(f"{url}decide/", {}, format="json")
+    assert refused.status_code == 400, refused.content
+    assert "no data" in " ".join(refused.json()["fields"]["variant"])
+    early = approver.post(f"{url}promote/", {"variant": "challenger"}, format="json")
+    assert early.status_code == 400 and "no data" in " ".join(early.json()["fields"]["variant"])
+    _give_every_variant_data(world)
     decided = approver.post(f"{url}decide/", {}, format="json")
     assert decided.status_code == 200, decided.content
     assert decided.json()["decision"]["action"]

@@ -58,6 +58,9 @@ SCRIPT_TIMEOUT = 50
 #: command line as the prelude logs it, i.e. its arguments joined by spaces, expected status).
 #: Every entry must match at least one call; every other call must answer 1xx-3xx.
 EXPECTED_STATUS: list[tuple[str, int]] = [
+    # Step 6: the new experiment has no data yet, so deciding and promoting are refused (400)
+    ("/decide/ -H Authorization", 400),
+    ("/promote/ -H Authorization", 400),
     # Step 5: "Repeating the PATCH with the same, now stale, ETag answers 412"
     (
         "-w %{http_code}\\n -X PATCH http://{addr}/api/v1/workspaces/north-agency/content-items/",

@@ -85,7 +85,7 @@ def test_record_decision_needs_approver_and_records(experiment, make_publication
     assert experiment.status == ExperimentStatus.DECIDED
 
 
-def test_promote_winner(experiment, actor, brand):
+def test_promote_winner(experiment, actor, brand, make_publication):
     template = f.ReactiveTemplateFactory(
         brand=brand, workspace=brand.workspace, experiment=experiment
     )
@@ -107,6 +107,11 @@ def test_promote_winner(experiment, actor, brand):
     with pytest.raises(ValidationError):
         experiments.promote_winner(experiment, other, approver)
 
+    with pytest.raises(ValidationError) as err:  # no data yet: nothing says it won
+        experiments.promote_winner(experiment, bold, approver)
+    assert "no data" in err.value.message_dict["variant"][0]
+
+    _simulate(experiment, make_publication, {"control": 0.02, "bold": 0.03}, 10, 5000)
     promoted_at = T0 + timedelta(days=9)
     experiments.promote_winner(experiment, bold, approver, now=promoted_at)
     experiment.refresh_from_db()
@@ -124,13 +129,33 @@ def test_promote_winner(experiment, actor, brand):
     assert template.approved_by == approver.user and template.approved_at == promoted_at
 
 
-def test_promotion_does_not_approve_unreviewed_template(experiment, actor, brand):
+def test_promotion_does_not_approve_unreviewed_template(experiment, actor, brand, make_publication):
     template = f.ReactiveTemplateFactory(
         brand=brand, workspace=brand.workspace, experiment=experiment
     )
     assert not template.is_approved
     experiments.start_experiment(experiment, actor(Role.EDITOR), now=T0)
+    _simulate(experiment, make_publication, {"control": 0.02, "bold": 0.03}, 10, 5000)
     experiments.promote_winner(experiment, experiment.variants.get(key="bold"), actor(Role.ADMIN))
     template.refresh_from_db()
     assert template.cta_text == "Grab yours before midnight"
     assert not template.is_approved
+
+
+def test_no_decision_is_recorded_while_a_variant_has_no_data(experiment, make_publication, actor):
+    experiments.start_experiment(experiment, actor(Role.EDITOR), now=T0)
+    _simulate(experiment, make_publication, {"control": 0.02}, 10, 5000)  # bold never shown
+    result = experiments.analyse_experiment(experiment, now=T0 + timedelta(days=5))
+    assert experiments.variants_without_data(result) == ["bold"]
+    bold = next(a for a in result["report"]["arms"] if a["key"] == "bold")
+    assert bold["chance_to_be_best"] is None and "no exposures" in bold["reason"]
+    with pytest.raises(ValidationError) as err:
+        experiments.record_decision(experiment, actor(Role.APPROVER), now=T0 + timedelta(days=5))
+    assert "“bold” has no data" in err.value.message_dict["variant"][0]
+    experiment.refresh_from_db()
+    assert experiment.decision == "" and experiment.status == ExperimentStatus.RUNNING
+    with pytest.raises(ValidationError) as err:
+        experiments.promote_winner(
+            experiment, experiment.variants.get(key="bold"), actor(Role.ADMIN)
+        )
+    assert "no data" in err.value.message_dict["variant"][0]

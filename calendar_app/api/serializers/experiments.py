@@ -117,12 +117,26 @@ class ExperimentSerializer(KairosModelSerializer):
 
 class DecisionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(
-        choices=["keep_running", "ship", "no_difference", "srm", "not_ready", "data_problem"]
+        choices=[
+            "keep_running",
+            "ship",
+            "no_difference",
+            "worse",
+            "below_mde",
+            "srm",
+            "not_ready",
+            "data_problem",
+        ],
+        help_text="ship: a challenger is better; worse: every challenger is significantly worse "
+        "than control; below_mde: a real gain smaller than the minimum detectable effect; "
+        "no_difference: no effect worth having; keep_running; srm: the traffic split is broken.",
     )
     label = serializers.CharField(help_text='For people: "Keep running", "Ship Grab a pack", …')
     variant = serializers.CharField(allow_null=True, help_text="The variant to ship, if any.")
     variant_name = serializers.CharField(allow_null=True)
-    sentence = serializers.CharField(help_text="The decision with the numbers behind it.")
+    sentence = serializers.CharField(
+        help_text="The decision with the numbers behind it, naming the test that decided."
+    )
 
 
 class ExperimentResultsSerializer(serializers.Serializer):
