@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from calendar_app.connect.api import oauth_callback
 from calendar_app.delivery.health import health
 from calendar_app.feeds_views import ical_feed
 from calendar_app.media.views import media_file
@@ -14,6 +15,7 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("feeds/ical/<str:token>.ics", ical_feed, name="calendar-feed-ics"),
     path("m/<str:token>", media_file, name="media-file"),
+    path("connect/callback", oauth_callback, name="connect-callback"),
     path("", include("calendar_app.tracking_urls")),
     path("", include("calendar_app.audiences.urls")),
     path("api/v1/", include("calendar_app.api.urls", namespace="api")),

@@ -57,6 +57,7 @@ from publishers.network import (
     media_problems,
     settings_problems,
 )
+from publishers.oauth import ConnectedAccount, OAuthApp, OAuthClient
 from publishers.pipeline import Outcome, Status, deliver
 from publishers.progress import DeliveryProgress, MediaLoader, MemoryProgress
 from publishers.ratelimit import RateLimit, observe_rate_limit, parse_rate_limit
@@ -99,6 +100,7 @@ __all__ = [
     "CallToAction",
     "Capabilities",
     "ChannelContext",
+    "ConnectedAccount",
     "CredentialsExpired",
     "DeliveryProgress",
     "DuplicateNetworkError",
@@ -112,6 +114,8 @@ __all__ = [
     "Network",
     "NetworkInfo",
     "NetworkRegistry",
+    "OAuthApp",
+    "OAuthClient",
     "Outcome",
     "PermanentError",
     "PluginInfo",

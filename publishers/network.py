@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from publishers.errors import PermanentError
+from publishers.oauth import ConnectedAccount, OAuthApp, OAuthClient
 from publishers.retry import RetryPolicy
 from publishers.values import (
     Capabilities,
@@ -177,6 +178,29 @@ class Network(abc.ABC):
         """
         return ""
 
+    def oauth_app(self, settings: Mapping[str, Any]) -> OAuthApp | None:
+        """The OAuth 2.0 authorisation-code flow that connects a channel with these settings
+        (the instance, for a network with many servers), or ``None`` when the network connects
+        by pasted credentials only. Pure: no I/O."""
+        return None
+
+    def register_oauth_client(self, settings: Mapping[str, Any], redirect_uri: str) -> OAuthClient:
+        """Register Kairos as a client on the channel's server (Mastodon's ``/api/v1/apps``)
+        and return the client. Only for networks whose every server needs its own client; the
+        host keeps the answer per server and redirect URI. The default says the operator must
+        configure a client."""
+        raise PermanentError(
+            f"{self.display_name} needs an OAuth client configured by the operator.",
+            code="oauth_client_missing",
+        )
+
+    def oauth_account(
+        self, settings: Mapping[str, Any], token: Mapping[str, Any]
+    ) -> ConnectedAccount:
+        """Read the account the token belongs to (its handle, name, avatar) and say which
+        secrets the channel keeps from the token. Override with :meth:`oauth_app`."""
+        raise PermanentError(f"{self.display_name} cannot connect by OAuth.", code="not_supported")
+
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description for the API's list of networks."""
         return {
@@ -184,6 +208,7 @@ class Network(abc.ABC):
             "display_name": self.display_name,
             "capabilities": self.capabilities.to_dict(),
             "retry_policy": None if self.retry_policy is None else self.retry_policy.describe(),
+            "connects_by_oauth": type(self).oauth_app is not Network.oauth_app,
             "settings_schema": [f.to_dict() for f in self.settings_schema],
             "secret_fields": [f.to_dict() for f in self.secret_fields],
         }

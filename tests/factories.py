@@ -218,3 +218,24 @@ class MediaAssetFactory(factory.django.DjangoModelFactory):
             name=kwargs.get("original_name", "square.png"),
             alt_text=kwargs.get("alt_text", ""),
         )
+
+
+def oauth_flow(brand, **fields):
+    """A connection in progress (as ``POST .../connections/`` leaves it)."""
+    import secrets
+    from datetime import timedelta
+
+    from calendar_app.connect.models import OAuthFlow
+
+    defaults = {
+        "workspace": brand.workspace,
+        "brand": brand,
+        "network": "mastodon",
+        "settings": {"instance": "https://mastodon.example"},
+        "state": secrets.token_urlsafe(32),
+        "redirect_uri": "https://kairos.example/connect/callback",
+        "client_id": "client",
+        "secrets": {"code_verifier": "v" * 64},
+        "expires_at": timezone.now() + timedelta(minutes=10),
+    }
+    return OAuthFlow.objects.create(**{**defaults, **fields})

@@ -27,6 +27,7 @@ from calendar_app.api.views.networks import NetworkListView
 from calendar_app.api.views.reactive import ReactiveTemplateViewSet
 from calendar_app.api.views.tenancy import ApiTokenViewSet, MemberViewSet, WorkspaceListViewSet
 from calendar_app.api.views.webhooks import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
+from calendar_app.connect.api import ConnectionViewSet
 from calendar_app.media.api import MediaAssetViewSet
 
 app_name = "api"
@@ -46,6 +47,7 @@ workspace_router.register("experiments", ExperimentViewSet, basename="experiment
 workspace_router.register("publications", PublicationViewSet, basename="publication")
 workspace_router.register("metric-snapshots", MetricSnapshotViewSet, basename="metric-snapshot")
 workspace_router.register("media", MediaAssetViewSet, basename="media")
+workspace_router.register("connections", ConnectionViewSet, basename="connection")
 workspace_router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook-subscription")
 workspace_router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,10 +32,13 @@ import httpx
 from publishers import (
     Capabilities,
     ChannelContext,
+    ConnectedAccount,
     CredentialsExpired,
     MediaRef,
     MetricSnapshot,
     Network,
+    OAuthApp,
+    OAuthClient,
     PermanentError,
     Post,
     Problem,
@@ -51,6 +55,8 @@ from publishers import (
 __all__ = ["MastodonNetwork", "mastodon_length"]
 
 USER_AGENT = "Kairos-Mastodon/1"
+#: What a connected channel may do: post and read its statuses and media, and read the account.
+OAUTH_SCOPES = ("read:accounts", "read:statuses", "write:statuses", "write:media")
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 DEFAULT_LIMITS = {"max_characters": 500, "characters_reserved_per_url": 23}
 LIMITS_TTL = 3600.0
@@ -404,6 +410,64 @@ class MastodonNetwork(Network):
         if post.reply_to is not None:
             status["in_reply_to_id"] = post.reply_to.parent.external_id
         return status
+
+    # --- connecting by OAuth -------------------------------------------------------------------
+
+    def oauth_app(self, settings: Mapping[str, Any]) -> OAuthApp | None:
+        instance = str(settings.get("instance") or "").rstrip("/")
+        if urlsplit(instance).scheme not in ("http", "https") or not urlsplit(instance).hostname:
+            return None
+        return OAuthApp(
+            authorize_url=f"{instance}/oauth/authorize",
+            token_url=f"{instance}/oauth/token",
+            scopes=OAUTH_SCOPES,
+            pkce=True,
+            server=instance,
+        )
+
+    def register_oauth_client(self, settings: Mapping[str, Any], redirect_uri: str) -> OAuthClient:
+        """Every instance is its own OAuth server: register Kairos there (``POST
+        /api/v1/apps``). The host keeps the client per instance and redirect URI."""
+        channel = ChannelContext(id="oauth", network=self.key, settings=dict(settings))
+        data = self._answer(
+            self._request(
+                channel,
+                "POST",
+                "/api/v1/apps",
+                json={
+                    "client_name": "Kairos",
+                    "redirect_uris": redirect_uri,
+                    "scopes": " ".join(OAUTH_SCOPES),
+                    "website": "https://github.com/kairos",
+                },
+                authenticated=False,
+            ),
+            "registering Kairos on the instance",
+        )
+        if not data or not data.get("client_id"):
+            raise PermanentError(
+                "The instance did not register Kairos (no client id).", code="oauth_refused"
+            )
+        return OAuthClient(str(data["client_id"]), str(data.get("client_secret") or ""))
+
+    def oauth_account(
+        self, settings: Mapping[str, Any], token: Mapping[str, Any]
+    ) -> ConnectedAccount:
+        access = str(token.get("access_token") or "")
+        channel = ChannelContext(
+            id="oauth", network=self.key, settings=dict(settings), secrets={"access_token": access}
+        )
+        account = self._answer(
+            self._request(channel, "GET", "/api/v1/accounts/verify_credentials"),
+            "reading the connected account",
+        )
+        return ConnectedAccount(
+            handle="@" + str(account.get("acct") or account.get("username")),
+            secrets={"access_token": access},
+            display_name=str(account.get("display_name") or ""),
+            account_id=str(account.get("id") or ""),
+            avatar_url=str(account.get("avatar") or ""),
+        )
 
     # --- media ---------------------------------------------------------------------------------
 

@@ -77,6 +77,7 @@ def build_world(workspace: Workspace) -> World:
     token, _ = ApiToken.issue(workspace=workspace, name="world key", role=Role.VIEWER)
     webhook_subscription, webhook_delivery = f.webhook_rows(workspace)
     medium = f.MediaAssetFactory(workspace=workspace)
+    connection = f.oauth_flow(brand)
     return World(
         workspace,
         {
@@ -94,6 +95,7 @@ def build_world(workspace: Workspace) -> World:
             "webhook-subscription": webhook_subscription,
             "webhook-delivery": webhook_delivery,
             "media": medium,
+            "connection": connection,
         },
     )
 

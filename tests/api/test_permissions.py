@@ -54,6 +54,7 @@ REQUIRED: dict[str, dict[str, str]] = {
     },
     "webhook-delivery": {"list": AP, "retrieve": AP, "replay": AP},
     "media": CRUD_EDITOR,
+    "connection": {"list": AD, "retrieve": AD, "create": AD},
 }
 
 ROLES = [V, E, AP, AD]

@@ -59,6 +59,8 @@ def add_rows(basename: str, world: World, n: int) -> None:
             )
         elif basename == "media":
             f.MediaAssetFactory(workspace=ws)
+        elif basename == "connection":
+            f.oauth_flow(f.BrandFactory(workspace=ws))
         else:  # pragma: no cover - a new list endpoint must be taught here
             raise AssertionError(f"teach add_rows about {basename}")
 

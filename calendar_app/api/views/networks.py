@@ -27,6 +27,10 @@ class NetworkSerializer(serializers.Serializer):
     )
     settings_schema = serializers.ListField(child=serializers.DictField())
     secret_fields = serializers.ListField(child=serializers.DictField())
+    connects_by_oauth = serializers.BooleanField(
+        help_text="Channels can be connected with a button (POST .../connections/) instead of "
+        "pasted credentials."
+    )
     plugin = serializers.CharField()
     distribution = serializers.CharField(allow_null=True)
     version = serializers.CharField(allow_null=True)

@@ -1,0 +1,281 @@
+"""Starting and finishing an OAuth 2.0 connection, all or nothing.
+
+Why it is built this way:
+
+* ``state`` names the flow and is single use: it is marked used in its own transaction *before*
+  the code is exchanged, so a replayed callback (a double click, a leaked URL) is refused even
+  while the first one is still talking to the network.
+* The PKCE verifier and any client secret stay in the database (encrypted); the browser only
+  ever carries the state and the code.
+* The token endpoint is checked against the operator's private-address rule, like every request
+  a network plugin makes; a workspace cannot aim Kairos at an internal address through an
+  "instance" setting.
+* The channel is created (or, for an account already connected to the brand, updated - a
+  reconnect, which releases its held publications) only once the account has been read: a
+  refused consent, an expired flow or a network error leave no half-made channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets as pysecrets
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from django.conf import settings as django_settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from calendar_app.connect.models import FlowStatus, OAuthFlow, OAuthRegistration
+from calendar_app.models import Brand, Channel, ChannelStatus
+from calendar_app.plugins_runtime import get_plugins
+from publishers import (
+    AddressRefused,
+    Network,
+    OAuthApp,
+    OAuthClient,
+    PublisherError,
+    UnknownNetworkError,
+    private_allowed,
+    resolve_target,
+    settings_problems,
+)
+
+with warnings.catch_warnings():  # Authlib announces a future httpx2 port at import time
+    warnings.simplefilter("ignore")
+    from authlib.common.security import generate_token
+    from authlib.integrations.httpx_client import OAuth2Client, OAuthError
+
+__all__ = ["FLOW_TTL", "ConnectError", "callback_url", "finish_flow", "start_flow"]
+
+logger = logging.getLogger("kairos.connect")
+FLOW_TTL = timedelta(minutes=10)
+_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+@dataclass
+class ConnectError(Exception):
+    """Why a connection cannot start or finish, for the person trying (``field`` names what to
+    fix when it is theirs to fix)."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def callback_url() -> str:
+    """Where the network sends the person back: a public address of this deployment."""
+    base = django_settings.KAIROS_PUBLIC_BASE_URL.rstrip("/")
+    return f"{base}{reverse('connect-callback')}"
+
+
+def _network(key: str) -> Network:
+    try:
+        return get_plugins().network(key)
+    except UnknownNetworkError:
+        raise ConnectError(
+            "unknown_network", f"No network {key!r} is installed.", "network"
+        ) from None
+
+
+def _app(network: Network, settings: Mapping[str, Any]) -> OAuthApp:
+    app = network.oauth_app(settings)
+    if app is None:
+        raise ConnectError(
+            "oauth_not_supported",
+            f"{network.display_name} channels are connected by pasting credentials, not by "
+            "signing in (or its settings do not say which server).",
+            "network",
+        )
+    try:
+        resolve_target(app.token_url, allow_private=private_allowed(network.key))
+    except AddressRefused:
+        raise ConnectError(
+            "address_refused",
+            "The server's address is private or reserved; Kairos does not connect to it.",
+            "settings",
+        ) from None
+    return app
+
+
+def _operator_client(network: Network) -> OAuthClient | None:
+    prefix = f"KAIROS_OAUTH_{network.key.upper().replace('-', '_')}"
+    client_id = os.environ.get(f"{prefix}_CLIENT_ID", "")
+    return (
+        OAuthClient(client_id, os.environ.get(f"{prefix}_CLIENT_SECRET", "")) if client_id else None
+    )
+
+
+def _client(
+    network: Network, app: OAuthApp, settings: Mapping[str, Any], redirect: str
+) -> OAuthClient:
+    """The operator's client, else the one registered on this server earlier, else a new one."""
+    configured = _operator_client(network)
+    if configured is not None:
+        return configured
+    server = app.server or app.token_url
+    known = OAuthRegistration.objects.filter(
+        network=network.key, server=server, redirect_uri=redirect
+    ).first()
+    if known is not None:
+        return OAuthClient(known.client_id, str(known.secrets.get("client_secret", "")))
+    try:
+        client = network.register_oauth_client(settings, redirect)
+    except PublisherError as exc:
+        raise ConnectError(exc.code, exc.reason, "settings") from exc
+    try:
+        with transaction.atomic():
+            OAuthRegistration.objects.create(
+                network=network.key,
+                server=server,
+                redirect_uri=redirect,
+                client_id=client.client_id,
+                secrets={"client_secret": client.client_secret},
+            )
+    except IntegrityError:  # two people registered at once: keep the first, use ours anyway
+        pass
+    return client
+
+
+def _oauth(client: OAuthClient, app: OAuthApp, redirect: str) -> OAuth2Client:
+    return OAuth2Client(
+        client_id=client.client_id,
+        client_secret=client.client_secret or None,
+        scope=" ".join(app.scopes) or None,
+        redirect_uri=redirect,
+        code_challenge_method="S256" if app.pkce else None,
+        token_endpoint_auth_method="client_secret_post" if client.client_secret else "none",
+        trust_env=False,
+        follow_redirects=False,
+        timeout=_TIMEOUT,
+    )
+
+
+def start_flow(
+    brand: Brand, network_key: str, settings: Mapping[str, Any], user: Any
+) -> tuple[OAuthFlow, str]:
+    """Begin connecting an account of ``network_key`` to ``brand``; returns the flow and the
+    URL to send the person to."""
+    network = _network(network_key)
+    problems = settings_problems(network, settings)
+    if problems:
+        first = problems[0]
+        raise ConnectError(first.code, first.message, first.field)
+    app = _app(network, settings)
+    redirect = callback_url()
+    client = _client(network, app, settings, redirect)
+    state = pysecrets.token_urlsafe(32)
+    verifier = generate_token(64) if app.pkce else ""
+    with _oauth(client, app, redirect) as oauth:
+        url, _ = oauth.create_authorization_url(
+            app.authorize_url, state=state, code_verifier=verifier or None
+        )
+    flow = OAuthFlow.objects.create(
+        workspace=brand.workspace,
+        brand=brand,
+        network=network.key,
+        settings=dict(settings),
+        state=state,
+        redirect_uri=redirect,
+        client_id=client.client_id,
+        secrets={"code_verifier": verifier, "client_secret": client.client_secret},
+        created_by=user if getattr(user, "pk", None) else None,
+        expires_at=timezone.now() + FLOW_TTL,
+    )
+    return flow, url
+
+
+def _claim(state: str) -> OAuthFlow:
+    """Take the flow named by ``state`` for this callback, once."""
+    with transaction.atomic():
+        flow = OAuthFlow.objects.select_for_update().filter(state=state).first() if state else None
+        if flow is None:
+            raise ConnectError(
+                "unknown_state", "This connection link is not known here; start again.", "state"
+            )
+        if flow.used_at is not None:
+            raise ConnectError(
+                "state_used",
+                "This connection link was already used; start again to connect an account.",
+                "state",
+            )
+        flow.used_at = timezone.now()
+        flow.save(update_fields=["used_at", "updated_at"])
+        return flow
+
+
+def _fail(flow: OAuthFlow, code: str, message: str) -> ConnectError:
+    OAuthFlow.objects.filter(pk=flow.pk).update(
+        status=FlowStatus.FAILED, reason=f"{code}: {message}"[:500], updated_at=timezone.now()
+    )
+    return ConnectError(code, message)
+
+
+def finish_flow(
+    state: str, code: str = "", error: str = "", error_description: str = ""
+) -> OAuthFlow:
+    """Complete the flow the network sent the person back with; returns it connected.
+
+    :raises ConnectError: unknown or used state, expired flow, refused consent, a network that
+        refused the code - with nothing created.
+    """
+    flow = _claim(state)
+    if flow.used_at and flow.expires_at < flow.used_at:
+        raise _fail(flow, "flow_expired", "The connection took more than 10 minutes; start again.")
+    if error:
+        if error == "access_denied":
+            raise _fail(flow, "consent_refused", "The account's owner did not allow Kairos.")
+        raise _fail(
+            flow,
+            "oauth_error",
+            f"The network answered {error[:60]!r}: {error_description[:200]}".rstrip(": "),
+        )
+    if not code:
+        raise _fail(flow, "missing_code", "The network sent no authorisation code back.")
+    network = _network(flow.network)
+    try:
+        app = _app(network, flow.settings)
+    except ConnectError as exc:
+        raise _fail(flow, exc.code, exc.message) from exc
+    client = OAuthClient(flow.client_id, str(flow.secrets.get("client_secret", "")))
+    verifier = str(flow.secrets.get("code_verifier", "")) or None
+    try:
+        with _oauth(client, app, flow.redirect_uri) as oauth:
+            token = oauth.fetch_token(app.token_url, code=code, code_verifier=verifier)
+        account = network.oauth_account(flow.settings, token)
+    except (OAuthError, httpx.HTTPError, ValueError, KeyError) as exc:
+        logger.warning("code exchange for flow %s failed: %r", flow.pk, exc)
+        raise _fail(
+            flow, "token_refused", "The network refused the authorisation code; start again."
+        ) from exc
+    except PublisherError as exc:
+        raise _fail(flow, exc.code, exc.reason) from exc
+    with transaction.atomic():
+        channel = Channel.objects.filter(
+            brand=flow.brand_id, network=flow.network, handle=account.handle
+        ).first()
+        if channel is None:
+            channel = Channel(
+                workspace_id=flow.workspace_id,
+                brand_id=flow.brand_id,
+                network=flow.network,
+                handle=account.handle,
+            )
+        channel.settings = {**flow.settings, **account.settings}
+        channel.secrets = dict(account.secrets)
+        channel.display_name = (account.display_name or account.handle)[:120]
+        channel.status = ChannelStatus.CONNECTED
+        channel.status_reason = ""
+        channel.save()
+        flow.status, flow.channel, flow.reason = FlowStatus.CONNECTED, channel, ""
+        flow.save(update_fields=["status", "channel", "reason", "updated_at"])
+    return flow
