@@ -13,6 +13,7 @@ overridden exactly when ``capabilities`` claims them; :func:`check_network` enfo
 from __future__ import annotations
 
 import abc
+import inspect
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -121,7 +122,12 @@ class Network(abc.ABC):
 
     def find_existing(self, idempotency_key: str, channel: ChannelContext) -> PublishResult | None:
         """Find a post made earlier with ``idempotency_key``, for reconciliation after a crash or
-        an ambiguous time-out. Override when ``capabilities.can_find_existing``."""
+        an ambiguous time-out. Override when ``capabilities.can_find_existing``.
+
+        A network that cannot look posts up by key (it keeps no key, or forgets it) searches by
+        content instead: declare keyword parameters ``post`` (the post as it was sent, for its
+        text or fingerprint) and/or ``first_attempt_at`` (when the first attempt started, aware
+        UTC, ``None`` if unknown: search no earlier) and Kairos passes them."""
         raise PermanentError(
             f"The {self.display_name} network cannot look up earlier posts.", code="not_supported"
         )
@@ -459,3 +465,25 @@ def check_network(network: object) -> str | None:
             if not isinstance(spec, SettingField):
                 return f"network {key!r}: {group} must hold publishers.SettingField values"
     return None
+
+
+_OPTED_IN: dict[tuple[type, str], frozenset[str]] = {}
+
+
+def opted_in(network: object, method: str, names: tuple[str, ...]) -> frozenset[str]:
+    """Which of ``names`` ``network.<method>`` declares as parameters: the contract grows by
+    optional keywords a network opts into by naming them (``**kwargs`` does not count).
+    Inspected once per class and method."""
+    key = (type(network), method)
+    known = _OPTED_IN.get(key)
+    if known is None:
+        func = getattr(type(network), method, None)
+        try:
+            parameters = inspect.signature(func).parameters.values() if func else ()
+        except (TypeError, ValueError):
+            parameters = ()
+        known = frozenset(
+            p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        )
+        _OPTED_IN[key] = known
+    return known & frozenset(names)

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from publishers.audience import audience_kwargs
 from publishers.errors import (
@@ -30,7 +31,7 @@ from publishers.errors import (
 )
 from publishers.manager import KairosPlugins
 from publishers.media import fetch_media
-from publishers.network import Network
+from publishers.network import Network, opted_in
 from publishers.progress import DeliveryProgress, MediaLoader, MemoryProgress
 from publishers.ratelimit import RateLimit, observing
 from publishers.rendering import render_post
@@ -117,6 +118,7 @@ class _Attempt:
         self.started = time.monotonic()
         self.parts: list[PublishResult] = []
         self.reconciled = False
+        self.first_attempt_at: datetime | None = None
 
     def outcome(self, status: Status, **fields: object) -> Outcome:
         count = 1 + len(self.post.thread)
@@ -154,6 +156,7 @@ def deliver(
     progress: DeliveryProgress | None = None,
     load_media: MediaLoader | None = None,
     audience: object | None = None,
+    first_attempt_at: datetime | None = None,
 ) -> Outcome:
     """Make one delivery attempt of ``post`` to ``channel``.
 
@@ -172,12 +175,15 @@ def deliver(
         for this attempt only.
     :param load_media: reads a medium's bytes for networks that upload; default: fetch
         ``media.url`` (:func:`publishers.media.fetch_media`).
+    :param first_attempt_at: when the publication's first attempt started, handed to a
+        ``find_existing`` that searches by content (see :meth:`Network.find_existing`).
     :param audience: the host's recipient ledger (:mod:`publishers.audience`), passed on to
         networks whose ``publish`` opts in by taking ``audience``; ignored by the others.
     :returns: the :class:`Outcome`. Never raises for anything a plugin does (only for
         ``BaseException`` such as ``KeyboardInterrupt``).
     """
     attempt = _Attempt(channel, post, progress or MemoryProgress())
+    attempt.first_attempt_at = first_attempt_at
     try:
         network = plugins.network(channel.network)
     except UnknownNetworkError as exc:
@@ -300,7 +306,7 @@ def _attempt(
         )
         # Only the part in flight when the last attempt ended can have gone out unseen.
         if reconcile and first_pending:
-            found = _reconcile(network, attempt, part_key, index, len(parts))
+            found = _reconcile(network, attempt, part, part_key, index, len(parts))
             if isinstance(found, Outcome):
                 return found
             if found is not None:
@@ -319,13 +325,15 @@ def _attempt(
 
 
 def _reconcile(
-    network: Network, attempt: _Attempt, key: str, index: int, count: int
+    network: Network, attempt: _Attempt, part: Post, key: str, index: int, count: int
 ) -> PublishResult | Outcome | None:
     """Ask the network whether the part under ``key`` is already out: its result, an outcome
     that stops the attempt (nothing can tell), or ``None`` (not out: send it)."""
     if network.capabilities.can_find_existing:
         attempt.stage = "find_existing"
-        existing = network.find_existing(key, attempt.channel)
+        offered = {"post": part, "first_attempt_at": attempt.first_attempt_at}
+        extra = {name: offered[name] for name in opted_in(network, "find_existing", tuple(offered))}
+        existing = network.find_existing(key, attempt.channel, **extra)
         if existing is not None:
             _check_result(existing, "find_existing")
             attempt.reconciled = True

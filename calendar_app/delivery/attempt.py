@@ -137,6 +137,7 @@ def deliver_claimed(
             progress=StoredProgress(publication),
             load_media=media_loader(publication.channel.network),
             audience=audience,
+            first_attempt_at=publication.first_attempt_at,
         )
     if audience is not None:
         audience.raise_database_error()  # an outage, not a plugin bug: the runner handles it

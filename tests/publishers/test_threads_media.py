@@ -301,3 +301,46 @@ def test_a_remote_medium_is_fetched_with_its_size_capped(loopback_allowed) -> No
 def test_a_remote_medium_on_a_private_address_is_refused_unless_the_operator_allows_it() -> None:
     with FakeServer() as server, pytest.raises(AddressRefused):
         fetch_media(MediaRef(url=f"{server.url}/a.png"), network="scripted")
+
+
+# --- reconciling by content ----------------------------------------------------------------------
+
+
+def test_find_existing_gets_the_post_and_the_first_attempt_when_it_asks_for_them(
+    make_plugins, network_plugin, channel
+) -> None:
+    from datetime import UTC, datetime
+
+    seen: list[tuple] = []
+
+    class SearchesByText(Uploading):
+        capabilities = THREADS.replace(can_find_existing=True, supports_idempotency_key=False)
+
+        def find_existing(self, idempotency_key, channel, *, post=None, first_attempt_at=None):
+            seen.append((idempotency_key, post.body, first_attempt_at))
+            return PublishResult("found-by-text")
+
+    first = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    plugins = plugins_with(make_plugins, network_plugin, SearchesByText(capabilities=None))
+    outcome = deliver(
+        plugins,
+        Post(body="Goal!"),
+        channel,
+        "k",
+        render=False,
+        reconcile=True,
+        first_attempt_at=first,
+    )
+    assert outcome.published and outcome.reconciled
+    assert seen == [("k", "Goal!", first)]
+
+
+def test_a_find_existing_that_asks_for_nothing_is_called_as_before(
+    make_plugins, network_plugin, channel
+) -> None:
+    caps = THREADS.replace(can_find_existing=True)
+    network = Uploading(capabilities=caps)
+    network.found["k"] = PublishResult("by-key")
+    plugins = plugins_with(make_plugins, network_plugin, network)
+    outcome = deliver(plugins, Post(body="x"), channel, "k", render=False, reconcile=True)
+    assert outcome.result.external_id == "by-key"
