@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from calendar_app.admin.base import ReadOnlyAdmin, ReadOnlyTabular, RelatedOnly, local_time
+from calendar_app.delivery.links import safe_link
 from calendar_app.models import DeliveryAttempt, MetricSnapshot, Publication, WorkerHeartbeat
 
 
@@ -60,9 +61,10 @@ class PublicationAdmin(ReadOnlyAdmin):
 
     @admin.display(description="post")
     def link(self, obj: Publication) -> str:
+        url = safe_link(obj.external_url)  # rows stored before links were checked, too
         return (
-            format_html('<a href="{}" rel="noopener" target="_blank">open</a>', obj.external_url)
-            if obj.external_url
+            format_html('<a href="{}" rel="noopener noreferrer" target="_blank">open</a>', url)
+            if url
             else "—"
         )
 

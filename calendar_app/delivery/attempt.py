@@ -32,6 +32,7 @@ from calendar_app.audiences.ledger import ledger_for
 from calendar_app.delivery import held
 from calendar_app.delivery.budget import remember_budget
 from calendar_app.delivery.dbretry import with_db_retries
+from calendar_app.delivery.links import safe_link
 from calendar_app.delivery.policy import policy_for
 from calendar_app.delivery.posts import build_post, channel_context, publication_ref
 from calendar_app.delivery.progress import StoredProgress
@@ -248,7 +249,7 @@ def _outcome_fields(
         return {
             "status": P.PUBLISHED,
             "external_id": result.external_id,
-            "external_url": result.url,
+            "external_url": safe_link(result.url),
             "published_at": result.published_at,
             "delivered_late": late,
             "needs_reconcile": False,

@@ -387,3 +387,16 @@ def test_null_characters_are_a_400_on_every_database(basename, body, world):
     response = client.post(url, payload, format="json")
     assert response.status_code == 400, response.content
     assert response.json()["fields"]
+
+
+@pytest.mark.parametrize("depth", [200, 100_000])
+@pytest.mark.parametrize("basename", ["brand", "content-item", "channel", "event"])
+def test_deeply_nested_json_is_a_400_not_a_500(world, client_for, basename, depth):
+    """Security review, item 7: a body nested thousands of levels deep crashed the request with
+    a RecursionError (500) in the parser or a recursive validator."""
+    body = '{"settings": ' + "[" * depth + "]" * depth + ', "name": "x"}'
+    response = client_for("admin").generic(
+        "POST", url(world, basename), body, content_type="application/json"
+    )
+    payload = assert_error_shape(response, 400, "parse_error")
+    assert "nested" in payload["detail"]
