@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from authlib.deprecate import AuthlibDeprecationWarning  # installs Authlib's "always" filter
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -47,8 +48,8 @@ from publishers import (
     settings_problems,
 )
 
-with warnings.catch_warnings():  # Authlib announces a future httpx2 port at import time
-    warnings.simplefilter("ignore")
+with warnings.catch_warnings():  # ...then Authlib announces a future httpx2 port on import
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.common.security import generate_token
     from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 
