@@ -21,17 +21,15 @@ posts the network holds, to prove an idempotent retry makes only one).
 
 from __future__ import annotations
 
-import struct
 import uuid
-import zlib
 from datetime import UTC, datetime
 
 import pytest
 
 from publishers.errors import PublisherError
 from publishers.network import NETWORK_KEY, Network, SettingField, check_network
-from publishers.pipeline import deliver
 from publishers.progress import MemoryProgress
+from publishers.testing.delivery import deliver_with, tiny_png
 from publishers.values import (
     METRIC_NAMES,
     Capabilities,
@@ -276,13 +274,13 @@ class NetworkConformance:
     def deliver(self, network: Network, post: Post, channel: ChannelContext, key: str, **options):
         """Deliver ``post`` as Kairos does (parts, uploads, progress), with only ``network``
         installed."""
-        return deliver(_only(network), post, channel, key, render=False, **options)
+        return deliver_with(network, post, channel, key, **options)
 
     @pytest.fixture
     def sample_media(self) -> tuple[MediaRef, bytes]:
         """A medium the network should take, and its bytes; override for a network that
         takes no pictures (the default is a real 8x6 PNG)."""
-        content = _png(8, 6)
+        content = tiny_png(8, 6)
         media = MediaRef(
             url="https://example.com/kairos-conformance.png",
             mime_type="image/png",
@@ -349,34 +347,3 @@ class NetworkConformance:
         assert again.result.external_id == first.result.external_id
         if before is not None:
             assert self.count_posts(network, channel) == before, "a reconciled retry posts nothing"
-
-
-def _only(network: Network):
-    from publishers.hookspecs import hookimpl
-    from publishers.manager import build_plugin_manager
-
-    class Only:
-        @hookimpl
-        def register_networks(self) -> list[Network]:
-            return [network]
-
-    return build_plugin_manager(
-        extra_plugins=[(f"conformance-{network.key}", Only())], load_entrypoints=False
-    )
-
-
-def _png(width: int, height: int) -> bytes:
-    """A real PNG, written by hand so the kit needs no imaging library."""
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        body = tag + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )

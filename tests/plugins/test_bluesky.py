@@ -13,10 +13,8 @@ import base64
 import hashlib
 import hmac
 import json
-import struct
 import time
 import uuid
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -33,7 +31,7 @@ from publishers import (
     PublicationRef,
     TransientError,
 )
-from publishers.testing import NetworkConformance, Reply
+from publishers.testing import NetworkConformance, Reply, tiny_png
 from publishers.values import MediaRef, ReplyTarget
 from tests.plugins.bluesky_server import BlueskyPds, bluesky_pds_fixture, pds_modules_or_skip
 
@@ -95,23 +93,6 @@ class Account:
 @pytest.fixture
 def account(bluesky_pds) -> Account:
     return Account(bluesky_pds)
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    """A real (tiny, red) PNG: the PDS reads an image's header when it takes a blob."""
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        body = tag + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 def ref(result, key: str = "k", **extra) -> PublicationRef:
@@ -296,7 +277,7 @@ def test_an_appview_s_counts_are_used_when_one_is_set(account, fake_server) -> N
 def test_images_go_up_as_blobs_with_their_alt_text(account, bluesky_pds) -> None:
     network = BlueskyNetwork()
     channel = account.channel()
-    picture = png(3, 2)
+    picture = tiny_png(3, 2)
     media = MediaRef(
         url="https://kairos.example/m/1.png",
         mime_type="image/png",

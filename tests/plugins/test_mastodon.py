@@ -28,7 +28,7 @@ from publishers import (
     ThreadPart,
     TransientError,
 )
-from publishers.testing import NetworkConformance
+from publishers.testing import NetworkConformance, deliver_with
 from tests.plugins.mastodon_server import (  # noqa: F401  (mastodon_fixture is a fixture)
     mastodon_fixture,
 )
@@ -202,16 +202,8 @@ def test_the_instance_address_is_checked_like_a_webhook_s(mastodon, monkeypatch)
 
 
 def deliver_through_pipeline(post: Post, channel: ChannelContext, **options):
-    """Deliver as the host does (uploads, parts, progress), with only this network installed."""
-    from publishers import build_plugin_manager, deliver, hookimpl
-
-    class Only:
-        @hookimpl
-        def register_networks(self):
-            return [MastodonNetwork()]
-
-    plugins = build_plugin_manager(extra_plugins=[("mastodon", Only())], load_entrypoints=False)
-    return deliver(plugins, post, channel, uuid.uuid4().hex, render=False, **options)
+    """Deliver as the host does (uploads, thread parts, progress) with only this network."""
+    return deliver_with(MastodonNetwork(), post, channel, uuid.uuid4().hex, **options)
 
 
 def test_a_picture_is_uploaded_described_and_attached(mastodon) -> None:

@@ -25,7 +25,7 @@ from publishers import (
     ThreadPart,
     TransientError,
 )
-from publishers.testing import NetworkConformance
+from publishers.testing import NetworkConformance, deliver_with
 from tests.plugins.matrix_server import Synapse, synapse_python_or_skip
 
 pytestmark = pytest.mark.e2e
@@ -327,16 +327,8 @@ def test_kairos_delivers_a_scheduled_item_to_the_room_and_reads_its_metrics_back
 
 
 def deliver_through_pipeline(post: Post, channel: ChannelContext, **options):
-    """Deliver as the host does (uploads, thread parts, progress) with only Matrix installed."""
-    from publishers import build_plugin_manager, deliver, hookimpl
-
-    class Only:
-        @hookimpl
-        def register_networks(self):
-            return [MatrixNetwork()]
-
-    plugins = build_plugin_manager(extra_plugins=[("matrix", Only())], load_entrypoints=False)
-    return deliver(plugins, post, channel, uuid.uuid4().hex, render=False, **options)
+    """Deliver as the host does (uploads, thread parts, progress) with only this network."""
+    return deliver_with(MatrixNetwork(), post, channel, uuid.uuid4().hex, **options)
 
 
 def test_a_picture_goes_through_the_content_repository_with_its_alt_text(room) -> None:
