@@ -27,6 +27,7 @@ __all__ = [
     "AddressRefused",
     "Resolver",
     "Target",
+    "embedded_ipv4",
     "is_public_address",
     "pinned_request",
     "private_allowed",
@@ -85,11 +86,71 @@ class Target:
         return {"sni_hostname": self.host} if self.scheme == "https" else {}
 
 
+#: Ranges that are not for the public internet although some Python versions' ``is_global``
+#: says otherwise (the list grew between releases): checked explicitly so the answer does not
+#: depend on the interpreter.
+_NOT_PUBLIC = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "0.0.0.0/8",  # "this network"
+        "100.64.0.0/10",  # carrier-grade NAT, shared address space
+        "192.0.0.0/24",  # IETF protocol assignments
+        "198.18.0.0/15",  # benchmarking
+        "240.0.0.0/4",  # reserved, and the broadcast address
+        "fec0::/10",  # site-local (deprecated, still routed inside some networks)
+        "64:ff9b:1::/48",  # NAT64 for local use (RFC 8215)
+        "2001::/32",  # Teredo: the client address inside is obfuscated, so never trusted
+        "2001:db8::/32",  # documentation
+        "3fff::/20",  # documentation (RFC 9637)
+        "5f00::/16",  # SRv6 segment identifiers
+        "fc00::/7",  # unique local
+    )
+)
+#: NAT64's well-known prefix (RFC 6052): the last 32 bits are the IPv4 address reached.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+#: IPv4-compatible addresses (``::a.b.c.d``, deprecated): the last 32 bits are IPv4.
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: mapped, compatible, 6to4, NAT64 and ISATAP.
+
+    Each of these transition mechanisms carries an IPv4 address inside the IPv6 one, and a
+    router that speaks it delivers to that IPv4 address; ``2002:7f00:1::`` is a way to write
+    127.0.0.1. An address is only as public as every address it embeds.
+    """
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found: list[ipaddress.IPv4Address] = []
+    last32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        found.append(last32)
+    # ISATAP's interface identifier is 0000:5efe or 0200:5efe followed by the IPv4 address.
+    if (int(address) >> 32) & 0xFDFFFFFF == 0x00005EFE:
+        found.append(last32)
+    return found
+
+
 def is_public_address(address: IPAddress) -> bool:
-    """False for private, loopback, link-local, multicast, reserved and unspecified addresses
-    (an IPv4-mapped IPv6 address is judged by its IPv4 address)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """False for every address that can reach inside a network: private, loopback, link-local,
+    site-local, multicast, reserved, unspecified, shared (CGNAT), documentation, and IPv6
+    transition addresses (6to4, NAT64, ISATAP, IPv4-mapped or -compatible) that embed one.
+
+    A NAT64 address of a public IPv4 host is public: IPv6-only servers reach IPv4 networks
+    through DNS64 that way.
+    """
+    embedded = embedded_ipv4(address)
+    if embedded:
+        if address.ipv4_mapped is not None or address in _NAT64:
+            return all(is_public_address(inner) for inner in embedded)
+        if not all(is_public_address(inner) for inner in embedded):
+            return False
+    if any(address in network for network in _NOT_PUBLIC if network.version == address.version):
+        return False
     return not (
         address.is_private
         or address.is_loopback
@@ -97,6 +158,7 @@ def is_public_address(address: IPAddress) -> bool:
         or address.is_multicast
         or address.is_reserved
         or address.is_unspecified
+        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
         or not address.is_global
     )
 

@@ -16,6 +16,7 @@ than a failed delivery; they name the plugin at fault.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -33,13 +34,22 @@ __all__ = [
     "TransientError",
     "UnknownNetworkError",
     "ValidationFailed",
+    "excerpt",
     "redact",
     "truncate",
 ]
 
-#: Longest ``detail`` kept on an error; response bodies can be megabytes of HTML.
-MAX_DETAIL = 2000
+#: Longest ``detail`` or ``reason`` kept on an error. Details quote what a remote server answered,
+#: and a delivery log must not become a way to read an internal page through a URL someone typed
+#: (server-side request forgery): enough to read an error message, too little to exfiltrate a page.
+MAX_DETAIL = 300
 _REDACTED = "[redacted]"
+_TAG = re.compile(r"<[^<>]{0,500}>")
+#: C0/C1 controls and the invisible or direction-changing characters that make a log line lie.
+_INVISIBLE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
+_SPACE = re.compile(r"\s+")
 
 
 def truncate(text: object, limit: int = MAX_DETAIL) -> str:
@@ -51,6 +61,20 @@ def truncate(text: object, limit: int = MAX_DETAIL) -> str:
     if len(value) <= limit:
         return value
     return value[: max(limit - 15, 0)] + "… [truncated]"
+
+
+def excerpt(text: object, limit: int = MAX_DETAIL) -> str:
+    """A short, sanitised excerpt of something a remote server said, safe to store and show.
+
+    Markup tags are dropped (an HTML error page reads as its words), control, invisible and
+    bidirectional characters removed, whitespace collapsed to single spaces, and the result cut
+    to ``limit`` characters. Only a bounded prefix is looked at, so a huge answer costs little.
+    """
+    value = truncate(text, limit * 20)
+    value = _TAG.sub(" ", value)
+    value = _INVISIBLE.sub("", value)
+    value = _SPACE.sub(" ", value).strip()
+    return truncate(value, limit)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -69,7 +93,8 @@ class PublisherError(Exception):
 
     :param reason: a sentence for the marketer ("The network refused the post: too many links.").
     :param code: stable snake_case code; defaults to the class's ``default_code``.
-    :param detail: developer detail, e.g. the response body; truncated to ``MAX_DETAIL``.
+    :param detail: developer detail, e.g. the response body; kept as a sanitised
+        :func:`excerpt` of at most ``MAX_DETAIL`` characters.
         Never put credentials here: the pipeline redacts the channel's secrets, but headers
         you built yourself (``Authorization``) are your responsibility.
     """
@@ -80,9 +105,9 @@ class PublisherError(Exception):
     def __init__(
         self, reason: str | None = None, *, code: str | None = None, detail: object = ""
     ) -> None:
-        self.reason = reason or self.default_reason
+        self.reason = excerpt(reason) if reason else self.default_reason
         self.code = code or self.default_code
-        self.detail = truncate(detail) if detail else ""
+        self.detail = excerpt(detail) if detail else ""
         super().__init__(self.reason)
 
     def __str__(self) -> str:

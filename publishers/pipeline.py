@@ -26,6 +26,7 @@ from publishers.errors import (
     TransientError,
     UnknownNetworkError,
     ValidationFailed,
+    excerpt,
     redact,
     truncate,
 )
@@ -139,8 +140,9 @@ class _Attempt:
 
     def scrub(self, error: PublisherError) -> PublisherError:
         secrets = self.channel.secret_values()
-        error.reason = redact(error.reason, secrets)
-        error.detail = redact(error.detail, secrets)
+        # A plugin may have set these after construction: sanitise again, whatever it did.
+        error.reason = excerpt(redact(error.reason, secrets)) or type(error).default_reason
+        error.detail = excerpt(redact(error.detail, secrets))
         return error
 
 
@@ -430,7 +432,7 @@ def _plugin_error(exc: Exception, network: Network, attempt: _Attempt) -> Outcom
         attempt.stage,
     )
     secrets: Sequence[str] = attempt.channel.secret_values()
-    detail = redact(truncate(f"{type(exc).__name__}: {exc}"), secrets)
+    detail = excerpt(redact(truncate(f"{type(exc).__name__}: {exc}"), secrets))
     reason = (
         f"A plugin failed unexpectedly during {attempt.stage} for {network.display_name}. "
         "It will not be retried automatically; ask a developer to check the logs."

@@ -47,6 +47,7 @@ from publishers import (
     resolve_target,
     settings_problems,
 )
+from publishers.errors import excerpt
 
 with warnings.catch_warnings():  # ...then Authlib announces a future httpx2 port on import
     warnings.simplefilter("ignore", AuthlibDeprecationWarning)
@@ -216,7 +217,9 @@ def _claim(state: str) -> OAuthFlow:
 
 def _fail(flow: OAuthFlow, code: str, message: str) -> ConnectError:
     OAuthFlow.objects.filter(pk=flow.pk).update(
-        status=FlowStatus.FAILED, reason=f"{code}: {message}"[:500], updated_at=timezone.now()
+        status=FlowStatus.FAILED,
+        reason=excerpt(f"{code}: {message}", 500),
+        updated_at=timezone.now(),
     )
     return ConnectError(code, message)
 
@@ -238,7 +241,10 @@ def finish_flow(
         raise _fail(
             flow,
             "oauth_error",
-            f"The network answered {error[:60]!r}: {error_description[:200]}".rstrip(": "),
+            # Whoever holds the state can put anything in these two: keep a clean excerpt.
+            f"The network answered {excerpt(error, 60)!r}: {excerpt(error_description, 200)}".rstrip(
+                ": "
+            ),
         )
     if not code:
         raise _fail(flow, "missing_code", "The network sent no authorisation code back.")

@@ -135,7 +135,9 @@ class WebhookDelivery(WorkspaceOwned):
     )
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
-    response_excerpt = models.TextField(blank=True, help_text="The last answer, first 2 KB.")
+    response_excerpt = models.TextField(
+        blank=True, help_text="The last answer: a short, sanitised excerpt."
+    )
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
     replay_of = models.ForeignKey(

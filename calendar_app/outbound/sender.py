@@ -44,6 +44,7 @@ from publishers import (
     next_delay,
     resolve_target,
 )
+from publishers.errors import excerpt as remote_excerpt
 
 logger = logging.getLogger("kairos.webhooks")
 S = WebhookDeliveryStatus
@@ -170,7 +171,9 @@ def post(url: str, headers: dict[str, str], body: bytes) -> Answer:
         return Answer("retry", error=f"time-out: {exc!r}", duration_ms=elapsed())
     except httpx.HTTPError as exc:
         return Answer("retry", error=f"connection failed: {exc!r}", duration_ms=elapsed())
-    excerpt = received[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+    # A short, sanitised excerpt only: the subscriber's answer is shown in the delivery log,
+    # which must not become a window onto whatever the URL reached.
+    excerpt = remote_excerpt(received[:EXCERPT_BYTES])
     if 200 <= status < 300:
         return Answer("ok", status, excerpt=excerpt, duration_ms=elapsed())
     kind = "gone" if status == 410 else "retry"

@@ -131,9 +131,9 @@ def test_a_replayed_callback_is_refused_and_changes_nothing(
         ({"code": "not-a-code"}, "token_refused", b"refused the authorisation code"),
         ({}, "missing_code", b"no authorisation code"),
         (
-            {"error": "server_error", "error_description": "<b>down</b>"},
+            {"error": "server_error", "error_description": "down & <script>x()</script>\u202e"},
             "oauth_error",
-            b"&lt;b&gt;",
+            b"down &amp; x()",
         ),
     ],
 )
@@ -144,6 +144,7 @@ def test_a_refused_or_broken_sign_in_leaves_no_channel(
     flow = OAuthFlow.objects.get(pk=flow_id)
     answer = callback(state=flow.state, **params)
     assert answer.status_code == 400 and text in answer.content
+    assert b"<script" not in answer.content and "\u202e".encode() not in answer.content
     flow.refresh_from_db()
     assert flow.status == FlowStatus.FAILED and flow.reason.startswith(code)
     assert not Channel.objects.filter(brand=brand).exists()

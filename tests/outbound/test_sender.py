@@ -15,6 +15,7 @@ from calendar_app.outbound.sender import WEBHOOK_POLICY
 from calendar_app.outbound.signing import verify
 from plugins.webhook import addresses as plugin_addresses
 from publishers import resolve_target
+from publishers.errors import MAX_DETAIL
 from publishers.testing import Reply
 
 pytestmark = pytest.mark.django_db
@@ -179,14 +180,18 @@ def test_redirects_are_not_followed(
     assert len(receiver.server.requests) == 1
 
 
-def test_response_excerpt_is_cut_at_2_kb(workspace, subscribe, receiver):
+def test_only_a_short_sanitised_excerpt_of_the_answer_is_kept(workspace, subscribe, receiver):
+    """The delivery log must not become a window onto what a URL reached (security review #2)."""
     subscribe(workspace)
-    receiver.server.reply(Reply(400, body=b"x" * 100_000))
+    page = b"<html><body><pre>" + b"db_password=hunter2-internal\n" * 5000 + b"</pre></body></html>"
+    receiver.server.reply(Reply(400, body=page))
     delivery = emit_one(workspace).deliveries.get()
     sender.send_delivery(delivery.pk)
     delivery.refresh_from_db()
-    assert len(delivery.response_excerpt) == 2048
-    assert len(delivery.attempt_log.get().response_excerpt) == 2048
+    for kept in (delivery.response_excerpt, delivery.attempt_log.get().response_excerpt):
+        assert len(kept) <= MAX_DETAIL
+        assert kept.startswith("db_password=hunter2-internal db_password")
+        assert "<" not in kept and "\n" not in kept
 
 
 def test_unreachable_receiver_is_retried(workspace, subscribe, receiver):

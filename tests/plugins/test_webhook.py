@@ -22,7 +22,8 @@ from publishers import (
     build_plugin_manager,
     deliver,
 )
-from publishers.testing import FakeServer, NetworkConformance, Reply
+from publishers.errors import MAX_DETAIL
+from publishers.testing import FakeServer, NetworkConformance, Reply, deliver_with
 
 SECRET = "whsec_test_0123456789"
 
@@ -212,6 +213,23 @@ def test_private_addresses_refused_unless_the_operator_allows_them(server, monke
     assert server.requests == []  # nothing was sent
     problems = WebhookNetwork().test_connection(channel)
     assert [p.code for p in problems] == ["address_refused"]
+
+
+def test_an_internal_page_comes_back_as_a_short_excerpt_only(server):
+    """The answer of whatever a URL reached is never kept whole (security review #2)."""
+    secret_page = (
+        "<html><body><h1>Jenkins</h1><pre>AWS_SECRET_ACCESS_KEY="
+        + "k" * 40
+        + "\n"
+        + "internal-config-line\n" * 2000
+        + "</pre></body></html>"
+    )
+    server.reply(Reply(400, body=secret_page.encode()))
+    outcome = deliver_with(WebhookNetwork(), Post(body="x"), webhook_channel(server.url), "k")
+    assert outcome.status is Status.FAILED
+    assert len(outcome.detail) <= MAX_DETAIL and len(outcome.reason) <= MAX_DETAIL
+    assert "<" not in outcome.detail
+    assert outcome.detail.count("internal-config-line") < 20
 
 
 def _resolver(*addresses):

@@ -14,7 +14,7 @@ from publishers import (
     UnknownNetworkError,
     ValidationFailed,
 )
-from publishers.errors import MAX_DETAIL, redact, truncate
+from publishers.errors import MAX_DETAIL, excerpt, redact, truncate
 from publishers.values import Problem
 
 
@@ -30,6 +30,22 @@ def test_detail_is_truncated():
     assert len(error.detail) <= MAX_DETAIL
     assert error.detail.endswith("[truncated]")
     assert truncate(b"\xffbytes") == "\ufffdbytes"
+
+
+def test_reason_and_detail_are_short_sanitised_excerpts():
+    page = (
+        "<html><head><title>Internal admin</title></head><body>\n"
+        "<h1>Status</h1>\x1b[31m\u202eevil\u202c\x00" + "<p>row</p>" * 5000 + "</body></html>"
+    )
+    error = PermanentError(
+        "The network said: \u202egnp.exe\u202c\n\nrefused " + "z" * 900, detail=page
+    )
+    assert len(error.detail) <= MAX_DETAIL and len(error.reason) <= MAX_DETAIL
+    assert error.detail.startswith("Internal admin Status [31mevil row row")
+    assert "<" not in error.detail and "\x1b" not in error.detail and "\u202e" not in error.detail
+    assert error.reason.startswith("The network said: gnp.exe refused zzz")
+    assert excerpt(b"\xff  bytes\t\tand <b>tags</b> ") == "\ufffd bytes and tags"
+    assert excerpt("") == "" and excerpt("a < b > c") == "a c"
 
 
 def test_redact_replaces_secrets_but_not_tiny_values():
