@@ -158,6 +158,7 @@ def _create(
         cta_text=template.cta_text,
         cta_url=template.cta_url,
         cta_button=template.cta_button,
+        without_cta=template.without_cta,
         event_id=template.event_id,
         experiment_id=template.experiment_id,
         fire=fire,

@@ -140,3 +140,21 @@ def validate_json_object(value: Any) -> None:
     if not isinstance(value, dict):
         raise ValidationError("Must be a JSON object.", code="invalid_object")
     validate_no_nul(value)
+
+
+def without_cta_problem(
+    without_cta: bool, cta_text: str, cta_url: str, experiment_id: int | None
+) -> str | None:
+    """Why a post marked "no call to action" contradicts itself, or ``None``.
+
+    The mark exists for posts that must not sell (an apology, a holding statement in a crisis);
+    one that also carries a call to action, or an experiment whose variants are calls to action,
+    would go out with one anyway, so the contradiction is refused where it is made.
+    """
+    if not without_cta:
+        return None
+    if cta_text or cta_url:
+        return "A post without a call to action cannot have one: clear the call to action first."
+    if experiment_id is not None:
+        return "An experiment tests calls to action: a post in one cannot go without one."
+    return None

@@ -192,6 +192,7 @@ EDITABLE_FIELDS = (
     "cta_text",
     "cta_url",
     "cta_button",
+    "without_cta",
     "scheduled_at",
     "lateness_policy",
     "lateness_tolerance",

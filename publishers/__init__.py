@@ -59,6 +59,7 @@ from publishers.network import (
 )
 from publishers.oauth import ConnectedAccount, OAuthApp, OAuthClient
 from publishers.pipeline import Outcome, Status, deliver
+from publishers.preview import PostPreview
 from publishers.progress import DeliveryProgress, MediaLoader, MemoryProgress
 from publishers.ratelimit import RateLimit, observe_rate_limit, parse_rate_limit
 from publishers.registry import NetworkRegistry
@@ -121,6 +122,7 @@ __all__ = [
     "PluginInfo",
     "PluginLoadError",
     "Post",
+    "PostPreview",
     "PostTransform",
     "Problem",
     "PublicationRef",

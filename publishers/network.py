@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 from publishers.errors import PermanentError
 from publishers.oauth import ConnectedAccount, OAuthApp, OAuthClient
+from publishers.preview import PostPreview
+from publishers.rendering import text_with_links
 from publishers.retry import RetryPolicy
 from publishers.values import (
     Capabilities,
@@ -165,6 +167,23 @@ class Network(abc.ABC):
         that allows 5,000 characters). Must be pure and fast, like :meth:`validate`: read what
         :meth:`discover` learned from ``channel.facts``, never ask the network here."""
         return self.capabilities
+
+    def preview(self, post: Post, channel: ChannelContext) -> PostPreview:
+        """The exact text this network will receive for ``post`` (one part of a thread, already
+        rendered), counted as the network counts it; shown to people before they approve or fire.
+
+        Pure and fast like :meth:`validate`: never ask the network here. The default is the text
+        a text-only network posts (:func:`publishers.text_with_links`), counted by code point
+        with URLs as ``characters_per_url``; override when the network shows the text
+        differently (shortened links, a subject) or counts it differently (graphemes).
+        """
+        capabilities = self.capabilities_for(channel)
+        text = text_with_links(post)
+        return PostPreview(
+            text=text,
+            length=counted_length(text, capabilities),
+            limit=capabilities.max_text_length,
+        )
 
     def discover(self, channel: ChannelContext) -> Mapping[str, Any]:
         """Ask the network what the channel's server allows (its limits, its media types) and

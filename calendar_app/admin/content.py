@@ -119,7 +119,7 @@ class ContentItemAdmin(TenantAdmin):
     fieldsets = (
         (None, {"fields": ("brand", "title", "status", "version", "allowed_next")}),
         ("Content", {"fields": ("body", "links", "media")}),
-        ("Call to action", {"fields": ("cta_text", "cta_url", "cta_button")}),
+        ("Call to action", {"fields": ("cta_text", "cta_url", "cta_button", "without_cta")}),
         (
             "Delivery",
             {

@@ -135,6 +135,7 @@ class ReactiveTemplateAdmin(TenantAdmin):
                     "cta_text",
                     "cta_url",
                     "cta_button",
+                    "without_cta",
                     "channels",
                 )
             },

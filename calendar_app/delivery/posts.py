@@ -59,9 +59,10 @@ def item_media(item: ContentItem) -> tuple[tuple[MediaRef, ...], tuple[ThreadPar
 
 
 def _cta_parts(source, item: ContentItem) -> tuple[str, str, str]:
-    """(text, url, button) of ``source`` (a variant or the item), else the brand's default."""
+    """(text, url, button) of ``source`` (a variant or the item), else the brand's default -
+    unless the item takes no call to action (an outage apology must not sell anything)."""
     text, url, button = source.cta_text, source.cta_url, source.cta_button
-    if not (text or url):
+    if not (text or url) and not item.without_cta:
         brand = item.brand
         text, url, button = brand.default_cta_text, brand.default_cta_url, brand.default_cta_button
     return text, url, button

@@ -7,12 +7,13 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from calendar_app.media.entries import validate_media_entries, validate_thread
 from calendar_app.models.base import Timestamped, WorkspaceOwned
-from calendar_app.validators import validate_string_list
+from calendar_app.validators import validate_string_list, without_cta_problem
 
 
 class ContentStatus(models.TextChoices):
@@ -58,6 +59,11 @@ class ContentItem(WorkspaceOwned):
     cta_text = models.CharField(max_length=200, blank=True)
     cta_url = models.URLField(max_length=1000, blank=True)
     cta_button = models.CharField(max_length=60, blank=True)
+    without_cta = models.BooleanField(
+        default=False,
+        help_text="Goes out with no call to action at all, not even the brand's default "
+        "(an apology, a holding statement).",
+    )
     channels = models.ManyToManyField(
         "calendar_app.Channel", related_name="content_items", blank=True
     )
@@ -129,7 +135,24 @@ class ContentItem(WorkspaceOwned):
         return self.title
 
     #: The fields an approval covers: changing any of them after approval needs a new approval.
-    APPROVED_FIELDS = ("body", "links", "media", "thread", "cta_text", "cta_url", "cta_button")
+    def clean(self) -> None:
+        super().clean()
+        problem = without_cta_problem(
+            self.without_cta, self.cta_text, self.cta_url, self.experiment_id
+        )
+        if problem:
+            raise ValidationError({"without_cta": problem})
+
+    APPROVED_FIELDS = (
+        "body",
+        "links",
+        "media",
+        "thread",
+        "cta_text",
+        "cta_url",
+        "cta_button",
+        "without_cta",
+    )
 
     def content_hash(self) -> str:
         payload = {name: getattr(self, name) for name in self.APPROVED_FIELDS}

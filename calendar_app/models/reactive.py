@@ -6,10 +6,12 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from calendar_app.models.base import Timestamped, WorkspaceOwned
+from calendar_app.validators import without_cta_problem
 
 
 class Scenario(models.TextChoices):
@@ -38,6 +40,11 @@ class ReactiveTemplate(WorkspaceOwned):
     cta_text = models.CharField(max_length=200, blank=True)
     cta_url = models.URLField(max_length=1000, blank=True)
     cta_button = models.CharField(max_length=60, blank=True)
+    without_cta = models.BooleanField(
+        default=False,
+        help_text="Goes out with no call to action at all, not even the brand's default "
+        "(an apology, a holding statement).",
+    )
     channels = models.ManyToManyField(
         "calendar_app.Channel", related_name="reactive_templates", blank=True
     )
@@ -98,12 +105,21 @@ class ReactiveTemplate(WorkspaceOwned):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        super().clean()
+        problem = without_cta_problem(
+            self.without_cta, self.cta_text, self.cta_url, self.experiment_id
+        )
+        if problem:
+            raise ValidationError({"without_cta": problem})
+
     APPROVED_FIELDS = (
         "body",
         "links",
         "cta_text",
         "cta_url",
         "cta_button",
+        "without_cta",
         "valid_from",
         "valid_until",
         "cooldown",

@@ -55,6 +55,7 @@ from publishers import (
     Network,
     PermanentError,
     Post,
+    PostPreview,
     Problem,
     PublicationRef,
     PublisherError,
@@ -442,6 +443,13 @@ class BlueskyNetwork(Network):
                 )
             )
         return problems
+
+    def preview(self, post: Post, channel: ChannelContext) -> PostPreview:
+        # Links are shown shortened, and Bluesky counts graphemes.
+        composed = self._compose(post, channel)
+        return PostPreview(
+            text=composed.text, length=composed.graphemes, limit=MAX_GRAPHEMES, unit="graphemes"
+        )
 
     def validate(self, post: Post, channel: ChannelContext) -> list[Problem]:
         # Length is Bluesky's (graphemes), not the generic check's code points.

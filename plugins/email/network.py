@@ -24,7 +24,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from plugins.email.message import Parts, build_message, render_parts, send_date
+from plugins.email.message import Parts, build_message, render_parts, send_date, subject_of
 from plugins.email.settings import SECRET_FIELDS, SETTINGS_SCHEMA, EmailSettings, SettingsError
 from plugins.email.smtp import InDoubt, NotSent, Session
 from publishers import (
@@ -35,6 +35,7 @@ from publishers import (
     Network,
     PermanentError,
     Post,
+    PostPreview,
     Problem,
     PublicationRef,
     PublisherError,
@@ -127,6 +128,17 @@ class EmailNetwork(Network):
     retry_policy = RetryPolicy(max_attempts=12, base=60, factor=2, cap=3600)
 
     # --- validation ----------------------------------------------------------------------------
+
+    def preview(self, post: Post, channel: ChannelContext) -> PostPreview:
+        """The subject and the plain-text part every recipient gets (before the footer with
+        their own unsubscribe link)."""
+        text = render_parts(post, post.cta).text
+        return PostPreview(
+            text=text,
+            length=len(text),
+            limit=self.capabilities.max_text_length,
+            subject=subject_of(post),
+        )
 
     def validate(self, post: Post, channel: ChannelContext) -> list[Problem]:
         problems = capability_problems(post, self.capabilities)

@@ -41,6 +41,7 @@ from publishers import (
     OAuthClient,
     PermanentError,
     Post,
+    PostPreview,
     Problem,
     PublicationRef,
     PublisherError,
@@ -334,6 +335,15 @@ class MastodonNetwork(Network):
         return []
 
     # --- the Network contract ------------------------------------------------------------------
+
+    def preview(self, post: Post, channel: ChannelContext) -> PostPreview:
+        limits = self.limits(channel, fetch=False)
+        text = text_with_links(post)
+        return PostPreview(
+            text=text,
+            length=mastodon_length(text, limits["characters_reserved_per_url"]),
+            limit=int(limits["max_characters"]),
+        )
 
     def validate(self, post: Post, channel: ChannelContext) -> list[Problem]:
         # Length is Mastodon's, not the generic check's: drop that one, keep the others.

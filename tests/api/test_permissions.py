@@ -32,8 +32,9 @@ REQUIRED: dict[str, dict[str, str]] = {
         "reschedule": E,
         "cancel": E,
         "reopen": E,
+        "preview": V,
     },
-    "reactive-template": {**CRUD_EDITOR, "approve": AP, "fire": AP},
+    "reactive-template": {**CRUD_EDITOR, "approve": AP, "fire": AP, "preview": V},
     "experiment": {
         **CRUD_EDITOR,
         "results": V,

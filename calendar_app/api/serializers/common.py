@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from calendar_app.timeutils import local_to_utc
+from calendar_app.validators import without_cta_problem
 
 MAX_ID = 2**63 - 1
 
@@ -183,3 +184,22 @@ class KairosModelSerializer(serializers.ModelSerializer):
         **serializers.ModelSerializer.serializer_field_mapping,
         models.URLField: OptionalURLField,
     }
+
+
+def check_without_cta(attrs: dict[str, Any], instance: Any) -> None:
+    """Refuse "no call to action" on a post that has one (see
+    :func:`calendar_app.validators.without_cta_problem`), reading unchanged fields from
+    ``instance``."""
+
+    def current(name: str, default: Any) -> Any:
+        return attrs[name] if name in attrs else getattr(instance, name, default)
+
+    experiment = current("experiment", None)
+    problem = without_cta_problem(
+        bool(current("without_cta", False)),
+        current("cta_text", ""),
+        current("cta_url", ""),
+        experiment.pk if experiment is not None else None,
+    )
+    if problem:
+        raise serializers.ValidationError({"without_cta": [problem]})

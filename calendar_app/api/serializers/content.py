@@ -17,6 +17,7 @@ from calendar_app.api.serializers.common import (
     LocalTimeField,
     ScopedPrimaryKeyRelatedField,
     StringListField,
+    check_without_cta,
     to_utc,
 )
 from calendar_app.media.api import MediaEntriesField, ThreadField
@@ -81,6 +82,7 @@ class ContentItemSerializer(KairosModelSerializer):
             "cta_text",
             "cta_url",
             "cta_button",
+            "without_cta",
             "channels",
             "event",
             "experiment",
@@ -111,6 +113,7 @@ class ContentItemSerializer(KairosModelSerializer):
         else:
             brand = attrs["brand"]
         check_same_brand(attrs, brand)
+        check_without_cta(attrs, self.instance)
         return to_utc(attrs, ("scheduled_at",), brand.time_zone)
 
     def create(self, validated_data: dict[str, Any]) -> ContentItem:

@@ -15,6 +15,7 @@ from calendar_app.api.serializers.common import (
     LocalTimeField,
     ScopedPrimaryKeyRelatedField,
     StringListField,
+    check_without_cta,
     to_utc,
 )
 from calendar_app.api.serializers.content import check_same_brand
@@ -49,6 +50,7 @@ class ReactiveTemplateSerializer(KairosModelSerializer):
             "cta_text",
             "cta_url",
             "cta_button",
+            "without_cta",
             "channels",
             "event",
             "experiment",
@@ -91,6 +93,7 @@ class ReactiveTemplateSerializer(KairosModelSerializer):
         else:
             brand = attrs["brand"]
         check_same_brand(attrs, brand)
+        check_without_cta(attrs, self.instance)
         attrs = to_utc(attrs, ("valid_from", "valid_until"), brand.time_zone)
         start = attrs.get("valid_from", getattr(self.instance, "valid_from", None))
         end = attrs.get("valid_until", getattr(self.instance, "valid_until", None))

@@ -23,7 +23,9 @@ from calendar_app.api.serializers.content import (
     ScheduleSerializer,
     TransitionSerializer,
 )
+from calendar_app.api.serializers.previews import PreviewsSerializer, previews_answer
 from calendar_app.api.views.base import WorkspaceViewSet
+from calendar_app.delivery.preflight import previews_for
 from calendar_app.models import ContentItem, ContentStatus, Role
 
 #: The workflow actions exposed as endpoints, each with the role the workflow's rule requires.
@@ -132,6 +134,15 @@ class ContentItemViewSet(ETagMixin, WorkspaceViewSet):
         serializer = self.get_serializer(self.get_object(), data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         return self.item_response(serializer.save())
+
+    @extend_schema(responses={200: PreviewsSerializer})
+    @action(detail=True, methods=["get"])
+    def preview(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The item on each of its connected channels (per variant of its experiment) as it will
+        go out: the exact text with placeholders filled, call to action, tracked link and UTM
+        tags, its length as that network counts it, and every problem that would stop it."""
+        previews = previews_for(self.get_object())
+        return Response(previews_answer(previews))
 
     def perform_destroy(self, instance: ContentItem) -> None:
         if instance.status not in DELETABLE:

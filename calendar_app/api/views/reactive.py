@@ -7,19 +7,26 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from calendar_app.api.etag import ETagMixin
 from calendar_app.api.exceptions import NotAvailable
 from calendar_app.api.filters import ReactiveTemplateFilter
+from calendar_app.api.serializers.previews import (
+    PreviewsSerializer,
+    TemplatePreviewRequestSerializer,
+    previews_answer,
+)
 from calendar_app.api.serializers.reactive import (
     FireResultSerializer,
     FireSerializer,
     ReactiveTemplateSerializer,
 )
 from calendar_app.api.views.base import WorkspaceViewSet
-from calendar_app.models import Fire, ReactiveTemplate, Role
+from calendar_app.delivery.preflight import template_previews
+from calendar_app.models import ChannelStatus, Fire, ReactiveTemplate, Role
 
 
 def _reactive_function(name: str) -> Any:
@@ -43,7 +50,7 @@ class ReactiveTemplateViewSet(ETagMixin, WorkspaceViewSet):
     model = ReactiveTemplate
     serializer_class = ReactiveTemplateSerializer
     write_permission = Role.EDITOR
-    action_permissions = {"approve": Role.APPROVER, "fire": Role.APPROVER}
+    action_permissions = {"approve": Role.APPROVER, "fire": Role.APPROVER, "preview": Role.VIEWER}
     filterset_class = ReactiveTemplateFilter
     ordering_fields = ["name", "created_at", "id"]
     ordering = ["name", "id"]
@@ -106,3 +113,40 @@ class ReactiveTemplateViewSet(ETagMixin, WorkspaceViewSet):
         )
         fire = Fire.objects.select_related("content_item").get(pk=fire.pk)
         return Response(FireResultSerializer(fire).data, status=201)
+
+    @extend_schema(
+        request=TemplatePreviewRequestSerializer,
+        responses={200: PreviewsSerializer},
+        examples=[
+            OpenApiExample(
+                "Before the click",
+                value={"values": {"moment": "the stadium went dark"}},
+                request_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def preview(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """What a fire with these values would post, per channel: the exact text, its length as
+        each network counts it, and every problem - before anything goes out. Changes nothing;
+        any member may ask."""
+        template = self.get_object()
+        data = TemplatePreviewRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        channels = template.channels.filter(status=ChannelStatus.CONNECTED).order_by("pk")
+        wanted = data.validated_data.get("channels")
+        if wanted is not None:
+            unknown = set(wanted) - {c.pk for c in template.channels.all()}
+            if unknown:
+                raise ValidationError(
+                    {
+                        "channels": [
+                            "These channels are not allowed for this template: "
+                            + ", ".join(map(str, sorted(unknown)))
+                            + "."
+                        ]
+                    }
+                )
+            channels = channels.filter(pk__in=wanted)
+        previews = template_previews(template, data.validated_data["values"], list(channels))
+        return Response(previews_answer(previews))
