@@ -43,6 +43,7 @@ from calendar_app.models import (
     ReactiveTemplate,
     Workspace,
 )
+from calendar_app.recurrence import ExpansionBudget
 
 #: The longest range one request may ask for. It is what bounds the work of a request.
 MAX_RANGE = timedelta(days=100)
@@ -188,9 +189,16 @@ def _events(
             for event_id, score, override in fits.values_list("event_id", "score", "override_score")
         }
     entries = []
+    # One budget for the whole request: however many events and whatever rules are stored, the
+    # expansion stops after a bounded number of occurrences and steps (see recurrence.py).
+    budget = ExpansionBudget()
     for event in events:
+        if budget.exhausted:
+            break
         event_zone = zoneinfo.ZoneInfo(event.time_zone)
-        occurrences = islice(event.occurrences_between(start, end), MAX_OCCURRENCES_PER_EVENT)
+        occurrences = islice(
+            event.occurrences_between(start, end, budget), MAX_OCCURRENCES_PER_EVENT
+        )
         for occurrence in occurrences:
             entry = CalendarEntry(
                 kind=EVENT,
