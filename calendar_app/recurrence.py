@@ -356,6 +356,8 @@ def _local_starts(
 ) -> Iterator[datetime]:
     """Wall-clock starts in ``[search_from, search_end]`` of a rule that passed
     :func:`rule_problems`, each one counted as a step of ``budget``."""
+    if local_start > search_end:
+        return
     parts = _parts(rule_text)
     original = rrulestr(rule_text.removeprefix("RRULE:"), dtstart=local_start, ignoretz=True)
     until = original._until
