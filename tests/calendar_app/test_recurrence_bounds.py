@@ -490,3 +490,24 @@ def test_model_save_and_clean_refuse(changes, field) -> None:
     assert field in info.value.message_dict
     with pytest.raises(ValidationError):
         event.save()
+
+
+@pytest.mark.django_db
+def test_check_events_names_the_rows_written_around_the_checks() -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from calendar_app.models import Event
+
+    fine = f.EventFactory(rrule="FREQ=WEEKLY")
+    out = StringIO()
+    call_command("check_events", stdout=out)
+    assert "Every event passes" in out.getvalue()
+
+    Event.objects.filter(pk=fine.pk).update(rrule="FREQ=DAILY;INTERVAL=0")
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 event"):
+        call_command("check_events", stdout=out)
+    assert f"event {fine.pk} (library)" in out.getvalue()
+    assert "INTERVAL" in out.getvalue()
