@@ -361,6 +361,8 @@ def _local_starts(
     parts = _parts(rule_text)
     original = rrulestr(rule_text.removeprefix("RRULE:"), dtstart=local_start, ignoretz=True)
     until = original._until
+    if until is not None and until < search_from:
+        return  # over before the window: nothing to look for
     if "COUNT" in parts:
         # The count runs from the event's start: walk from there (COUNT is at most MAX_COUNT).
         anchor, rule_parts = local_start, parts
