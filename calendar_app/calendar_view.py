@@ -43,13 +43,15 @@ from calendar_app.models import (
     ReactiveTemplate,
     Workspace,
 )
+from calendar_app.recurrence import MAX_PER_DAY, ExpansionBudget
 
 #: The longest range one request may ask for. It is what bounds the work of a request.
 MAX_RANGE = timedelta(days=100)
 MAX_RANGE_DAYS = MAX_RANGE.days
 
-#: A safety net against pathological rules (an hourly event over 100 days is 2,400 occurrences).
-MAX_OCCURRENCES_PER_EVENT = 2000
+#: A safety net per event: a valid rule repeats at most ``MAX_PER_DAY`` times a day, so this
+#: shows every occurrence of one over the longest range (the request's budget bounds the rest).
+MAX_OCCURRENCES_PER_EVENT = MAX_PER_DAY * (MAX_RANGE_DAYS + 1)
 
 #: How much later than its slot a published post may have gone out and still be found by the
 #: index on ``scheduled_at``.
@@ -188,9 +190,16 @@ def _events(
             for event_id, score, override in fits.values_list("event_id", "score", "override_score")
         }
     entries = []
+    # One budget for the whole request: however many events and whatever rules are stored, the
+    # expansion stops after a bounded number of occurrences and steps (see recurrence.py).
+    budget = ExpansionBudget()
     for event in events:
+        if budget.exhausted:
+            break
         event_zone = zoneinfo.ZoneInfo(event.time_zone)
-        occurrences = islice(event.occurrences_between(start, end), MAX_OCCURRENCES_PER_EVENT)
+        occurrences = islice(
+            event.occurrences_between(start, end, budget), MAX_OCCURRENCES_PER_EVENT
+        )
         for occurrence in occurrences:
             entry = CalendarEntry(
                 kind=EVENT,

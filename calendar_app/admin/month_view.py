@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from calendar_app.admin.base import scope
 from calendar_app.models import Brand, BrandFit, ContentStatus, Event
+from calendar_app.recurrence import ExpansionBudget
 
 ONE_TICK = timedelta(microseconds=1)
 
@@ -103,15 +104,17 @@ def build_month(
             brand=brand, event__in=events, override_score__isnull=False
         ).values_list("event_id", "override_score")
     )
+    budget = ExpansionBudget()  # one for the page: bounded whatever rules are stored
     for event in events:
         url = reverse("admin:calendar_app_event_change", args=[event.pk])
         fit = overrides.get(event.pk, fits.get(event.pk))
         zone = zoneinfo.ZoneInfo(event.time_zone) if event.all_day else tz
-        for occurrence in event.occurrences_between(window_start, window_end):
+        for occurrence in event.occurrences_between(window_start, window_end, budget):
             start = occurrence.starts_at.astimezone(zone)
             end = max(occurrence.starts_at, occurrence.ends_at - ONE_TICK).astimezone(zone)
-            day = start.date()
-            while day <= end.date():
+            # Only the grid's days: a long event must not cost one step per day it lasts.
+            day = max(start.date(), grid[0][0])
+            while day <= min(end.date(), grid[-1][-1]):
                 if day in days:
                     if event.all_day:
                         label = "all day"

@@ -12,7 +12,13 @@ from django.db import models
 from django.db.models import Q
 
 from calendar_app.models.base import Timestamped, WorkspaceQuerySet
-from calendar_app.recurrence import Occurrence, last_occurrence_end, never_occurs, occurrences
+from calendar_app.recurrence import (
+    ExpansionBudget,
+    Occurrence,
+    event_problems,
+    last_occurrence_end,
+    occurrences,
+)
 from calendar_app.validators import validate_rrule, validate_tag_list, validate_time_zone
 
 
@@ -103,33 +109,43 @@ class Event(Timestamped):
         super().clean()
         if self.starts_at and self.ends_at and self.ends_at < self.starts_at:
             raise ValidationError({"ends_at": "The event cannot end before it starts."})
-        self._check_recurrence()
+        self.check_timing()
 
-    def _check_recurrence(self) -> None:
-        if (
-            self.rrule
-            and self.starts_at
-            and self.time_zone
-            and never_occurs(self.rrule, self.starts_at, self.time_zone)
-        ):
-            raise ValidationError(
-                {"rrule": "This rule never produces a date (for example the 30th of February)."},
-                code="rrule_never_occurs",
-            )
+    def check_timing(self) -> None:
+        """Refuse a rule or dates that expansion would not bound (see ``recurrence``).
 
-    def save(self, *args, **kwargs) -> None:
-        # Checked here as well as in clean(): every door (API, admin, import, shell) saves, and a
-        # rule that never matches would stall each request that expands it.
-        self._check_recurrence()
+        Every door runs it: ``clean()`` (admin, forms), ``save()`` (API, shell, import), and a
+        ``pre_save`` receiver for raw saves (``loaddata`` of fixtures).
+        """
+        if not (self.starts_at and self.ends_at) or self.ends_at < self.starts_at:
+            return  # clean() says so, and the event_ends_after_start constraint refuses it
+        problems = event_problems(
+            rule_text=self.rrule,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            time_zone=self.time_zone or "UTC",
+        )
+        if problems:
+            raise ValidationError(problems, code="invalid_timing")
+
+    def refresh_recurrence_end(self) -> None:
         self.recurrence_ends_at = last_occurrence_end(
             starts_at=self.starts_at,
             ends_at=self.ends_at,
             time_zone=self.time_zone,
             rule_text=self.rrule,
         )
+
+    def save(self, *args, **kwargs) -> None:
+        # Checked here as well as in clean(): every door (API, admin, import, shell) saves, and a
+        # rule that never matches, or repeats every minute, would stall each request expanding it.
+        self.check_timing()
+        self.refresh_recurrence_end()
         super().save(*args, **kwargs)
 
-    def occurrences_between(self, start: datetime, end: datetime) -> Iterator[Occurrence]:
+    def occurrences_between(
+        self, start: datetime, end: datetime, budget: ExpansionBudget | None = None
+    ) -> Iterator[Occurrence]:
         return occurrences(
             starts_at=self.starts_at,
             ends_at=self.ends_at,
@@ -137,6 +153,8 @@ class Event(Timestamped):
             rule_text=self.rrule,
             window_start=start,
             window_end=end,
+            budget=budget,
+            label=f"event {self.pk}",
         )
 
 

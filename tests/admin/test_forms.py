@@ -132,6 +132,11 @@ def test_bad_brand_input_is_a_form_error(brand, superuser, login, changes, field
     [
         ({"rrule": "FREQ=SOMETIMES"}, "rrule"),
         ({"rrule": "DTSTART:20270101T000000\nFREQ=YEARLY"}, "rrule"),
+        # Security review, issue 14: unbounded rules and dates are form errors too.
+        ({"rrule": "FREQ=DAILY;INTERVAL=0"}, "rrule"),
+        ({"rrule": "FREQ=DAILY;BYHOUR=1,2,3,4,5;BYMINUTE=0,10,20,30,40,50"}, "rrule"),
+        ({"rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}, "rrule"),
+        ({"ends_at_0": "4027-02-15", "ends_at_1": "10:00:00"}, "ends_at"),
         ({"ends_at_0": "2027-02-13", "ends_at_1": "10:00:00"}, "ends_at"),
         ({"time_zone": "Europe/Pariss"}, "time_zone"),
         ({"themes": '"sport"'}, "themes"),

@@ -16,6 +16,7 @@ from calendar_app.api.serializers.common import (
     to_utc,
 )
 from calendar_app.models import Brand, BrandFit, Event
+from calendar_app.recurrence import event_problems
 
 
 class BrandFitSerializer(KairosModelSerializer):
@@ -104,6 +105,17 @@ class EventSerializer(KairosModelSerializer):
             raise serializers.ValidationError(
                 {"ends_at": ["The event cannot end before it starts."]}
             )
+        if starts and ends:
+            # The same check as the model's, here so that every problem is a field message of
+            # this request (rrule, starts_at, ends_at) before anything is saved.
+            problems = event_problems(
+                rule_text=attrs.get("rrule", getattr(self.instance, "rrule", "")),
+                starts_at=starts,
+                ends_at=ends,
+                time_zone=zone,
+            )
+            if problems:
+                raise serializers.ValidationError(problems)
         return attrs
 
 
