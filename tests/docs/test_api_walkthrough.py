@@ -199,7 +199,6 @@ def kill_group(proc: subprocess.Popen) -> None:
 
 
 def test_every_block_of_the_walkthrough_runs_with_curl(tmp_path: Path) -> None:
-    started = time.monotonic()
     blocks = sh_blocks(DOC.read_text())
     assert len(blocks) >= 10, blocks
     port = free_port()
@@ -284,4 +283,3 @@ def test_every_block_of_the_walkthrough_runs_with_curl(tmp_path: Path) -> None:
         assert decision["sentence"]
     finally:
         kill_group(proc)
-    assert time.monotonic() - started < 60

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -173,12 +172,11 @@ def test_parse_retry_after():
 
 def test_read_timeout_after_sending_may_have_posted():
     with FakeServer(default=Reply(200, delay=1.5)) as server:
-        started = time.monotonic()
+        # The server would answer 200 after 1.5 s: a time-out proves read_timeout was applied.
         with pytest.raises(TransientError) as caught:
             WebhookNetwork().publish(
                 Post(body="x"), webhook_channel(server.url, read_timeout=0.2), "k"
             )
-        assert time.monotonic() - started < 1.2
         assert len(server.requests) == 1  # the request did reach the receiver
     assert caught.value.code == "timeout" and caught.value.may_have_posted
 
