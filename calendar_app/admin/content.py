@@ -28,6 +28,7 @@ from calendar_app.admin.base import (
 )
 from calendar_app.admin.forms import SELECTED, RejectForm
 from calendar_app.admin.month_view import calendar_view
+from calendar_app.admin.previews import item_panel
 from calendar_app.models import Approval, ContentItem, ContentStatus, Publication, Transition
 from calendar_app.workflow import Actor, WorkflowError
 
@@ -105,7 +106,15 @@ class ContentItemAdmin(TenantAdmin):
     date_hierarchy = "scheduled_at"
     autocomplete_fields = ("brand", "event", "experiment", "channels")
     list_select_related = ("brand", "event")
-    readonly_fields = ("status", "version", "local_time", "allowed_next", "created_by", "fire")
+    readonly_fields = (
+        "status",
+        "version",
+        "local_time",
+        "allowed_next",
+        "created_by",
+        "fire",
+        "preview",
+    )
     inlines = [PublicationInline, ApprovalInline, TransitionInline]
     workspace_from = "brand"
     actions = [
@@ -120,6 +129,15 @@ class ContentItemAdmin(TenantAdmin):
         (None, {"fields": ("brand", "title", "status", "version", "allowed_next")}),
         ("Content", {"fields": ("body", "links", "media")}),
         ("Call to action", {"fields": ("cta_text", "cta_url", "cta_button", "without_cta")}),
+        (
+            "Preview",
+            {
+                "fields": ("preview",),
+                "description": "Exactly what each connected channel will receive, counted the "
+                "way that network counts, with anything that would stop it. Saved changes "
+                "show here.",
+            },
+        ),
         (
             "Delivery",
             {
@@ -162,6 +180,10 @@ class ContentItemAdmin(TenantAdmin):
     @admin.display(description="channels", ordering="_channels")
     def channel_count(self, obj: ContentItem) -> int:
         return getattr(obj, "_channels", 0)
+
+    @admin.display(description="as each channel will show it")
+    def preview(self, obj: ContentItem) -> str:
+        return item_panel(obj)
 
     @admin.display(description="next steps you may take")
     def allowed_next(self, obj: ContentItem) -> str:

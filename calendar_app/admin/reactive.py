@@ -32,6 +32,7 @@ from calendar_app.admin.base import (
     local_time,
 )
 from calendar_app.admin.forms import SELECTED, FireForm, placeholders
+from calendar_app.admin.previews import template_panel
 from calendar_app.models import Fire, ReactiveTemplate, Role
 from calendar_app.workflow import Actor
 
@@ -119,6 +120,7 @@ class ReactiveTemplateAdmin(TenantAdmin):
         "approved_at",
         "local_window",
         "placeholder_names",
+        "preview",
     )
     inlines = [FireInline]
     workspace_from = "brand"
@@ -138,6 +140,14 @@ class ReactiveTemplateAdmin(TenantAdmin):
                     "without_cta",
                     "channels",
                 )
+            },
+        ),
+        (
+            "Preview",
+            {
+                "fields": ("preview",),
+                "description": "What a fire would post on each connected channel, counted the "
+                "way that network counts. Saved changes show here.",
             },
         ),
         (
@@ -174,6 +184,10 @@ class ReactiveTemplateAdmin(TenantAdmin):
             return "—"
         zone = obj.brand.time_zone
         return f"{local_time(obj.valid_from, zone)} → {local_time(obj.valid_until, zone)}"
+
+    @admin.display(description="as each channel will show it")
+    def preview(self, obj: ReactiveTemplate) -> str:
+        return template_panel(obj)
 
     @admin.display(description="placeholders")
     def placeholder_names(self, obj: ReactiveTemplate) -> str:
@@ -225,7 +239,12 @@ class ReactiveTemplateAdmin(TenantAdmin):
             return None
         template = templates[0]
         names = template_placeholders(template)
-        if "apply" in request.POST:
+        preview = template_panel(template)
+        if "preview" in request.POST:
+            form = FireForm(request.POST, names=names)
+            if form.is_valid():
+                preview = template_panel(template, form.values())
+        elif "apply" in request.POST:
             form = FireForm(request.POST, names=names)
             if form.is_valid():
                 actor = Actor.for_user(request.user, template.workspace)
@@ -252,6 +271,7 @@ class ReactiveTemplateAdmin(TenantAdmin):
             "opts": self.model._meta,
             "template": template,
             "form": form,
+            "preview": preview,
             "action": "fire_template_action",
             "action_checkbox_name": SELECTED,
         }
