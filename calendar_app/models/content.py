@@ -156,9 +156,10 @@ class ContentItem(WorkspaceOwned):
 
     def content_hash(self) -> str:
         payload = {name: getattr(self, name) for name in self.APPROVED_FIELDS}
-        if not payload["thread"]:
-            # Items approved before threads existed keep their approval.
-            del payload["thread"]
+        for name in ("thread", "without_cta"):
+            if not payload[name]:
+                # Items approved before these existed keep their approval.
+                del payload[name]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

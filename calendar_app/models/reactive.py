@@ -119,15 +119,19 @@ class ReactiveTemplate(WorkspaceOwned):
         "cta_text",
         "cta_url",
         "cta_button",
-        "without_cta",
         "valid_from",
         "valid_until",
         "cooldown",
         "max_fires",
+        "without_cta",
     )
+    #: Approved fields added after approvals were first given (see :meth:`content_hash`).
+    LATER_FIELDS = frozenset({"without_cta"})
 
     def content_hash(self) -> str:
-        text = "\x1f".join(repr(getattr(self, name)) for name in self.APPROVED_FIELDS)
+        # Fields added later count only once set, so approvals given before they existed hold.
+        names = [n for n in self.APPROVED_FIELDS if n not in self.LATER_FIELDS or getattr(self, n)]
+        text = "\x1f".join(repr(getattr(self, name)) for name in names)
         return hashlib.sha256(text.encode()).hexdigest()
 
     @property

@@ -195,3 +195,16 @@ def test_lengths_are_counted_as_each_network_counts_them(brand) -> None:
     assert bluesky.length == len("Kick-off ") + 2 + 1 + len(bluesky.text.split(" ")[-1])
     # The sandbox counts code points.
     assert sandbox.length == len(body)
+
+
+def test_approvals_given_before_without_cta_existed_still_hold(brand, actor) -> None:
+    """The hash an approval stored before the field existed is the hash of the same words now."""
+    import hashlib
+
+    template = template_for(brand, actor, body="Sorry.")
+    old_fields = ("body", "links", "cta_text", "cta_url", "cta_button", "valid_from")
+    old_fields += ("valid_until", "cooldown", "max_fires")
+    text = "\x1f".join(repr(getattr(template, name)) for name in old_fields)
+    assert template.approved_hash == hashlib.sha256(text.encode()).hexdigest()
+    template.without_cta = True
+    assert not template.is_approved  # setting it is a change the approval did not cover
