@@ -13,6 +13,8 @@ from django.utils import timezone
 from calendar_app.admin.base import RelatedOnly, TenantAdmin, TenantInline
 from calendar_app.models import ApiToken, Brand, Membership, Role, Workspace
 from calendar_app.models.tenancy import TOKEN_PREFIX_LENGTH, hash_token_secret
+from calendar_app.token_policy import TokenRefused, check_issue
+from calendar_app.workflow import Actor
 
 
 class MembershipInline(TenantInline, admin.TabularInline):
@@ -110,6 +112,37 @@ class ApiTokenAdmin(TenantAdmin):
     @admin.display(boolean=True, description="usable")
     def is_usable(self, obj: ApiToken) -> bool:
         return obj.is_usable
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple:
+        """A token's workspace, person and role are fixed once issued: changing them would be
+        minting a new token behind its holder's back. Revoke and issue a new one instead."""
+        if obj is not None:
+            return (*self.readonly_fields, "workspace", "user", "role")
+        return self.readonly_fields
+
+    def check_workspace(self, request: HttpRequest, form, obj: ApiToken | None) -> None:
+        """The token rules of :mod:`calendar_app.token_policy`, as in the API."""
+        super().check_workspace(request, form, obj)
+        workspace = form.cleaned_data.get("workspace")
+        if obj is not None or workspace is None or form.errors:
+            return
+        user = form.cleaned_data.get("user")
+        if (
+            user is not None
+            and not Membership.objects.filter(workspace=workspace, user=user).exists()
+        ):
+            form.add_error("user", "Not a member of this workspace.")
+            return
+        try:
+            check_issue(
+                Actor.for_user(request.user, workspace),
+                user=user,
+                role=form.cleaned_data.get("role") or Role.VIEWER,
+            )
+        except TokenRefused as refused:
+            form.add_error(
+                "user" if refused.field == "username" else refused.field, refused.message
+            )
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
         if not change:

@@ -63,6 +63,8 @@ class ReactiveTemplateSerializer(KairosModelSerializer):
             "is_approved",
             "approved_version",
             "approved_at",
+            "approved_by_label",
+            "approved_via_token",
             "created_at",
             "updated_at",
         ]
@@ -71,6 +73,8 @@ class ReactiveTemplateSerializer(KairosModelSerializer):
             "version",
             "approved_version",
             "approved_at",
+            "approved_by_label",
+            "approved_via_token",
             "created_at",
             "updated_at",
         ]
@@ -147,6 +151,7 @@ class FireResultSerializer(KairosModelSerializer):
             "template",
             "template_version",
             "fired_by_label",
+            "via_token",
             "values",
             "fired_at",
             "first_delivered_at",
