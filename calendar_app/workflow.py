@@ -82,9 +82,9 @@ class Actor:
                 role = None
             elif Role.rank(membership.role) < Role.rank(token.role):
                 role = membership.role
-        label = f"token {token.prefix} “{token.name[:60]}”" + (
-            f" ({token.user.get_username()})" if token.user_id else " (workspace API key)"
-        )
+        person = f" ({token.user.get_username()})" if token.user_id else " (workspace API key)"
+        # Bounded: audit labels are 200 characters (a username alone may have 150).
+        label = f"token {token.prefix} “{token.name[:30]}”{person}"[:200]
         return cls(role=role, label=label, user=token.user if token.user_id else None, token=token)
 
     def may(self, required: str | None) -> bool:

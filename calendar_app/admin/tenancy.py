@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from django.contrib import admin, messages
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
@@ -76,6 +76,30 @@ class MembershipAdmin(TenantAdmin):
     change_role = Role.ADMIN
 
 
+class MintedByFilter(admin.SimpleListFilter):
+    """Finds personal tokens someone else created (possible before the token rules): each one
+    lets its creator act as the person it names, and should be reviewed and revoked."""
+
+    title = "created by"
+    parameter_name = "minted"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [
+            ("self", "its own person"),
+            ("other", "someone else (review)"),
+            ("key", "workspace API keys"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "self":
+            return queryset.filter(user__isnull=False, created_by=F("user"))
+        if self.value() == "other":
+            return queryset.filter(user__isnull=False).exclude(created_by=F("user"))
+        if self.value() == "key":
+            return queryset.filter(user__isnull=True)
+        return queryset
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(TenantAdmin):
     """Tokens: the clear text is shown once, in a message, when the token is created."""
@@ -90,7 +114,7 @@ class ApiTokenAdmin(TenantAdmin):
         "expires_at",
         "last_used_at",
     )
-    list_filter = ("role", ("workspace", RelatedOnly))
+    list_filter = ("role", MintedByFilter, ("workspace", RelatedOnly))
     search_fields = ("name", "prefix", "user__username")
     autocomplete_fields = ("workspace",)
     list_select_related = ("workspace", "user")

@@ -59,3 +59,19 @@ def test_an_issued_tokens_person_and_role_cannot_be_changed(workspace, staff_mem
     assert client.post(url, data).status_code == 302
     token.refresh_from_db()
     assert (token.name, token.user, token.role) == ("renamed", None, Role.VIEWER)
+
+
+def test_tokens_minted_for_someone_else_can_be_found(workspace, staff_member, login):
+    admin = staff_member(Role.ADMIN)
+    victim = f.MembershipFactory(workspace=workspace, role=Role.APPROVER).user
+    ApiToken.issue(
+        workspace=workspace, name="legacy-minted", role=Role.APPROVER, user=victim, created_by=admin
+    )
+    ApiToken.issue(
+        workspace=workspace, name="own-token", role=Role.ADMIN, user=admin, created_by=admin
+    )
+    ApiToken.issue(workspace=workspace, name="service-key", role=Role.VIEWER, created_by=admin)
+    url = reverse("admin:calendar_app_apitoken_changelist")
+    page = login(admin).get(url, {"minted": "other"}).content.decode()
+    assert "legacy-minted" in page
+    assert "own-token" not in page and "service-key" not in page

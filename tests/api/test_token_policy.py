@@ -265,3 +265,15 @@ def test_template_approval_and_fire_name_the_token(
     fire = Fire.objects.get()
     assert (fire.fired_by, fire.via_token) == (None, key)
     assert key.prefix in fire.fired_by_label
+
+
+def test_audit_labels_fit_their_columns_with_the_longest_names(workspace, brand):
+    user = f.UserFactory(username="u" * 150)
+    f.MembershipFactory(workspace=workspace, user=user, role=Role.APPROVER)
+    _, clear = ApiToken.issue(
+        workspace=workspace, name="n" * 120, role=Role.APPROVER, user=user, created_by=user
+    )
+    item = in_review(workspace, brand)
+    response = with_token(clear).post(item_action(workspace, item, "approve"), {}, format="json")
+    assert response.status_code == 200, response.content
+    assert len(Approval.objects.get(content_item=item).decided_by_label) <= 200
