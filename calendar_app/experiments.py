@@ -594,8 +594,17 @@ def promote_winner(
             template.approved_version = template.version
             template.approved_hash = template.content_hash()
             template.approved_by = actor.user
+            template.approved_by_label = actor.label[:200]
+            template.approved_via_token = actor.token
             template.approved_at = now
-            fields += ["approved_version", "approved_hash", "approved_by", "approved_at"]
+            fields += [
+                "approved_version",
+                "approved_hash",
+                "approved_by",
+                "approved_by_label",
+                "approved_via_token",
+                "approved_at",
+            ]
         template.save(update_fields=fields)
 
     experiment.promoted_variant = variant

@@ -146,6 +146,7 @@ def _create(
         template_version=template.version,
         fired_by=actor.user,
         fired_by_label=actor.label[:200],
+        via_token=actor.token,
         values=values,
         fired_at=now,
     )
@@ -176,6 +177,7 @@ def _create(
         to_status=ContentStatus.SCHEDULED,
         actor=actor.user,
         actor_label=actor.label[:200],
+        via_token=actor.token,
         version=item.version,
         note=f"Fired from the pre-approved template “{template.name}” (v{template.version}).",
     )
@@ -240,12 +242,16 @@ def approve_template(template: ReactiveTemplate, actor: workflow.Actor) -> React
     template.approved_version = template.version
     template.approved_hash = template.content_hash()
     template.approved_by = actor.user
+    template.approved_by_label = actor.label[:200]
+    template.approved_via_token = actor.token
     template.approved_at = timezone.now()
     template.save(
         update_fields=[
             "approved_version",
             "approved_hash",
             "approved_by",
+            "approved_by_label",
+            "approved_via_token",
             "approved_at",
             "updated_at",
         ]

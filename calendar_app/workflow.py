@@ -44,13 +44,17 @@ S = ContentStatus
 class Actor:
     """Who is acting, with the role they hold in the item's workspace.
 
-    ``user`` is empty for workspace API keys and for the system itself (the delivery pipeline).
+    ``user`` is the person who authenticated: empty for workspace API keys and for the system
+    itself (the delivery pipeline). ``token`` is the API token the call came with, if any. Audit
+    records (transitions, approvals, fires) store both, so they name who really acted: a
+    workspace key's approval names the key, never a person.
     """
 
     role: str | None
     label: str
     user: AbstractBaseUser | None = None
     is_system: bool = False
+    token: ApiToken | None = None
 
     @classmethod
     def system(cls, label: str = "system") -> Actor:
@@ -78,10 +82,10 @@ class Actor:
                 role = None
             elif Role.rank(membership.role) < Role.rank(token.role):
                 role = membership.role
-        label = f"token {token.prefix}" + (
-            f" ({token.user.get_username()})" if token.user_id else ""
-        )
-        return cls(role=role, label=label, user=token.user if token.user_id else None)
+        person = f" ({token.user.get_username()})" if token.user_id else " (workspace API key)"
+        # Bounded: audit labels are 200 characters (a username alone may have 150).
+        label = f"token {token.prefix} “{token.name[:30]}”{person}"[:200]
+        return cls(role=role, label=label, user=token.user if token.user_id else None, token=token)
 
     def may(self, required: str | None) -> bool:
         if required is None:  # system-only transition
@@ -243,6 +247,7 @@ def _record(
         to_status=item.status,
         actor=actor.user,
         actor_label=actor.label[:200],
+        via_token=actor.token,
         version=item.version,
         note=note,
     )
@@ -314,6 +319,7 @@ def approve(item: ContentItem, actor: Actor, note: str = "") -> ContentItem:
         decision=ApprovalDecision.APPROVED,
         decided_by=actor.user,
         decided_by_label=actor.label[:200],
+        via_token=actor.token,
         note=note,
     )
     return _move(item, "approve", actor, S.APPROVED, note)
@@ -338,6 +344,7 @@ def reject(item: ContentItem, actor: Actor, note: str) -> ContentItem:
         decision=ApprovalDecision.REJECTED,
         decided_by=actor.user,
         decided_by_label=actor.label[:200],
+        via_token=actor.token,
         note=note,
     )
     return _move(item, "reject", actor, S.DRAFT, note)

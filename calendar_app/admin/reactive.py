@@ -74,12 +74,16 @@ def approve(template: ReactiveTemplate, actor: Actor) -> None:
     if not template.body.strip():
         raise ValueError("the body is empty.")
     template.approved_by = actor.user
+    template.approved_by_label = actor.label[:200]
+    template.approved_via_token = actor.token
     template.approved_at = timezone.now()
     template.approved_version = template.version
     template.approved_hash = template.content_hash()
     template.save(
         update_fields=[
             "approved_by",
+            "approved_by_label",
+            "approved_via_token",
             "approved_at",
             "approved_version",
             "approved_hash",

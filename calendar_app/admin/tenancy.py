@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from django.contrib import admin, messages
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
@@ -13,6 +13,8 @@ from django.utils import timezone
 from calendar_app.admin.base import RelatedOnly, TenantAdmin, TenantInline
 from calendar_app.models import ApiToken, Brand, Membership, Role, Workspace
 from calendar_app.models.tenancy import TOKEN_PREFIX_LENGTH, hash_token_secret
+from calendar_app.token_policy import TokenRefused, check_issue
+from calendar_app.workflow import Actor
 
 
 class MembershipInline(TenantInline, admin.TabularInline):
@@ -74,6 +76,30 @@ class MembershipAdmin(TenantAdmin):
     change_role = Role.ADMIN
 
 
+class MintedByFilter(admin.SimpleListFilter):
+    """Finds personal tokens someone else created (possible before the token rules): each one
+    lets its creator act as the person it names, and should be reviewed and revoked."""
+
+    title = "created by"
+    parameter_name = "minted"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [
+            ("self", "its own person"),
+            ("other", "someone else (review)"),
+            ("key", "workspace API keys"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "self":
+            return queryset.filter(user__isnull=False, created_by=F("user"))
+        if self.value() == "other":
+            return queryset.filter(user__isnull=False).exclude(created_by=F("user"))
+        if self.value() == "key":
+            return queryset.filter(user__isnull=True)
+        return queryset
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(TenantAdmin):
     """Tokens: the clear text is shown once, in a message, when the token is created."""
@@ -88,7 +114,7 @@ class ApiTokenAdmin(TenantAdmin):
         "expires_at",
         "last_used_at",
     )
-    list_filter = ("role", ("workspace", RelatedOnly))
+    list_filter = ("role", MintedByFilter, ("workspace", RelatedOnly))
     search_fields = ("name", "prefix", "user__username")
     autocomplete_fields = ("workspace",)
     list_select_related = ("workspace", "user")
@@ -110,6 +136,37 @@ class ApiTokenAdmin(TenantAdmin):
     @admin.display(boolean=True, description="usable")
     def is_usable(self, obj: ApiToken) -> bool:
         return obj.is_usable
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple:
+        """A token's workspace, person and role are fixed once issued: changing them would be
+        minting a new token behind its holder's back. Revoke and issue a new one instead."""
+        if obj is not None:
+            return (*self.readonly_fields, "workspace", "user", "role")
+        return self.readonly_fields
+
+    def check_workspace(self, request: HttpRequest, form, obj: ApiToken | None) -> None:
+        """The token rules of :mod:`calendar_app.token_policy`, as in the API."""
+        super().check_workspace(request, form, obj)
+        workspace = form.cleaned_data.get("workspace")
+        if obj is not None or workspace is None or form.errors:
+            return
+        user = form.cleaned_data.get("user")
+        if (
+            user is not None
+            and not Membership.objects.filter(workspace=workspace, user=user).exists()
+        ):
+            form.add_error("user", "Not a member of this workspace.")
+            return
+        try:
+            check_issue(
+                Actor.for_user(request.user, workspace),
+                user=user,
+                role=form.cleaned_data.get("role") or Role.VIEWER,
+            )
+        except TokenRefused as refused:
+            form.add_error(
+                "user" if refused.field == "username" else refused.field, refused.message
+            )
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
         if not change:

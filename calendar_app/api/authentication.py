@@ -77,5 +77,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "in": "header",
             "name": "Authorization",
             "description": "`Token <prefix.secret>`, from `manage.py create_api_token` "
-            "or POST /api/v1/workspaces/{workspace_slug}/tokens/.",
+            "or POST /api/v1/workspaces/{workspace_slug}/tokens/. A personal token acts as its "
+            "person with the lower of its role and their current role, and only that person "
+            "creates it; a workspace API key (created by an admin) acts as itself.",
         }

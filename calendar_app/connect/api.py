@@ -10,7 +10,11 @@ from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 
-from calendar_app.api.serializers.common import KairosModelSerializer, ScopedPrimaryKeyRelatedField
+from calendar_app.api.serializers.common import (
+    KairosModelSerializer,
+    ScopedPrimaryKeyRelatedField,
+    ShownOnceMethodField,
+)
 from calendar_app.api.views.base import AtomicMixin, WorkspaceScopedMixin
 from calendar_app.connect.flow import ConnectError, finish_flow, start_flow
 from calendar_app.connect.models import OAuthFlow
@@ -27,9 +31,11 @@ class ConnectionSerializer(KairosModelSerializer):
         help_text="The channel's settings the network needs to know where to connect (for "
         "Mastodon: instance).",
     )
-    authorize_url = serializers.SerializerMethodField(
+    authorize_url = ShownOnceMethodField(
         help_text="Send the person here to sign in and allow Kairos (only in the answer to the "
-        "POST that started the connection)."
+        "POST that started the connection; it holds the connection's single-use `state`, so "
+        "it is `null` in an answer replayed for a repeated `Idempotency-Key`: start a new "
+        "connection instead)."
     )
 
     class Meta:

@@ -176,6 +176,14 @@ class Transition(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     actor_label = models.CharField(max_length=200, help_text="User name, token prefix or 'system'.")
+    via_token = models.ForeignKey(
+        "calendar_app.ApiToken",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The API token the actor used, if any (a workspace API key has no user).",
+    )
     version = models.PositiveIntegerField()
     note = models.TextField(blank=True)
     at = models.DateTimeField(auto_now_add=True)
@@ -206,6 +214,14 @@ class Approval(Timestamped):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     decided_by_label = models.CharField(max_length=200)
+    via_token = models.ForeignKey(
+        "calendar_app.ApiToken",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The API token the actor used, if any (a workspace API key has no user).",
+    )
     note = models.TextField(blank=True)
 
     class Meta:

@@ -78,6 +78,21 @@ class ReactiveTemplate(WorkspaceOwned):
         related_name="+",
         editable=False,
     )
+    approved_by_label = models.CharField(
+        max_length=200,
+        blank=True,
+        editable=False,
+        help_text="User name or token (prefix, name, person) that approved, as it acted.",
+    )
+    approved_via_token = models.ForeignKey(
+        "calendar_app.ApiToken",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        help_text="The API token the approval came with, if any.",
+    )
     approved_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
@@ -156,6 +171,14 @@ class Fire(Timestamped):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     fired_by_label = models.CharField(max_length=200)
+    via_token = models.ForeignKey(
+        "calendar_app.ApiToken",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The API token the actor used, if any (a workspace API key has no user).",
+    )
     values = models.JSONField(default=dict, blank=True)
     fired_at = models.DateTimeField(db_index=True)
     first_delivered_at = models.DateTimeField(null=True, blank=True)

@@ -99,7 +99,8 @@ class ApiToken(Timestamped):
 
     Only a hash of the secret is stored; the full token (``prefix.secret``) is shown once, when it is
     created. A member token never has more rights than its member: the effective role is the lower
-    of the token's role and the membership's.
+    of the token's role and the membership's. Only the person a token names may create it
+    (:mod:`calendar_app.token_policy`), so a personal token never lets someone act as another.
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_tokens")

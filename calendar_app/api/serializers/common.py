@@ -203,3 +203,28 @@ def check_without_cta(attrs: dict[str, Any], instance: Any) -> None:
     )
     if problem:
         raise serializers.ValidationError({"without_cta": [problem]})
+
+
+class ShownOnce:
+    """Marks a field whose value is a secret shown once, in the answer that creates it.
+
+    The idempotency store (:mod:`calendar_app.api.idempotency`) never keeps such a value: a
+    replayed answer carries ``null`` in its place and names it in ``Idempotent-Redacted``. A
+    class attribute rather than an instance flag, because DRF rebuilds fields from their
+    arguments when it copies them.
+    """
+
+    shown_once = True
+
+
+class ShownOnceField(ShownOnce, serializers.CharField):
+    """A read-only secret in a create (or rotate) answer; ``null`` in a replayed answer."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+
+class ShownOnceMethodField(ShownOnce, serializers.SerializerMethodField):
+    """A computed value that embeds a secret (a sign-in URL holding a single-use state)."""

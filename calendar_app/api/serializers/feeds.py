@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from calendar_app.api.serializers.common import KairosModelSerializer, ScopedPrimaryKeyRelatedField
+from calendar_app.api.serializers.common import (
+    KairosModelSerializer,
+    ScopedPrimaryKeyRelatedField,
+    ShownOnceField,
+)
 from calendar_app.models import Brand, CalendarFeed
 
 
@@ -49,15 +53,16 @@ class CalendarFeedSerializer(KairosModelSerializer):
 
 
 class IssuedCalendarFeedSerializer(CalendarFeedSerializer):
-    token = serializers.CharField(
-        read_only=True, help_text="The secret. Shown once: it cannot be read again."
+    token = ShownOnceField(
+        help_text="The secret. Shown once: it cannot be read again (`null` in an answer "
+        "replayed for a repeated `Idempotency-Key`)."
     )
-    url = serializers.CharField(
-        read_only=True,
+    url = ShownOnceField(
         help_text="The subscription URL for Google Calendar, Outlook or Apple Calendar. "
-        "Shown once; anyone holding it can read the brand's calendar until it is revoked.",
+        "Shown once; anyone holding it can read the brand's calendar until it is revoked "
+        "(`null` in a replayed answer).",
     )
-    webcal_url = serializers.CharField(read_only=True, help_text="The same URL as webcal://.")
+    webcal_url = ShownOnceField(help_text="The same URL as webcal:// (`null` in a replay).")
 
     class Meta(CalendarFeedSerializer.Meta):
         fields = [*CalendarFeedSerializer.Meta.fields, "token", "url", "webcal_url"]

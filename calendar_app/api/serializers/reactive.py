@@ -65,6 +65,8 @@ class ReactiveTemplateSerializer(KairosModelSerializer):
             "is_approved",
             "approved_version",
             "approved_at",
+            "approved_by_label",
+            "approved_via_token",
             "created_at",
             "updated_at",
         ]
@@ -73,6 +75,8 @@ class ReactiveTemplateSerializer(KairosModelSerializer):
             "version",
             "approved_version",
             "approved_at",
+            "approved_by_label",
+            "approved_via_token",
             "created_at",
             "updated_at",
         ]
@@ -150,6 +154,7 @@ class FireResultSerializer(KairosModelSerializer):
             "template",
             "template_version",
             "fired_by_label",
+            "via_token",
             "values",
             "fired_at",
             "first_delivered_at",

@@ -6,10 +6,15 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 
-from calendar_app.api.serializers.common import InstantField, KairosModelSerializer
+from calendar_app.api.serializers.common import (
+    InstantField,
+    KairosModelSerializer,
+    ShownOnceField,
+)
 from calendar_app.models import ApiToken, Membership, Role, Workspace
+from calendar_app.token_policy import TokenRefused, check_issue, member_named
 
 
 class WorkspaceSerializer(KairosModelSerializer):
@@ -70,10 +75,17 @@ class ApiTokenSerializer(KairosModelSerializer):
         required=False,
         allow_null=True,
         default=None,
-        help_text="Member the token acts for; leave empty for a workspace API key.",
+        help_text="Your own username for a personal token (it acts as you, with at most your "
+        "role); empty for a workspace API key (admins only; it acts as itself). Nobody creates "
+        "a token for another person.",
     )
     expires_at = InstantField(required=False, allow_null=True)
-    role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
+    role = serializers.ChoiceField(
+        choices=Role.choices,
+        default=Role.VIEWER,
+        help_text="At most your own role. A personal token acts with the lower of this role and "
+        "its person's current role.",
+    )
 
     class Meta:
         model = ApiToken
@@ -102,25 +114,26 @@ class ApiTokenSerializer(KairosModelSerializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Apply :mod:`calendar_app.token_policy`: who may create a token for whom."""
+        request = self.context["request"]
         username = (attrs.pop("user", None) or {}).get("username")
-        attrs["user"] = None
-        if username:
-            workspace = self.context["request"].workspace
-            membership = (
-                Membership.objects.select_related("user")
-                .filter(workspace=workspace, user__username=username)
-                .first()
-            )
-            if membership is None:
-                raise serializers.ValidationError({"username": ["Not a member of this workspace."]})
-            attrs["user"] = membership.user
+        try:
+            attrs["user"] = member_named(request.workspace, username) if username else None
+            check_issue(request.actor, user=attrs["user"], role=attrs.get("role", Role.VIEWER))
+        except TokenRefused as refused:
+            if refused.code == "permission_denied":
+                raise exceptions.PermissionDenied(refused.message, code=refused.code) from None
+            raise serializers.ValidationError(
+                {refused.field: [serializers.ErrorDetail(refused.message, code=refused.code)]}
+            ) from None
         return attrs
 
 
 class IssuedTokenSerializer(ApiTokenSerializer):
-    token = serializers.CharField(
-        read_only=True,
-        help_text="The full token. Shown once: store it now, it cannot be read again.",
+    token = ShownOnceField(
+        help_text="The full token. Shown once: store it now, it cannot be read again. `null` "
+        "in an answer replayed for a repeated `Idempotency-Key` (`Idempotent-Redacted: token`): "
+        "the clear text is never kept.",
     )
 
     class Meta(ApiTokenSerializer.Meta):

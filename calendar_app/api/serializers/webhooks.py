@@ -9,7 +9,11 @@ from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
-from calendar_app.api.serializers.common import KairosModelSerializer, ScopedPrimaryKeyRelatedField
+from calendar_app.api.serializers.common import (
+    KairosModelSerializer,
+    ScopedPrimaryKeyRelatedField,
+    ShownOnceField,
+)
 from calendar_app.models import (
     Brand,
     WebhookAttempt,
@@ -100,9 +104,10 @@ class WebhookSubscriptionSerializer(KairosModelSerializer):
 class SubscriptionSecretSerializer(WebhookSubscriptionSerializer):
     """The create and rotate-secret answers: the only times the secret is shown."""
 
-    secret = serializers.CharField(
-        read_only=True,
-        help_text="The Standard Webhooks signing secret (`whsec_…`). Shown once: store it now.",
+    secret = ShownOnceField(
+        help_text="The Standard Webhooks signing secret (`whsec_…`). Shown once: store it now. "
+        "`null` in an answer replayed for a repeated `Idempotency-Key` (`Idempotent-Redacted: "
+        "secret`): rotate again if it was lost.",
     )
 
     class Meta(WebhookSubscriptionSerializer.Meta):

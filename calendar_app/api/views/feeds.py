@@ -47,7 +47,8 @@ def feed_path(token: str) -> str:
             )
         ],
         description="Create a secret feed URL for a brand. The response holds the URL once; "
-        "only a hash of its secret is kept.",
+        "only a hash of its secret is kept, and an answer replayed for a repeated "
+        "`Idempotency-Key` has `token`, `url` and `webcal_url` set to `null`.",
     ),
     destroy=extend_schema(
         description="Revoke the feed: its URL answers 404 from now on. The row stays, listed "

@@ -39,7 +39,9 @@ def _refusal(exc: sender.WebhookActionError) -> exceptions.APIException:
 @extend_schema_view(
     create=extend_schema(
         responses={201: SubscriptionSecretSerializer},
-        description="Subscribe a URL. The answer holds the signing secret, once.",
+        description="Subscribe a URL. The answer holds the signing secret, once: an answer "
+        "replayed for a repeated `Idempotency-Key` has `secret: null` (`Idempotent-Redacted: "
+        "secret`), since the secret is never kept in clear.",
         examples=[
             OpenApiExample(
                 "Approved and published posts of one brand",
@@ -89,7 +91,8 @@ class WebhookSubscriptionViewSet(WorkspaceViewSet):
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """A new signing secret, shown once. For 24 hours the old one signs too (a second
-        `v1,` entry), so receivers can switch without losing a message."""
+        `v1,` entry), so receivers can switch without losing a message. A replay for a repeated
+        `Idempotency-Key` does not rotate again and answers `secret: null`."""
         subscription = self.get_object()
         try:
             clear = sender.rotate_secret(subscription, self.actor)
