@@ -1,15 +1,23 @@
 """Tracked links: the short redirect that counts clicks networks do not report.
 
 Why it is shaped this way: a viral post can send thousands of clicks a minute, so a click costs
-one indexed lookup (the link by its unique code) and one INSERT — the de-duplication test is a
-``NOT EXISTS`` evaluated *inside* that INSERT, not a separate round trip. Bots (link-preview
+one indexed lookup (the link by its unique code) and one INSERT — the counting tests are
+``EXISTS`` subqueries evaluated *inside* that INSERT, not separate round trips. Bots (link-preview
 fetchers of every network, crawlers, scripts) are recognised by user agent and not recorded at
-all. A visitor is known only by a salted HMAC of (IP, user agent) whose key changes every UTC
-day, so repeat clicks within :data:`DEDUPE_WINDOW` count once, and nothing personal is stored.
+all; neither are ``HEAD`` requests and browser prefetches (see tracking_views). A visitor is known
+only by a salted HMAC of (IP, user agent) and a client by one of its address alone, both keyed by
+a secret that changes every UTC day: repeat clicks of a visitor within :data:`DEDUPE_WINDOW` count
+once, one client counts at most ``KAIROS_CLICK_CLIENT_LIMIT`` clicks per link and window however
+many user agents it rotates through, and nothing personal is stored.
+
+Clicks past a limit still redirect (a person behind a busy NAT must never land on an error) and
+are recorded with ``is_counted = False``; everything that reads click counts reads counted clicks
+only (calendar_app.experiments).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,11 +25,12 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, Case, Exists, Q, Value, When
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from calendar_app.client_address import client_key
 from calendar_app.models import Click, Publication, TrackedLink, Variant
 
 #: Repeat clicks of one visitor on one link within this window count once.
@@ -30,29 +39,74 @@ DEDUPE_WINDOW = timedelta(minutes=30)
 #: Name of the query parameter carrying the click id to the target site.
 CLICK_PARAM = "kc"
 
-#: User-agent fragments of automated clients (case-insensitive). Link-preview fetchers matter
-#: most: every network fetches each link once per post, or per server for the fediverse.
+#: User-agent fragments of automated clients (case-insensitive substrings). Link-preview fetchers
+#: matter most: every network, chat app and fediverse server fetches each link of a post once or
+#: more, and none of those fetches is a person. Names a *person's* in-app browser also carries are
+#: avoided on purpose: "Snapchat/12.60" and "[Pinterest/iOS]" are people in those apps' browsers,
+#: so only the fetchers' own names are listed ("Snap URL Preview", "Pinterestbot"). Every entry has
+#: a real user agent in tests/experiments/test_bots.py, and so do the people's browsers.
 BOT_UA_FRAGMENTS: tuple[str, ...] = (
-    "bot",
+    # generic words of crawlers and fetchers ("bot" itself is in BOT_UA_PATTERNS)
     "crawl",
     "spider",
     "slurp",
-    "preview",
+    "preview",  # BingPreview, SkypeUriPreview, Snap URL Preview Service, Google Web Preview
+    "+http",  # "(compatible; X/1.0; +https://x.example/bot)": browsers never link to themselves
+    "mailto:",
+    # link previews of networks and chat apps
     "facebookexternalhit",
     "facebookcatalog",
     "meta-externalagent",
+    "meta-externalfetcher",
+    "meta-externalads",
+    "iframely",
     "embedly",
-    "whatsapp",
+    "pinterestbot",
+    "pinterest.com/bot",
+    "snapurlpreview",
+    "snapchatads",
+    "vkshare",
+    "whatsapp",  # WhatsApp, and Signal's previews, which use its name
     "skypeuripreview",
+    "slack-imgproxy",
+    "slackbot",
+    "discordbot",
+    "twitterbot",
+    "telegrambot",
+    "linkedinbot",
+    "redditbot",
+    "tumblr/",
+    "flipboard",
+    "kakaotalk-scrap",
+    "line-poker",
+    "ms-office",  # Word and Outlook fetch a link before they open the browser
+    "microsoft office",
     "mastodon",
     "pleroma",
     "misskey",
     "akkoma",
     "bluesky",
     "cardyb",
+    # search engines and Google's other fetchers
+    "googleother",
+    "google-",  # Google-InspectionTool, Google-Read-Aloud, Google-PageRenderer, Google-Safety
+    "-google",  # APIs-Google, Mediapartners-Google, FeedFetcher-Google, AdsBot-Google
+    "bingpreview",
+    "baiduspider",
+    "bytespider",
+    "yandeximages",
+    # headless browsers, audits and monitors
     "headlesschrome",
     "phantomjs",
     "lighthouse",
+    "monitor",
+    "uptime",
+    "pingdom",
+    "check_http",
+    "validator",
+    "feedfetcher",
+    "proxy",
+    # HTTP libraries and command-line clients
     "curl/",
     "wget/",
     "python-requests",
@@ -64,18 +118,30 @@ BOT_UA_FRAGMENTS: tuple[str, ...] = (
     "java/",
     "libwww-perl",
     "apache-httpclient",
+    "jakarta commons-httpclient",
     "node-fetch",
+    "undici",
     "axios/",
     "scrapy",
-    "monitor",
-    "uptime",
-    "pingdom",
-    "check_http",
-    "validator",
-    "feedfetcher",
-    "proxy",
+    "http.rb",
+    "guzzlehttp",
+    "postmanruntime",
+    "insomnia",
+    "dart/",
+    "deno/",
 )
-_BOT_RE = re.compile("|".join(re.escape(f) for f in BOT_UA_FRAGMENTS), re.IGNORECASE)
+
+#: Regular expressions for the few cases a substring cannot say precisely.
+BOT_UA_PATTERNS: tuple[str, ...] = (
+    # "...bot" of every crawler, but not the Cubot phones ("CUBOT X30") whose owners are people
+    r"(?<!cu)bot",
+    # Viber's fetcher sends just "Viber"; its in-app browser is a person's Mozilla/5.0 string
+    r"^\s*viber\b",
+)
+
+_BOT_RE = re.compile(
+    "|".join([*(re.escape(f) for f in BOT_UA_FRAGMENTS), *BOT_UA_PATTERNS]), re.IGNORECASE
+)
 
 
 def is_bot(user_agent: str | None) -> bool:
@@ -83,6 +149,20 @@ def is_bot(user_agent: str | None) -> bool:
     if not user_agent or not user_agent.strip():
         return True
     return _BOT_RE.search(user_agent) is not None
+
+
+#: Request headers by which browsers mark a speculative fetch (nobody has clicked yet).
+PREFETCH_HEADERS: tuple[tuple[str, str], ...] = (
+    ("HTTP_SEC_PURPOSE", "prefetch"),  # speculation rules, <link rel=prefetch> (Firefox)
+    ("HTTP_PURPOSE", "prefetch"),  # Chrome's <link rel=prefetch>
+    ("HTTP_X_PURPOSE", "preview"),  # Safari's Top Sites thumbnails
+    ("HTTP_X_MOZ", "prefetch"),  # older Firefox
+)
+
+
+def is_prefetch(meta: Mapping[str, str]) -> bool:
+    """True when the browser fetches the link speculatively, before (or without) a click."""
+    return any(token in meta.get(key, "").lower() for key, token in PREFETCH_HEADERS)
 
 
 def visitor_hash(ip: str, user_agent: str, when: datetime) -> str:
@@ -97,14 +177,12 @@ def visitor_hash(ip: str, user_agent: str, when: datetime) -> str:
     ).hexdigest()
 
 
-def client_ip(meta: dict) -> str:
-    """The client's address; ``X-Forwarded-For`` is trusted only behind a known proxy
-    (``KAIROS_TRUST_X_FORWARDED_FOR``), else anyone could forge a new visitor per click."""
-    if getattr(settings, "KAIROS_TRUST_X_FORWARDED_FOR", False):
-        forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return meta.get("REMOTE_ADDR", "") or ""
+def client_hash(client: str, when: datetime) -> str:
+    """HMAC-SHA256 of the client (an IPv4 address or an IPv6 /64, see
+    :mod:`calendar_app.client_address`), keyed like :func:`visitor_hash` by ``SECRET_KEY`` and the
+    UTC day: what the per-client limit counts by, whatever user agent the client sends."""
+    day = (when.astimezone(UTC) if when.tzinfo else when).strftime("%Y-%m-%d")
+    return salted_hmac(f"kairos.tracking.client:{day}", client, algorithm="sha256").hexdigest()
 
 
 def append_click_id(url: str, click_token: str) -> str:
@@ -140,32 +218,72 @@ class Redirect:
 
 
 def record_click(
-    code: str, *, ip: str, user_agent: str, now: datetime | None = None
+    code: str, *, ip: str, user_agent: str, now: datetime | None = None, record: bool = True
 ) -> Redirect | None:
     """Count one click on ``/r/<code>``; None when no link has that code.
 
-    Two queries: the link by its unique code, then one INSERT whose ``is_counted`` is computed
-    by the database as "no counted click of this visitor on this link within the window".
+    Bots, and requests the caller says not to ``record`` (``HEAD``), are redirected and not
+    recorded. Any other click is recorded - its id goes to the target site, so a conversion can
+    come back with it - and *counted* unless the database finds, inside the one INSERT:
+
+    * a counted click of the same visitor (address and user agent) on this link within
+      :data:`DEDUPE_WINDOW`: a repeat, or
+    * ``KAIROS_CLICK_CLIENT_LIMIT`` counted clicks of the same client (address, or IPv6 /64,
+      whatever the user agent) on this link within ``KAIROS_CLICK_CLIENT_WINDOW``: one client
+      rotating user agents to inflate a variant.
+
+    Two queries on SQLite (the link by its unique code, then the INSERT, which SQLite runs under
+    its write lock). On PostgreSQL the INSERT runs after a transaction-scoped advisory lock on
+    (link, client), so a burst of parallel clicks from one client cannot all see "under the
+    limit" at once; clicks of different clients never wait for each other.
     """
     row = TrackedLink.objects.filter(code=code).values_list("pk", "target_url").first()
     if row is None:
         return None
     link_id, target = row
-    if is_bot(user_agent):
+    if not record or is_bot(user_agent):
         return Redirect(target, None)
     now = now or timezone.now()
-    visitor = visitor_hash(ip, user_agent, now)
-    repeat = Click.objects.filter(
-        link_id=link_id,
-        visitor_hash=visitor,
-        is_counted=True,
-        clicked_at__gt=now - DEDUPE_WINDOW,
-        clicked_at__lte=now,
+    client = client_key(ip)
+    visitor = visitor_hash(client, user_agent, now)
+    who = client_hash(client, now)
+    limit = max(1, int(settings.KAIROS_CLICK_CLIENT_LIMIT))
+    window = timedelta(seconds=settings.KAIROS_CLICK_CLIENT_WINDOW)
+    # No upper bound on clicked_at: a click recorded by a parallel request whose clock read came
+    # a moment after ours (it got the lock first) is still the same client's click.
+    counted = Click.objects.filter(link_id=link_id, is_counted=True)
+    repeat = counted.filter(visitor_hash=visitor, clicked_at__gt=now - DEDUPE_WINDOW)
+    # "the limit-th counted click of this client exists": EXISTS over LIMIT 1 OFFSET limit-1
+    client_full = counted.filter(client_hash=who, clicked_at__gt=now - window).order_by()[
+        limit - 1 : limit
+    ]
+    click = Click(link_id=link_id, clicked_at=now, visitor_hash=visitor, client_hash=who)
+    click.is_counted = Case(
+        When(Exists(repeat), then=Value(False)),
+        When(Exists(client_full), then=Value(False)),
+        default=Value(True),
+        output_field=BooleanField(),
     )
-    click = Click(link_id=link_id, clicked_at=now, visitor_hash=visitor)
-    click.is_counted = ~Exists(repeat)
-    click.save(force_insert=True)
+    if connection.vendor == "postgresql":
+        # savepoint=False: nothing to roll back to, and the lock lasts until the commit anyway
+        with transaction.atomic(savepoint=False):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, _lock_key(link_id, who)]
+                )
+            click.save(force_insert=True)
+    else:
+        click.save(force_insert=True)
     return Redirect(append_click_id(target, click.token), click.token)
+
+
+#: First key of the PostgreSQL advisory locks taken by :func:`record_click` ("KCLK").
+_LOCK_CLASS = 0x4B434C4B
+
+
+def _lock_key(link_id: int, who: str) -> int:
+    digest = hashlib.sha256(f"{link_id}:{who}".encode()).digest()
+    return int.from_bytes(digest[:4], "big", signed=True)
 
 
 def _short_url(code: str) -> str:

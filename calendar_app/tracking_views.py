@@ -30,10 +30,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
+from calendar_app.client_address import client_address
 from calendar_app.models import Click, Conversion, ConversionKey
-from calendar_app.tracking import client_ip, pass_utm_through, record_click
+from calendar_app.tracking import is_prefetch, pass_utm_through, record_click
 
 REPLAY_WINDOW = timedelta(minutes=5)
 MAX_BODY_BYTES = 64 * 1024
@@ -46,13 +47,30 @@ CLOCK_SKEW = timedelta(minutes=5)
 # --- the redirect -----------------------------------------------------------------------------
 
 
-@require_GET
+@require_http_methods(["GET", "HEAD"])
 def tracked_redirect(request: HttpRequest, code: str) -> HttpResponse:
-    """``GET /r/<code>``: count the click, then 302 to the target with ``kc=<click id>``."""
+    """``GET /r/<code>``: count the click, then 302 to the target with ``kc=<click id>``.
+
+    Nobody clicked when:
+
+    * the request is ``HEAD`` (link checkers, some preview fetchers): the same redirect, without
+      a click id, and nothing recorded;
+    * the browser prefetches (``Sec-Purpose``/``Purpose``/``X-Moz: prefetch``): declined with a
+      503 the browser does not keep, so when the person does click, the browser asks again and
+      that click is counted (a prefetched redirect could be followed without reaching us).
+    """
+    if is_prefetch(request.META):
+        response = HttpResponse(
+            "Prefetch declined.", status=503, content_type="text/plain; charset=utf-8"
+        )
+        response["Cache-Control"] = "no-store"
+        response["X-Robots-Tag"] = "noindex, nofollow"
+        return response
     redirect = record_click(
         code,
-        ip=client_ip(request.META),
+        ip=client_address(request.META),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:1000],
+        record=request.method == "GET",
     )
     if redirect is None:
         return HttpResponse("Unknown link.", status=404, content_type="text/plain")

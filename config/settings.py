@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_q",
+    "axes",
     "calendar_app",
 ]
 
@@ -107,6 +109,14 @@ MIDDLEWARE = [
     "calendar_app.api.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login refused by the lock-out into the "too many attempts" page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# The lock-out backend comes first so a locked client is refused before its password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -205,7 +215,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KAIROS_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # axes announces itself at every start; its lock-out warnings still show.
+        "axes.apps": {"level": "WARNING"},
+    },
 }
 
 # --- Delivery ----------------------------------------------------------------------------------
@@ -277,8 +291,45 @@ KAIROS_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("KAIROS_WEBHOOKS_ALLOW_PRIVATE") 
 # environment themselves (publishers.private_allowed); a workspace can never switch it on.
 KAIROS_WEBHOOKS_RETENTION_DAYS = int(os.environ.get("KAIROS_WEBHOOKS_RETENTION_DAYS", "30"))
 
-# Behind a reverse proxy that sets X-Forwarded-For, trust it to tell visitors apart.
+# Counted clicks: at most KAIROS_CLICK_CLIENT_LIMIT clicks of one client (an IPv4 address or an
+# IPv6 /64, whatever its user agent) on one link count within KAIROS_CLICK_CLIENT_WINDOW seconds;
+# further clicks still redirect and are recorded as not counted (calendar_app.tracking).
+KAIROS_CLICK_CLIENT_LIMIT = int(os.environ.get("KAIROS_CLICK_CLIENT_LIMIT", "3"))
+KAIROS_CLICK_CLIENT_WINDOW = int(os.environ.get("KAIROS_CLICK_CLIENT_WINDOW", "3600"))
+
+# --- Client addresses (calendar_app.client_address) -------------------------------------------
+# Behind a reverse proxy, the header it sets with the client's address, e.g. X-Forwarded-For or
+# X-Real-IP; empty: REMOTE_ADDR. Never set it without a proxy that overwrites or appends to that
+# header: a client could then claim any address. For X-Forwarded-For, KAIROS_TRUSTED_PROXY_COUNT
+# is how many of your own proxies append to it (the client's address is that many from the right).
+# KAIROS_TRUST_X_FORWARDED_FOR=1 (older setting) means X-Forwarded-For behind one proxy.
 KAIROS_TRUST_X_FORWARDED_FOR = os.environ.get("KAIROS_TRUST_X_FORWARDED_FOR") == "1"
+KAIROS_CLIENT_IP_HEADER = os.environ.get(
+    "KAIROS_CLIENT_IP_HEADER", "X-Forwarded-For" if KAIROS_TRUST_X_FORWARDED_FOR else ""
+)
+KAIROS_TRUSTED_PROXY_COUNT = int(os.environ.get("KAIROS_TRUSTED_PROXY_COUNT", "1"))
+
+# --- Login lock-out (django-axes, calendar_app.login_lockout) -----------------------------------
+# Per (username, client address): KAIROS_LOGIN_FAILURE_LIMIT failures lock for
+# KAIROS_LOGIN_LOCKOUT_BASE seconds; each failure after a lock doubles it, up to
+# KAIROS_LOGIN_LOCKOUT_CAP (at most a day). Failures are forgotten a day after the last one, or at
+# the next successful login. `manage.py axes_reset_username <name>` (or axes_reset) lifts a lock.
+KAIROS_LOGIN_LOCKOUT_BASE = int(os.environ.get("KAIROS_LOGIN_LOCKOUT_BASE", "300"))
+KAIROS_LOGIN_LOCKOUT_CAP = int(os.environ.get("KAIROS_LOGIN_LOCKOUT_CAP", "86400"))
+# Successful logins are kept (who logged in, when, from where) this many days.
+KAIROS_LOGIN_LOG_RETENTION_DAYS = int(os.environ.get("KAIROS_LOGIN_LOG_RETENTION_DAYS", "90"))
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = int(os.environ.get("KAIROS_LOGIN_FAILURE_LIMIT", "5"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(hours=24)  # the memory of failures; the lock itself backs off
+AXES_HANDLER = "calendar_app.login_lockout.BackoffDatabaseHandler"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "calendar_app.login_lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "calendar_app.client_address.client_key_for_request"
+AXES_HTTP_RESPONSE_CODE = 429
+# Never store what was typed into the login form (a password typed into the username field).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password"]
 
 # --- REST API --------------------------------------------------------------------------------
 # Tokens first (an integration's header wins), then the session for the browsable API.

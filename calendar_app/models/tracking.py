@@ -88,14 +88,17 @@ class Click(models.Model):
     """One human click on a tracked link (bots are not recorded at all).
 
     ``is_counted`` is false for a repeat click of the same visitor on the same link within the
-    de-duplication window: it is kept (a conversion may come back with its click id) but does not
-    count towards the variant's clicks.
+    de-duplication window, and for clicks of a client past its limit per link and window
+    (calendar_app.tracking): such a click is kept (a conversion may come back with its click id)
+    but does not count towards the variant's clicks. ``visitor_hash`` and ``client_hash`` are
+    day-keyed HMACs of (address, user agent) and of the address alone (an IPv6 /64).
     """
 
     link = models.ForeignKey(TrackedLink, on_delete=models.CASCADE, related_name="clicks")
     token = models.CharField(max_length=24, unique=True, default=new_click_token, editable=False)
     clicked_at = models.DateTimeField()
     visitor_hash = models.CharField(max_length=64)
+    client_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     is_counted = models.BooleanField(default=True)
 
     class Meta:
@@ -103,6 +106,7 @@ class Click(models.Model):
         indexes = [
             models.Index(fields=["link", "visitor_hash", "clicked_at"], name="click_dedupe"),
             models.Index(fields=["link", "clicked_at"], name="click_link_time"),
+            models.Index(fields=["link", "client_hash", "clicked_at"], name="click_client"),
         ]
 
     def __str__(self) -> str:

@@ -103,7 +103,14 @@ def test_throttling_is_per_key(workspace):
 def test_session_login_works_for_the_browsable_api(workspace):
     user = f.MembershipFactory(workspace=workspace, role=Role.VIEWER).user
     client = APIClient()
-    assert client.login(username=user.username, password="pw-for-tests")
+    # through the real login form, so the lock-out backend sees the request (tests/calendar_app/
+    # test_login_lockout.py); Client.login() calls authenticate() without one
+    login = client.post(
+        "/api/auth/login/",
+        {"username": user.username, "password": "pw-for-tests"},
+        format="multipart",
+    )
+    assert login.status_code == 302
     response = client.get(brands_url(workspace), HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert b"<html" in response.content.lower()
