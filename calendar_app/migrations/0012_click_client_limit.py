@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calendar_app', '0007_oauth_connections'),
+        ('calendar_app', '0011_audit_records_name_the_token'),
     ]
 
     operations = [
