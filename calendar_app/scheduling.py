@@ -85,12 +85,3 @@ def cancel_publications(item: ContentItem) -> int:
     return item.publications.filter(status=PublicationStatus.PENDING).update(
         status=PublicationStatus.CANCELLED
     )
-
-
-def sync_publications(item: ContentItem) -> None:
-    """After the target channels changed: cancel dropped channels, add new ones."""
-    keep = set(item.channels.values_list("pk", flat=True))
-    item.publications.filter(status=PublicationStatus.PENDING).exclude(channel_id__in=keep).update(
-        status=PublicationStatus.CANCELLED
-    )
-    create_publications(item)

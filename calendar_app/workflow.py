@@ -16,13 +16,16 @@ state and why not.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F
 
 from calendar_app.models import (
     ApiToken,
@@ -441,9 +444,16 @@ def edit(
             action="edit", item=item, code="invalid_transition", reason="reopen it first."
         )
     before = item.content_hash()
+    experiment_before = item.experiment_id
     for name, value in changes.items():
         setattr(item, name, value)
-    content_changed = item.content_hash() != before
+    # What goes out is the words *and* where they go and which calls to action they carry.
+    channels_changed = channels is not None and {getattr(c, "pk", c) for c in channels} != set(
+        item.channels.values_list("pk", flat=True)
+    )
+    content_changed = (
+        item.content_hash() != before or item.experiment_id != experiment_before or channels_changed
+    )
     if item.status in LOCKED_STATES and (content_changed or channels is not None):
         raise WorkflowError(
             action="edit",
@@ -472,9 +482,74 @@ def edit(
             actor,
             note or "Content changed after approval: back to review.",
         )
-    elif channels is not None and item.status == S.SCHEDULED:
-        scheduling.sync_publications(item)
     return item
+
+
+_acting: ContextVar[Actor | None] = ContextVar("kairos_acting", default=None)
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[None]:
+    """Name who acts for changes recorded away from the call that made them (a signal sending
+    items back to review when a variant changes)."""
+    token = _acting.set(actor)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+def current_actor() -> Actor | None:
+    return _acting.get()
+
+
+def variants_changing(experiment_id: int) -> None:
+    """Refuse a change to an experiment's calls to action while its posts are going out.
+
+    :raises ValidationError: an item of the experiment is publishing; its remaining posts would
+        carry calls to action nobody approved.
+    """
+    from django.core.exceptions import ValidationError
+
+    going_out = ContentItem.objects.filter(experiment_id=experiment_id, status__in=LOCKED_STATES)
+    if going_out.filter(status=S.PUBLISHING).exists():
+        raise ValidationError(
+            "Posts of this experiment are going out now: change its calls to action once they "
+            "are out, or test the new wording in a new experiment.",
+            code="experiment_publishing",
+        )
+
+
+@transaction.atomic
+def variants_changed(experiment_id: int, note: str, actor: Actor | None = None) -> int:
+    """An experiment's variants (their calls to action, or the arms themselves) changed: every
+    approved or scheduled item of the experiment goes back to review, with its publications
+    cancelled, and every approved reactive template of it needs a new approval. The variants are
+    part of what was approved - without this, an editor could change a variant's link on an
+    approved, scheduled item and it would go out unapproved.
+
+    :returns: how many items went back to review.
+    """
+    from calendar_app import scheduling
+    from calendar_app.models import ReactiveTemplate
+
+    actor = actor or Actor.system("variant change")
+    items = list(
+        ContentItem.objects.select_for_update()
+        .filter(experiment_id=experiment_id, status__in=[S.APPROVED, S.SCHEDULED])
+        .order_by("pk")
+    )
+    for item in items:
+        from_status = item.status
+        if from_status == S.SCHEDULED:
+            scheduling.cancel_publications(item)
+        item.status = S.IN_REVIEW
+        item.version += 1
+        item.save(update_fields=["status", "version", "updated_at"])
+        _record(item, "edit", from_status, actor, note)
+    # A template's approval records its version: a new version is unapproved until approved.
+    ReactiveTemplate.objects.filter(experiment_id=experiment_id).update(version=F("version") + 1)
+    return len(items)
 
 
 @transaction.atomic

@@ -27,6 +27,7 @@ from django.utils.safestring import SafeString, mark_safe
 from scipy import stats
 
 from calendar_app import experiments as services
+from calendar_app import workflow
 from calendar_app.admin.base import RelatedOnly, TenantAdmin, TenantInline, has_role
 from calendar_app.models import Experiment, Metric, Role, Variant
 from calendar_app.workflow import Actor
@@ -42,6 +43,18 @@ class VariantFormSet(BaseInlineFormSet):
             for form in self.forms
             if form.cleaned_data and not form.cleaned_data.get("DELETE", False)
         ]
+        offer_changed = any(
+            (
+                form.has_changed()
+                and ({"cta_text", "cta_url", "cta_button"} & set(form.changed_data))
+            )
+            or (form.instance.pk and form.cleaned_data.get("DELETE"))
+            or (not form.instance.pk and form.has_changed())
+            for form in self.forms
+            if form.cleaned_data
+        )
+        if offer_changed and self.instance.pk:
+            workflow.variants_changing(self.instance.pk)  # a form error, not a failed save
         controls = sum(1 for form in kept if form.cleaned_data.get("is_control"))
         if controls > 1:
             raise ValidationError("Only one variant can be the control.")
@@ -444,6 +457,13 @@ class ExperimentAdmin(TenantAdmin):
     )
     inlines = [VariantInline]
     workspace_from = "brand"
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        # A change to the arms sends approved items back to review (calendar_app.signals),
+        # recorded as this person's.
+        with workflow.acting_as(Actor.for_user(request.user, form.instance.workspace)):
+            super().save_formset(request, form, formset, change)
+
     fieldsets = (
         (
             None,

@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from calendar_app import experiments
+from calendar_app import experiments, workflow
 from calendar_app.api.filters import ExperimentFilter
 from calendar_app.api.serializers.experiments import (
     ExperimentResultsSerializer,
@@ -131,5 +131,16 @@ class VariantViewSet(WorkspaceViewSet):
             context["experiment"] = self.experiment()
         return context
 
+    # A change to the arms sends the experiment's approved items back to review
+    # (calendar_app.signals); the transitions name who made it.
     def perform_create(self, serializer: VariantSerializer) -> None:
-        serializer.save(experiment=self.experiment())
+        with workflow.acting_as(self.actor):
+            serializer.save(experiment=self.experiment())
+
+    def perform_update(self, serializer: VariantSerializer) -> None:
+        with workflow.acting_as(self.actor):
+            serializer.save()
+
+    def perform_destroy(self, instance: Variant) -> None:
+        with workflow.acting_as(self.actor):
+            instance.delete()
