@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from calendar_app.models import ContentStatus, Publication, PublicationStatus, Role
 from tests import factories as f
+from tests.admin.conftest import login, staff_member  # noqa: F401 (fixtures)
 from tests.delivery.conftest import fresh_policies, sandbox_dir  # noqa: F401 (fixtures)
 
 
