@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-SUITES = ("delivery", "chaos", "api", "experiments", "ab_engine", "email", "networks")
+SUITES = ("delivery", "chaos", "api", "experiments", "ab_engine", "email", "networks", "crisis")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
