@@ -217,7 +217,7 @@ def _activate_locked(
     playbook: Playbook, actor: workflow.Actor, reason: str, now: datetime
 ) -> Activation:
     Workspace.objects.select_for_update().filter(pk=playbook.workspace_id).first()
-    playbook = Playbook.objects.select_for_update().select_related("brand").get(pk=playbook.pk)
+    playbook = Playbook.objects.select_for_update().get(pk=playbook.pk)
     running = _active_overlapping(playbook)
     if running is not None:
         if running.playbook_id == playbook.pk:
@@ -341,9 +341,7 @@ def resume(
     _require(actor, RESUME_ROLE, "resuming a crisis")
     now = timezone.now()
     with transaction.atomic():
-        activation = (
-            Activation.objects.select_for_update().select_related("playbook").get(pk=activation.pk)
-        )
+        activation = Activation.objects.select_for_update().get(pk=activation.pk)
         if activation.is_drill:
             raise CrisisError("is_drill", "A drill holds nothing, so there is nothing to resume.")
         if activation.ended_at is not None:
