@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.urls import include, path
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -38,7 +38,13 @@ from calendar_app.api.serializers.common import (
 )
 from calendar_app.api.views.base import AtomicMixin, WorkspaceScopedMixin, WorkspaceViewSet
 from calendar_app.crisis import services
-from calendar_app.crisis.models import REQUIRED_ROLES, Activation, HeldPublication, Playbook
+from calendar_app.crisis.models import (
+    REQUIRED_ROLES,
+    Activation,
+    HeldOutcome,
+    HeldPublication,
+    Playbook,
+)
 from calendar_app.models import Brand, Channel, ReactiveTemplate, Role
 from calendar_app.validators import validate_json_object
 
@@ -164,9 +170,12 @@ class ActivationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_still_held(self, activation: Activation) -> int:
-        return getattr(activation, "n_still_held", None) or (
-            HeldPublication.objects.filter(activation=activation, outcome="held").count()
-        )
+        annotated = getattr(activation, "n_still_held", None)
+        if annotated is not None:
+            return annotated
+        return HeldPublication.objects.filter(
+            activation=activation, outcome=HeldOutcome.HELD
+        ).count()
 
 
 class ActivateSerializer(serializers.Serializer):
@@ -320,7 +329,8 @@ class ActivationViewSet(
     ordering = ["-started_at", "-id"]
 
     def base_queryset(self) -> QuerySet:
-        return Activation.objects.filter(workspace=self.workspace)
+        still = Count("held", filter=Q(held__outcome=HeldOutcome.HELD))
+        return Activation.objects.filter(workspace=self.workspace).annotate(n_still_held=still)
 
     @extend_schema(responses={200: HeldPublicationSerializer(many=True)})
     @action(detail=True, methods=["get"])

@@ -250,3 +250,25 @@ def test_a_playbook_with_history_cannot_be_deleted(workspace, actor):
     activate(playbook, actor(Role.APPROVER))
     response = client.delete(url("crisis-playbook-detail", workspace, pk=playbook.pk))
     assert response.status_code == 409 and response.json()["code"] == "has_history"
+
+
+def test_crisis_list_query_count_does_not_grow(workspace, actor):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from calendar_app.crisis.services import drill, resume
+
+    client = token_client(workspace, Role.VIEWER)
+    playbook = f.PlaybookFactory(workspace=workspace)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url("crisis-list", workspace)).status_code == 200
+        return len(queries)
+
+    resume(activate(playbook, actor(Role.APPROVER)), actor(Role.APPROVER))
+    count()  # the key's first use is recorded once
+    few = count()
+    for _ in range(4):
+        drill(playbook, actor(Role.EDITOR))
+    assert count() == few
