@@ -41,7 +41,7 @@ format: $(VENV)/.installed
 ## the figures are printed as JSON and saved in benchmarks/results/
 benchmark: $(VENV)/.installed
 	$(BIN)/python -m benchmarks --save
-	bash .ci/services.sh sh -c '$(BIN)/python -m benchmarks delivery chaos --save \
+	bash .ci/services.sh sh -c '$(BIN)/python -m benchmarks delivery chaos crisis --save \
 	  --label postgresql-redis --database-url "$$KAIROS_SERVICES_DATABASE_URL" \
 	  --redis-url "$$KAIROS_SERVICES_REDIS_URL"'
 
