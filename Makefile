@@ -37,7 +37,7 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## benchmark: every suite on SQLite, then delivery and chaos on a throwaway PostgreSQL + Redis;
+## benchmark: every suite on SQLite, then delivery, chaos and crisis on a throwaway PostgreSQL + Redis;
 ## the figures are printed as JSON and saved in benchmarks/results/
 benchmark: $(VENV)/.installed
 	$(BIN)/python -m benchmarks --save
