@@ -639,6 +639,20 @@ def check_approval(item: ContentItem, actor: workflow.Actor, action: str = "appr
             )
 
 
+def check_retry(publication: Publication, item: ContentItem) -> None:
+    """Called by :func:`calendar_app.delivery.actions.retry_publication`: sending a post again
+    into an active crisis's scope is refused until the crisis is resumed."""
+    from calendar_app.delivery.actions import DeliveryActionError
+
+    for activation in active_activations(item.workspace_id):
+        if scope.covers_publication(activation.playbook, publication, item):
+            raise DeliveryActionError(
+                "crisis_active",
+                f"{_first_upper(describe(activation))} covers this post: retry it once the "
+                "crisis is resumed.",
+            )
+
+
 def hold_new(item: ContentItem, created: list[Publication]) -> int:
     """Publications created while a crisis covers them are held at once (one query when no
     crisis is active). A fired holding statement of that crisis is what should go out: never

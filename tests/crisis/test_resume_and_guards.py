@@ -258,3 +258,16 @@ def test_the_automatic_end_runs_every_minute():
     schedule = Schedule.objects.get(name="kairos.crisis_auto_end")
     assert schedule.func == "calendar_app.crisis.services.end_due_activations"
     assert schedule.minutes == 1
+
+
+def test_retrying_a_failed_post_into_a_crisis_is_refused(workspace, brand, channel, approver):
+    from calendar_app.delivery import DeliveryActionError, retry_publication
+
+    failed = scheduled(brand, channel, status=P.FAILED)
+    activation = activate(f.PlaybookFactory(workspace=workspace, name="Outage"), approver)
+    with pytest.raises(DeliveryActionError) as info:
+        retry_publication(failed, approver)
+    assert info.value.code == "crisis_active" and "Outage" in str(info.value)
+    assert statuses(failed) == [P.FAILED]
+    resume(activation, approver)
+    assert retry_publication(failed, approver).status == P.PENDING
