@@ -214,7 +214,7 @@ def _payload(activation: Activation, **extra: Any) -> dict[str, Any]:
 
 
 def _activate_locked(
-    playbook: Playbook, actor: workflow.Actor, reason: str, now: datetime
+    playbook: Playbook, actor: workflow.Actor, reason: str, now: datetime, *, drill: bool = False
 ) -> Activation:
     Workspace.objects.select_for_update().filter(pk=playbook.workspace_id).first()
     playbook = Playbook.objects.select_for_update().get(pk=playbook.pk)
@@ -243,7 +243,7 @@ def _activate_locked(
         raise CrisisError("already_active", "This playbook is already active.") from None
     activation.held_count, activation.not_recalled = _hold(activation, playbook, now)
     activation.holding_statements = _fire_holding_statements(
-        activation, playbook, actor, playbook.fire_holding_statement
+        activation, playbook, actor, playbook.fire_holding_statement or drill
     )
     activation.notified = _recipients(playbook)
     return activation
@@ -487,6 +487,13 @@ def _drill_report(activation: Activation, playbook: Playbook) -> dict[str, Any]:
         }
         for item in posts
     ]
+    if not playbook.fire_holding_statement:
+        activation.holding_statements = [
+            {k: v for k, v in s.items() if k != "fire"} | {"status": "offered"}
+            if s["status"] == "fired"
+            else s
+            for s in activation.holding_statements
+        ]
     checks = _checks(activation, playbook)
     return {
         "would_hold": activation.held_count,
@@ -572,7 +579,9 @@ def drill(playbook: Playbook, actor: workflow.Actor, reason: str = "") -> Activa
     started = time.perf_counter()
     try:
         with transaction.atomic():
-            rehearsal = _activate_locked(playbook, actor, reason, now)
+            # Every holding statement is fired in the rehearsal, so one that could not be is
+            # caught; those the playbook only offers are reported as offered.
+            rehearsal = _activate_locked(playbook, actor, reason, now, drill=True)
             elapsed = round((time.perf_counter() - started) * 1000, 2)
             raise _Rollback({**_drill_report(rehearsal, playbook), "activation_ms": elapsed})
     except _Rollback as done:

@@ -110,3 +110,17 @@ def test_viewers_cannot_drill(workspace, actor):
     with pytest.raises(CrisisError) as info:
         drill(f.PlaybookFactory(workspace=workspace), actor(Role.VIEWER))
     assert info.value.code == "permission_denied"
+
+
+def test_an_offered_holding_statement_is_still_checked(prepared, actor):
+    playbook, holding, _, _ = prepared
+    playbook.fire_holding_statement = False
+    playbook.save()
+    record = drill(playbook, actor(Role.EDITOR))
+    assert record.report["holding_statements"][0]["status"] == "offered"
+    assert record.report["would_post"] == []
+    holding.body = "Edited after approval"
+    holding.save()
+    record = drill(playbook, actor(Role.EDITOR))
+    assert record.report["holding_statements"][0]["status"] == "refused"
+    assert not Fire.objects.exists()
