@@ -30,6 +30,7 @@ SUITES = (
     "email",
     "networks",
     "recurrence",
+    "crisis",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -88,6 +88,14 @@ def _check_guardrails(template: ReactiveTemplate, actor: workflow.Actor, now: da
         )
 
 
+def _check_crisis(template: ReactiveTemplate, actor: workflow.Actor) -> None:
+    """While a crisis covers the template, only its holding statements may be fired, by the
+    role the playbook requires (see :mod:`calendar_app.crisis.services`)."""
+    from calendar_app.crisis.services import check_fire
+
+    check_fire(template, actor)
+
+
 def _clean_values(template: ReactiveTemplate, values: Mapping[str, object]) -> dict[str, str]:
     if not isinstance(values, Mapping):
         raise FireRefused(
@@ -204,6 +212,7 @@ def fire_template(
         # one sees the first fire and hits the cool-down instead of posting twice.
         template = ReactiveTemplate.objects.select_for_update().get(pk=template.pk)
         _check_guardrails(template, actor, now)
+        _check_crisis(template, actor)
         cleaned = _clean_values(template, values)
         allowed = template.channels.filter(status=ChannelStatus.CONNECTED)
         if channel_ids is not None:

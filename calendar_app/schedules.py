@@ -28,6 +28,11 @@ def wanted() -> dict[str, dict]:
             "schedule_type": Schedule.MINUTES,
             "minutes": settings.KAIROS_METRICS_INTERVAL_MINUTES,
         },
+        "kairos.crisis_auto_end": {
+            "func": "calendar_app.crisis.services.end_due_activations",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+        },
         "kairos.channel_facts": {
             "func": "calendar_app.delivery.facts.refresh_all_facts",
             "schedule_type": Schedule.DAILY,

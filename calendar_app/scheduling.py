@@ -23,6 +23,8 @@ from calendar_app.models import (
 from calendar_app.timeutils import local_to_utc
 
 OPEN = PublicationStatus.open_states()
+#: Not gone out and not being sent: pending, or held by a crisis.
+WAITING = PublicationStatus.waiting_states()
 
 
 def resolve_due_time(item: ContentItem, when: datetime | None) -> datetime:
@@ -71,17 +73,19 @@ def create_publications(item: ContentItem) -> list[Publication]:
         raise ValidationError(
             {"channels": "Pick at least one connected channel to publish to."}, code="no_channels"
         )
+    from calendar_app.crisis.services import hold_new  # it imports the delivery code
+
+    hold_new(item, created)  # scheduled into an active crisis: held at once
     return created
 
 
 def move_publications(item: ContentItem, due: datetime) -> int:
-    """Move what has not gone out yet; what is already being delivered is left alone."""
-    return item.publications.filter(status=PublicationStatus.PENDING).update(
-        status=PublicationStatus.PENDING, due_at=due, next_attempt_at=due
-    )
+    """Move what has not gone out yet (a publication held by a crisis stays held, at its new
+    time); what is already being delivered is left alone."""
+    return item.publications.filter(status__in=WAITING).update(due_at=due, next_attempt_at=due)
 
 
 def cancel_publications(item: ContentItem) -> int:
-    return item.publications.filter(status=PublicationStatus.PENDING).update(
-        status=PublicationStatus.CANCELLED
+    return item.publications.filter(status__in=WAITING).update(
+        status=PublicationStatus.CANCELLED, claimed_by=""
     )

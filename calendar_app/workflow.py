@@ -315,6 +315,9 @@ def approve(item: ContentItem, actor: Actor, note: str = "") -> ContentItem:
     item = _locked(item)
     _check("approve", item, actor)
     _check_deliverable("approve", item)
+    from calendar_app.crisis.services import check_approval  # it imports this module
+
+    check_approval(item, actor)
     Approval.objects.create(
         content_item=item,
         version=item.version,
@@ -578,7 +581,7 @@ def settled_status(statuses: Iterable[str]) -> str | None:
     if not statuses:
         return None
     if any(s in PublicationStatus.open_states() for s in statuses):
-        started = any(s != PublicationStatus.PENDING for s in statuses)
+        started = any(s not in PublicationStatus.waiting_states() for s in statuses)
         return S.PUBLISHING if started else None
     published = sum(1 for s in statuses if s == PublicationStatus.PUBLISHED)
     if published == len(statuses):

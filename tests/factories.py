@@ -239,3 +239,27 @@ def oauth_flow(brand, **fields):
         "expires_at": timezone.now() + timedelta(minutes=10),
     }
     return OAuthFlow.objects.create(**{**defaults, **fields})
+
+
+class PlaybookFactory(factory.django.DjangoModelFactory):
+    """A crisis playbook; scope it with ``brand``, ``channels`` and ``tag``."""
+
+    class Meta:
+        model = m.Playbook
+        skip_postgeneration_save = True
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Outage plan {n}")
+    scenario = m.CrisisScenario.OUTAGE
+    brand = None
+    notify_emails = factory.LazyFunction(lambda: ["comms@example.com"])
+
+    @factory.post_generation
+    def channels(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.channels.set(extracted)
+
+    @factory.post_generation
+    def holding_templates(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.holding_templates.set(extracted)

@@ -9,6 +9,7 @@ workspaces/<slug>/experiments/<id>/variants/
 workspaces/<slug>/calendar/                   events, items and template windows between two instants
 workspaces/<slug>/events/import/              .ics upload
 workspaces/<slug>/calendar-feeds/             secret iCalendar feed URLs (served at /feeds/ical/<token>.ics)
+workspaces/<slug>/{crisis-playbooks,crises}/  crisis playbooks, activations and drills
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ urlpatterns = [
     path("workspaces/<slug:workspace_slug>/", include(workspace_router.urls)),
     # Audience lists and their subscribers (calendar_app/audiences/api.py keeps its own routers).
     path("", include("calendar_app.audiences.api")),
+    # Crisis playbooks and their activations (calendar_app/crisis/api.py).
+    path("", include("calendar_app.crisis.api")),
 ]
 
 __all__ = ["DefaultRouter", "urlpatterns", "variant_router", "workspace_router"]

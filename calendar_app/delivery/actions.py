@@ -52,6 +52,9 @@ def retry_publication(
         )
     if publication.channel.status != ChannelStatus.CONNECTED:
         raise DeliveryActionError("channel_unavailable", "Reconnect the channel before retrying.")
+    from calendar_app.crisis.services import check_retry  # it imports the delivery code
+
+    check_retry(publication, publication.content_item)
     now = timezone.now()
     if publication.status == P.UNCONFIRMED and resolved_unconfirmed == "posted":
         publication.status = P.PUBLISHED

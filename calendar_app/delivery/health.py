@@ -44,6 +44,7 @@ def health_report(now: datetime | None = None) -> tuple[bool, dict]:
     held = Publication.objects.filter(
         status=PublicationStatus.PENDING, channel__status=ChannelStatus.EXPIRED
     ).count()
+    in_crisis = Publication.objects.filter(status=PublicationStatus.HELD).count()
     oldest_lapse = Publication.objects.filter(
         status=PublicationStatus.PUBLISHING, claim_expires_at__lt=now
     ).aggregate(oldest=Min("claim_expires_at"))["oldest"]
@@ -75,6 +76,8 @@ def health_report(now: datetime | None = None) -> tuple[bool, dict]:
         "oldest_lapsed_claim_seconds": _age(now, oldest_lapse),
         # Waiting for a person to reconnect their channel: visible, but not a delivery fault.
         "held_for_expired_channels": held,
+        # Held by an active crisis until someone resumes it: deliberate, not a delivery fault.
+        "held_in_crisis": in_crisis,
         "checked_at": now,
     }
     return not problems, body

@@ -97,3 +97,12 @@ from calendar_app.audiences.models import (
 )
 
 __all__ += ["AudienceList", "AudienceSend", "SendRecipient", "Subscriber", "SubscriberStatus"]
+from calendar_app.crisis.models import (  # noqa: E402
+    Activation,
+    CrisisScenario,
+    HeldOutcome,
+    HeldPublication,
+    Playbook,
+)
+
+__all__ += ["Activation", "CrisisScenario", "HeldOutcome", "HeldPublication", "Playbook"]

@@ -18,11 +18,17 @@ class PublicationStatus(models.TextChoices):
     UNCONFIRMED = "unconfirmed", "Unconfirmed — check the network"
     CANCELLED = "cancelled", "Cancelled"
     SKIPPED = "skipped", "Skipped (its moment had passed)"
+    HELD = "held", "Held by a crisis (resumed when it ends)"
 
     @classmethod
     def open_states(cls) -> list[str]:
-        """States in which the publication may still be delivered."""
-        return [cls.PENDING, cls.PUBLISHING]
+        """States in which the publication may still be delivered (a held one, once resumed)."""
+        return [cls.PENDING, cls.PUBLISHING, cls.HELD]
+
+    @classmethod
+    def waiting_states(cls) -> list[str]:
+        """Not gone out and nobody sending it: what a reschedule or a cancellation still moves."""
+        return [cls.PENDING, cls.HELD]
 
     @classmethod
     def final_states(cls) -> list[str]:

@@ -17,6 +17,8 @@ PUBLICATION_RETRIED = "publication.retried"
 TEMPLATE_FIRED = "template.fired"
 CHANNEL_EXPIRED = "channel.expired"
 EXPERIMENT_DECIDED = "experiment.decided"
+CRISIS_ACTIVATED = "crisis.activated"
+CRISIS_RESUMED = "crisis.resumed"
 WEBHOOK_TEST = "webhook.test"
 
 #: Every type a subscription may ask for, with what it means (shown in the API schema and docs).
@@ -32,6 +34,8 @@ CATALOGUE: dict[str, str] = {
     TEMPLATE_FIRED: "A reactive template was fired.",
     CHANNEL_EXPIRED: "A channel's credentials expired; it must be reconnected.",
     EXPERIMENT_DECIDED: "An experiment's decision was recorded.",
+    CRISIS_ACTIVATED: "A crisis playbook was activated: its scheduled posts are held.",
+    CRISIS_RESUMED: "Posts held by a crisis were resumed (`data.ended` says whether it is over).",
     WEBHOOK_TEST: "A test event sent from the API; only to the subscription under test.",
 }
 #: The types a subscription can filter on (the test event always goes to the one it tests).

@@ -115,6 +115,7 @@ def world(workspace, brand):
         delivery=delivery, number=1, started_at=timezone.now(), outcome="failed"
     )
     audience_rows(workspace, brand, publication)
+    crisis_rows(workspace, actor)
     return {
         "workspace": workspace,
         "brand": brand,
@@ -167,3 +168,14 @@ def audience_rows(workspace, brand, publication) -> None:
         unsubscribe_token=subscriber.unsubscribe_token,
         state="in_doubt",
     )
+
+
+def crisis_rows(workspace, actor):
+    """A playbook of a brand with nothing scheduled, activated once (so the world's own posts
+    and templates are not held) and drilled once."""
+    from calendar_app.crisis.services import activate, drill
+
+    quiet = f.BrandFactory(workspace=workspace, name="Quiet brand")
+    playbook = f.PlaybookFactory(workspace=workspace, brand=quiet, name="Recall plan")
+    drill(playbook, actor, "rehearsal")
+    activate(playbook, actor, "recall")

@@ -84,6 +84,7 @@ def test_schedules_are_created_once_by_name() -> None:
     assert sorted(names) == [
         "kairos.channel_facts",
         "kairos.collect_metrics",
+        "kairos.crisis_auto_end",
         "kairos.login_records_purge",
         "kairos.sweep",
         "kairos.webhooks_sweep",
