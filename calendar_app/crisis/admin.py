@@ -156,13 +156,16 @@ class PlaybookAdmin(TenantAdmin):
                 messages.error(request, f"Cannot drill “{playbook.name}”: {exc}")
             else:
                 report = record.report
-                failed = ", ".join(report["failed_checks"]) or "none"
                 messages.info(
                     request,
                     f"Drill of “{playbook.name}”: {report['would_hold']} post(s) would be held, "
                     f"{len(report['would_post'])} holding statement(s) posted; activation took "
-                    f"{report['activation_ms']} ms; failed checks: {failed}. Nothing was changed.",
+                    f"{report['activation_ms']} ms. Nothing was changed.",
                 )
+                # Each failed check as its own sentence: what to fix before a real crisis.
+                for check in report["checks"]:
+                    if not check["ok"]:
+                        messages.warning(request, f"To fix before a real crisis: {check['reason']}")
             return None
         return _confirm(
             self,

@@ -59,7 +59,10 @@ def test_an_editor_may_drill_but_not_activate(workspace, brand, channel, staff_m
     playbook = f.PlaybookFactory(workspace=workspace, brand=brand)
     client = login(staff_member(Role.EDITOR))
     drilled = act(client, PLAYBOOKS, "drill_action", playbook, apply="1")
-    assert "1 post(s) would be held" in " ".join(messages_of(drilled))
+    said = messages_of(drilled)
+    assert "1 post(s) would be held" in " ".join(said)
+    # Each failed check is a sentence saying what to fix, not a code.
+    assert "To fix before a real crisis: No holding statement is prepared" in " ".join(said)
     refused = act(client, PLAYBOOKS, "activate_action", playbook, apply="1")
     assert "needs the approver role" in " ".join(messages_of(refused))
     assert statuses(post) == [P.PENDING]
