@@ -12,6 +12,7 @@ from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from calendar_app.api.serializers.strict import KairosSerializer, StrictTypesMixin
 from calendar_app.timeutils import local_to_utc
 
 MAX_ID = 2**63 - 1
@@ -55,6 +56,12 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(pk)
 
 
+#: Years 1900..9998, the range :class:`InstantField` accepts (``format: date-time`` alone cannot
+#: bound the year).
+YEAR_1900_TO_9998 = r"^(?:19\d\d|[2-8]\d\d\d|9[0-8]\d\d|99[0-8]\d|999[0-8])-"
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "pattern": YEAR_1900_TO_9998})
 class InstantField(serializers.DateTimeField):
     """An instant: ISO-8601 with an offset, or a naive local time left naive for the serializer
     to place in the right zone (the brand's or the event's). Always rendered in UTC."""
@@ -144,7 +151,7 @@ class TagListField(serializers.ListField):
         super().__init__(**kwargs)
 
 
-class NoteSerializer(serializers.Serializer):
+class NoteSerializer(KairosSerializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
 
 
@@ -176,8 +183,38 @@ class OptionalURLField(serializers.CharField):
         return value
 
 
-class KairosModelSerializer(serializers.ModelSerializer):
-    """Model serializer with the project's field mapping (blank-able URLs)."""
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (never null, a list or a scalar): the model's validators refuse anything
+    else, and the schema now says so instead of "any value"."""
+
+    default_error_messages = {"not_object": "Must be a JSON object."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        return super().to_internal_value(data)
+
+
+_TAG = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": r"\S"}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {
+            key: {"type": "array", "maxItems": 50, "items": _TAG}
+            for key in ("themes", "values", "audience", "avoid")
+        },
+        "additionalProperties": False,
+    }
+)
+class BrandProfileField(JSONObjectField):
+    """A brand profile, documented with the shape ``validators.validate_profile`` checks."""
+
+
+class KairosModelSerializer(StrictTypesMixin, serializers.ModelSerializer):
+    """Model serializer with the project's field mapping (blank-able URLs) and strict JSON types."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,

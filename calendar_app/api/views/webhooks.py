@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from calendar_app.api.exceptions import WorkflowConflict
+from calendar_app.api.filters import KairosFilterSet
 from calendar_app.api.pagination import cursor_pagination
 from calendar_app.api.serializers.webhooks import (
     SubscriptionSecretSerializer,
@@ -125,7 +126,7 @@ def delivery_queryset(workspace: Any) -> QuerySet:
     )
 
 
-class WebhookDeliveryFilter(df.FilterSet):
+class WebhookDeliveryFilter(KairosFilterSet):
     status = df.ChoiceFilter(choices=WebhookDeliveryStatus.choices)
     event_type = df.ChoiceFilter(
         field_name="event__type", choices=[(t, t) for t in (*EVENT_TYPES, WEBHOOK_TEST)]
