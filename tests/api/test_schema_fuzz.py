@@ -23,7 +23,7 @@ from tests.api.fuzzing import auth, keep_connection, load_schema, report_stats, 
 pytestmark = pytest.mark.fuzz
 
 #: Random cases per operation on top of the coverage phase's deterministic ones.
-MAX_EXAMPLES = int(os.environ.get("KAIROS_FUZZ_EXAMPLES", "12"))
+MAX_EXAMPLES = int(os.environ.get("KAIROS_FUZZ_EXAMPLES", "8"))
 
 schema = load_schema(coverage=True)
 
@@ -37,7 +37,7 @@ def _only_when_selected(request):
     if not selected and os.environ.get("KAIROS_FUZZ") != "1":
         pytest.skip("the schema fuzz runs only when selected: pytest -m fuzz (or KAIROS_FUZZ=1)")
     yield
-    report_stats(request.config.pluginmanager.get_plugin("terminalreporter"), "schema fuzz")
+    report_stats(request.config, "schema fuzz")
 
 
 @schema.parametrize()

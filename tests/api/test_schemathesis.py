@@ -21,7 +21,7 @@ __all__ = ["auth", "keep_connection"]
 @pytest.fixture(autouse=True, scope="module")
 def _report(request):
     yield
-    report_stats(request.config.pluginmanager.get_plugin("terminalreporter"), "schema fuzz (fast)")
+    report_stats(request.config, "schema fuzz (fast)")
 
 
 @schema.parametrize()
