@@ -139,7 +139,8 @@ class StrictOrderingFilter(OrderingFilter):
         if not values:
             return self.get_default_ordering(view)
         names = set(self._names(view, queryset, request))
-        terms = [term.strip() for value in values for term in value.split(",")]
+        # No stripping: the schema's pattern has no spaces, so neither has the API.
+        terms = [term for value in values for term in value.split(",")]
         bad = [term for term in terms if term.removeprefix("-") not in names]
         if bad or len(values) > 1:
             allowed = ", ".join(sorted(names))
