@@ -10,12 +10,15 @@ a 400 naming the parameter, so a typo never returns a plausible but unfiltered l
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters as df
 from django import forms
 from django.db import models
 from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
@@ -35,6 +38,8 @@ from calendar_app.models import (
     ReactiveTemplate,
     Variant,
 )
+
+OUT_OF_RANGE = "Give a date between 1900 and 9998."
 
 
 def _scoped(model: type) -> Any:
@@ -87,6 +92,32 @@ class StrictBooleanFilter(df.BooleanFilter):
     field_class = StrictBooleanFormField
 
 
+class InstantFormField(IsoDateTimeField):
+    """An ISO-8601 instant, in UTC, between the years 1900 and 9998 (as the body's instants).
+
+    PostgreSQL refuses a UTC offset beyond ±15:59 and years before 4713 BC (``DataError``): a
+    filter ``?end=0180-01-28T12:28:08-22:45`` that the schema allows was a 400 "cannot be stored"
+    on PostgreSQL and a 200 on SQLite. Converted to UTC and bounded, it is the same everywhere.
+    """
+
+    def to_python(self, value: Any) -> datetime | None:
+        result = super().to_python(value)
+        if result is None:
+            return None
+        if timezone.is_aware(result):
+            try:
+                result = result.astimezone(UTC)
+            except OverflowError:
+                raise forms.ValidationError(OUT_OF_RANGE, code="out_of_range") from None
+        if not 1900 <= result.year <= 9998:
+            raise forms.ValidationError(OUT_OF_RANGE, code="out_of_range")
+        return result
+
+
+class InstantFilter(df.IsoDateTimeFilter):
+    field_class = InstantFormField
+
+
 class KairosFilterSet(df.FilterSet):
     """The base of every FilterSet (including those DRF builds from ``filterset_fields``).
 
@@ -98,6 +129,7 @@ class KairosFilterSet(df.FilterSet):
     FILTER_DEFAULTS = {
         **df.filterset.FILTER_FOR_DBFIELD_DEFAULTS,
         models.BooleanField: {"filter_class": StrictBooleanFilter},
+        models.DateTimeField: {"filter_class": InstantFilter},
     }
 
     def _blank_parameters(self) -> list[str]:
@@ -211,8 +243,8 @@ class ChannelFilter(KairosFilterSet):
 
 class EventFilter(RangeFilterSet):
     ranges = (("start", "end"),)
-    start = df.IsoDateTimeFilter(method="noop", help_text="Occurrences ending after this instant.")
-    end = df.IsoDateTimeFilter(method="noop", help_text="Occurrences starting before this instant.")
+    start = InstantFilter(method="noop", help_text="Occurrences ending after this instant.")
+    end = InstantFilter(method="noop", help_text="Occurrences starting before this instant.")
     theme = df.CharFilter(method="filter_theme", help_text="Events tagged with this theme.")
     brand = df.ModelChoiceFilter(
         queryset=_scoped(Brand), method="filter_brand", help_text="Events scored for this brand."
@@ -274,8 +306,8 @@ class ContentItemFilter(RangeFilterSet):
     experiment = df.ModelChoiceFilter(queryset=_scoped(Experiment))
     channel = df.ModelChoiceFilter(queryset=_scoped(Channel), field_name="channels")
     status = df.MultipleChoiceFilter(choices=ContentStatus.choices)
-    scheduled_after = df.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
-    scheduled_before = df.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
+    scheduled_after = InstantFilter(field_name="scheduled_at", lookup_expr="gte")
+    scheduled_before = InstantFilter(field_name="scheduled_at", lookup_expr="lt")
 
     class Meta:
         model = ContentItem
@@ -304,8 +336,8 @@ class PublicationFilter(RangeFilterSet):
     channel = df.ModelChoiceFilter(queryset=_scoped(Channel))
     variant = df.ModelChoiceFilter(queryset=_variants)
     status = df.MultipleChoiceFilter(choices=PublicationStatus.choices)
-    due_after = df.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
-    due_before = df.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = InstantFilter(field_name="due_at", lookup_expr="gte")
+    due_before = InstantFilter(field_name="due_at", lookup_expr="lt")
 
     class Meta:
         model = Publication
@@ -319,8 +351,8 @@ class MetricSnapshotFilter(RangeFilterSet):
     experiment = df.ModelChoiceFilter(
         queryset=_scoped(Experiment), field_name="publication__variant__experiment"
     )
-    collected_after = df.IsoDateTimeFilter(field_name="collected_at", lookup_expr="gte")
-    collected_before = df.IsoDateTimeFilter(field_name="collected_at", lookup_expr="lt")
+    collected_after = InstantFilter(field_name="collected_at", lookup_expr="gte")
+    collected_before = InstantFilter(field_name="collected_at", lookup_expr="lt")
 
     class Meta:
         model = MetricSnapshot

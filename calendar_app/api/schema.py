@@ -115,7 +115,9 @@ class KairosFilterExtension(DjangoFilterExtension):
 
 def _filter_type(filter_field: Any) -> dict[str, Any] | None:
     if isinstance(filter_field, df.IsoDateTimeFilter | df.DateTimeFilter):
-        return {"type": "string", "format": "date-time"}
+        from calendar_app.api.serializers.common import YEAR_1900_TO_9998
+
+        return {"type": "string", "format": "date-time", "pattern": YEAR_1900_TO_9998}
     if isinstance(filter_field, df.BooleanFilter):
         return {"type": "boolean"}
     if isinstance(filter_field, df.ModelChoiceFilter | df.ModelMultipleChoiceFilter):

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from calendar_app.api.exceptions import WorkflowConflict
-from calendar_app.api.filters import KairosFilterSet
+from calendar_app.api.filters import InstantFilter, KairosFilterSet
 from calendar_app.api.pagination import cursor_pagination
 from calendar_app.api.serializers.webhooks import (
     SubscriptionSecretSerializer,
@@ -133,8 +133,8 @@ class WebhookDeliveryFilter(KairosFilterSet):
     )
     event_id = df.CharFilter(field_name="event__event_id", help_text="The `webhook-id`.")
     subscription = df.NumberFilter(field_name="subscription_id")
-    created_after = df.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = df.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = InstantFilter(field_name="created_at", lookup_expr="gte")
+    created_before = InstantFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = WebhookDelivery
