@@ -36,6 +36,22 @@ class KairosAutoSchema(AutoSchema):
     #: errors every authenticated, workspace-scoped operation may answer
     common_errors = ("401", "403", "404", "429")
 
+    def _map_serializer_field(
+        self, field: serializers.Field, direction: str, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # DRF trims a CharField before its blank check, so "  " is refused like "": say it.
+        if (
+            direction == "request"
+            and type(field) in (serializers.CharField,)
+            and not field.allow_blank
+            and field.trim_whitespace
+            and schema.get("type") == "string"
+            and not {"pattern", "format", "enum"} & set(schema)
+        ):
+            schema["pattern"] = r"\S"
+        return schema
+
     def _get_parameters(self) -> list[dict[str, Any]]:
         parameters = super()._get_parameters()
         self._takes_query = any(p.get("in") == "query" for p in parameters)
@@ -175,6 +191,7 @@ def tighten_schema(result: dict[str, Any], generator: Any, request: Any, public:
         component["additionalProperties"] = False
         if name == "MediaEntryRequest":
             component["oneOf"] = [{"required": ["asset"]}, {"required": ["url"]}]
+            component["properties"]["asset"].update(minimum=1, maximum=2**63 - 1)
     for item in result.get("paths", {}).values():
         for operation in item.values():
             for param in operation.get("parameters", []) if isinstance(operation, dict) else []:

@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from calendar_app.api.serializers.common import rfc3339
 from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.calendar_view import KINDS, MAX_RANGE_DAYS, CalendarEntry, check_range
 from calendar_app.timeutils import local_to_utc
@@ -140,7 +141,7 @@ class _Instant(serializers.ReadOnlyField):
             return None
         if value.utcoffset() == timedelta(0) and value.tzinfo is UTC:
             return value.isoformat().replace("+00:00", "Z")
-        return value.isoformat()
+        return rfc3339(value)
 
 
 class CalendarEntrySerializer(KairosSerializer):

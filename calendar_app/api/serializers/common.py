@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -104,11 +104,26 @@ def to_utc(attrs: dict[str, Any], names: tuple[str, ...], time_zone: str) -> dic
     return attrs
 
 
+def rfc3339(value: datetime) -> str:
+    """``value.isoformat()``, with an offset RFC 3339 can carry: whole minutes.
+
+    Before standard time, zones ran on local mean time (Paris was +00:09:21 until 1911), and
+    ``isoformat`` then writes seconds in the offset, which is not a ``date-time`` (the schema
+    fuzzer found a ``valid_until_local`` of 1908 that no client could parse). The same instant is
+    written with its offset rounded to the minute: the wall-clock time moves by under 30 seconds.
+    """
+    offset = value.utcoffset()
+    if offset is not None and offset.seconds % 60:
+        minutes = round(offset.total_seconds() / 60)
+        value = value.astimezone(timezone(timedelta(minutes=minutes)))
+    return value.isoformat()
+
+
 def local_iso(value: datetime | None, time_zone: str) -> str | None:
     """``value`` as wall-clock time with offset in ``time_zone`` (for the ``*_local`` fields)."""
     if value is None:
         return None
-    return value.astimezone(zoneinfo.ZoneInfo(time_zone)).isoformat()
+    return rfc3339(value.astimezone(zoneinfo.ZoneInfo(time_zone)))
 
 
 @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
