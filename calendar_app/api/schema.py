@@ -151,6 +151,13 @@ def _filter_type(filter_field: Any) -> dict[str, Any] | None:
 # --- Request bodies: what the validators check, said in the schema ------------------------------
 
 
+#: The domain part Django's ``EmailValidator`` accepts: dot-separated labels, a top-level
+#: domain of at least two characters.
+EMAIL_DOMAIN = (
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{1,62}[A-Za-z0-9]$"
+)
+
+
 def tighten_schema(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict:
     """``POSTPROCESSING_HOOKS`` entry: state in the schema the rules the API enforces on
     well-known fields, so that what the schema allows is what the API accepts.
@@ -181,7 +188,10 @@ def tighten_schema(result: dict[str, Any], generator: Any, request: Any, public:
             elif key == "network" and ("Channel" in name or "Connection" in name) and networks:
                 prop["enum"] = networks
             elif key == "email" and "format" not in prop:
+                # ``format: email`` alone allows a one-letter top-level domain (``0@0.a``), which
+                # Django's EmailValidator refuses: the pattern adds its domain rule.
                 prop["format"] = "email"
+                prop["pattern"] = EMAIL_DOMAIN
     for name in ("MediaEntryRequest", "ThreadPartRequest"):
         component = result.get("components", {}).get("schemas", {}).get(name)
         if component is None:

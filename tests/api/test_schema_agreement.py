@@ -302,6 +302,15 @@ def test_a_unicode_digit_in_a_path_id_is_a_404(world, client_for):
     assert response.status_code == 404
 
 
+def test_the_schema_states_djangos_email_rule(world, client_for, schema):
+    """``format: email`` allowed ``0@0.a``; Django refuses a one-letter top-level domain."""
+    body = {"email": "0@0.a", "kind": "bounce"}
+    path = f"/api/v1/workspaces/{world.workspace.slug}/audience-feedback/"
+    assert field_error(client_for("admin").post(path, body), "email")
+    email = schema["components"]["schemas"]["FeedbackRequest"]["properties"]["email"]
+    assert email["format"] == "email" and email["pattern"].endswith("[A-Za-z0-9]$")
+
+
 def test_a_huge_media_asset_id_is_a_400(world, client_for):
     """An id past 2**63 reached the database: OverflowError, a 500 (found by the fast run)."""
     response = client_for("admin").post(
