@@ -236,7 +236,7 @@ def _replay(existing: Conversion, payload_hash: str, click_token: str | None) ->
 def conversions(request: HttpRequest) -> HttpResponse:
     """``POST /api/v1/conversions/``: record one conversion, attributed to its click."""
     length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+    if not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY_BYTES:
         return _error(413, "too_large", f"The body must be at most {MAX_BODY_BYTES} bytes.")
     body = request.body
     key = _authenticate(request, body)

@@ -344,14 +344,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "calendar_app.api.pagination.PagePagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "calendar_app.api.filters.KairosFilterBackend",
+        "calendar_app.api.filters.StrictOrderingFilter",
     ],
-    "DEFAULT_PARSER_CLASSES": [
-        "calendar_app.api.parsers.LimitedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: the schema's types are JSON types (a form would carry "true" and "12" as strings).
+    # The two file uploads (media, .ics import) declare multipart themselves.
+    "DEFAULT_PARSER_CLASSES": ["calendar_app.api.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -373,6 +371,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "calendar_app.api.schema.tighten_schema",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ContentStatusEnum": "calendar_app.models.ContentStatus",
         "PublicationStatusEnum": "calendar_app.models.PublicationStatus",

@@ -65,7 +65,7 @@ def fetch_media(
                 code="media_unavailable",
             )
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > cap:
+        if declared.isascii() and declared.isdigit() and int(declared) > cap:
             raise _too_large(media, cap)
         chunks: list[bytes] = []
         total = 0

@@ -49,7 +49,7 @@ def _int(value: str | None) -> int | None:
     if value is None:
         return None
     head = value.split(",")[0].split(";")[0].strip()
-    return int(head) if head.isdigit() else None
+    return int(head) if head.isascii() and head.isdigit() else None
 
 
 def _reset(value: str | None, now: datetime, *, delta_only: bool) -> datetime | None:
@@ -58,7 +58,7 @@ def _reset(value: str | None, now: datetime, *, delta_only: bool) -> datetime | 
     if not value:
         return None
     text = value.split(",")[0].split(";")[0].strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         number = int(text)
         if delta_only or number < 10**9:  # a delay, not a point in time
             return now + timedelta(seconds=number)

@@ -144,7 +144,7 @@ def calendar_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpRe
     brands = list(scope(request, Brand.objects.all()).order_by("name"))
     brand = None
     wanted = request.GET.get("brand", "")
-    if wanted.isdigit():
+    if wanted.isascii() and wanted.isdigit():
         brand = next((b for b in brands if b.pk == int(wanted)), None)
     if brand is None and brands:
         brand = brands[0]

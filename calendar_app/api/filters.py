@@ -1,13 +1,27 @@
 """django-filter FilterSets. Ids in filters are scoped to the caller's workspace (a foreign id is
-"not one of the available choices"), and an impossible time range is a 400, not an empty page."""
+"not one of the available choices"), and an impossible time range is a 400, not an empty page.
+
+Query parameters mean what the schema says and nothing else: a boolean filter takes ``true`` or
+``false`` (django-filter's default widget turned ``?is_active=maybe`` into "no filter"), and
+``?ordering=`` takes only the listed fields (DRF silently dropped unknown ones). Anything else is
+a 400 naming the parameter, so a typo never returns a plausible but unfiltered list.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters as df
+from django import forms
+from django.db import models
 from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 
 from calendar_app.models import (
@@ -24,6 +38,8 @@ from calendar_app.models import (
     ReactiveTemplate,
     Variant,
 )
+
+OUT_OF_RANGE = "Give a date between 1900 and 9998."
 
 
 def _scoped(model: type) -> Any:
@@ -50,7 +66,151 @@ def _visible_events(request: Request | None) -> QuerySet:
     return Event.objects.visible_to(workspace)
 
 
-class RangeFilterSet(df.FilterSet):
+class StrictBooleanFormField(forms.Field):
+    """``true``/``false`` (also ``1``/``0``, any case); anything else, empty included, is refused."""
+
+    widget = forms.TextInput
+    default_error_messages = {"invalid": "Must be true or false."}
+    spellings = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value: Any) -> bool | None:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return value
+        try:
+            return self.spellings[str(value).strip().lower()]
+        except KeyError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+    def validate(self, value: Any) -> None:
+        if value is None and self.required:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+
+
+class StrictBooleanFilter(df.BooleanFilter):
+    field_class = StrictBooleanFormField
+
+
+class InstantFormField(IsoDateTimeField):
+    """An ISO-8601 instant, in UTC, between the years 1900 and 9998 (as the body's instants).
+
+    PostgreSQL refuses a UTC offset beyond ±15:59 and years before 4713 BC (``DataError``): a
+    filter ``?end=0180-01-28T12:28:08-22:45`` that the schema allows was a 400 "cannot be stored"
+    on PostgreSQL and a 200 on SQLite. Converted to UTC and bounded, it is the same everywhere.
+    """
+
+    def to_python(self, value: Any) -> datetime | None:
+        result = super().to_python(value)
+        if result is None:
+            return None
+        if timezone.is_aware(result):
+            try:
+                result = result.astimezone(UTC)
+            except OverflowError:
+                raise forms.ValidationError(OUT_OF_RANGE, code="out_of_range") from None
+        if not 1900 <= result.year <= 9998:
+            raise forms.ValidationError(OUT_OF_RANGE, code="out_of_range")
+        return result
+
+
+class InstantFilter(df.IsoDateTimeFilter):
+    field_class = InstantFormField
+
+
+class KairosFilterSet(df.FilterSet):
+    """The base of every FilterSet (including those DRF builds from ``filterset_fields``).
+
+    An empty value (``?scheduled_before=``) is refused for every filter that is not free text:
+    django-filter read it as "no filter", while the schema (a date-time, an id, one of a list)
+    does not allow an empty string.
+    """
+
+    FILTER_DEFAULTS = {
+        **df.filterset.FILTER_FOR_DBFIELD_DEFAULTS,
+        models.BooleanField: {"filter_class": StrictBooleanFilter},
+        models.DateTimeField: {"filter_class": InstantFilter},
+    }
+
+    def _blank_parameters(self) -> list[str]:
+        getlist = getattr(self.data, "getlist", None)
+        if getlist is None:
+            return []
+        return [
+            name
+            for name, flt in self.filters.items()
+            if not isinstance(flt, df.CharFilter) and any(v.strip() == "" for v in getlist(name))
+        ]
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        blank = self._blank_parameters()
+        for name in blank:
+            self.form.add_error(
+                name, forms.ValidationError("Give a value, or leave the parameter out.", "blank")
+            )
+        return valid and not blank
+
+
+class KairosFilterBackend(DjangoFilterBackend):
+    """django-filter's backend, building ``filterset_fields`` FilterSets on :class:`KairosFilterSet`."""
+
+    filterset_base = KairosFilterSet
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """``?ordering=`` with only the view's ``ordering_fields`` (each optionally prefixed ``-``,
+    comma-separated); an unknown or empty term is a 400 instead of being dropped silently."""
+
+    def _names(self, view: Any, queryset: QuerySet, request: Request | None = None) -> list[str]:
+        context = {"request": request} if request is not None else {}
+        return [name for name, _label in self.get_valid_fields(queryset, view, context)]
+
+    def get_ordering(self, request: Request, queryset: QuerySet, view: Any) -> Any:
+        values = request.query_params.getlist(self.ordering_param)
+        if not values:
+            return self.get_default_ordering(view)
+        names = set(self._names(view, queryset, request))
+        # No stripping: the schema's pattern has no spaces, so neither has the API.
+        terms = [term for value in values for term in value.split(",")]
+        bad = [term for term in terms if term.removeprefix("-") not in names]
+        if bad or len(values) > 1:
+            allowed = ", ".join(sorted(names))
+            raise ValidationError(
+                {
+                    self.ordering_param: [
+                        f"Order by one or more of: {allowed} (prefix - to reverse)."
+                    ]
+                },
+                code="invalid",
+            )
+        return terms
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        try:
+            queryset = view.get_queryset()
+        except Exception:  # pragma: no cover - schema generation without a workspace
+            queryset = view.model.objects.none()
+        names = sorted(self._names(view, queryset))
+        if not names:
+            return []
+        field = "-?(?:" + "|".join(re.escape(name) for name in names) + ")"
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": (
+                    "Sort by one or more of "
+                    + ", ".join(f"`{name}`" for name in names)
+                    + ", comma-separated; prefix `-` to reverse."
+                ),
+                "schema": {"type": "string", "pattern": f"^{field}(?:,{field})*$"},
+            }
+        ]
+
+
+class RangeFilterSet(KairosFilterSet):
     """Checks every ``(after, before)`` pair listed in ``ranges``: after must come first."""
 
     ranges: tuple[tuple[str, str], ...] = ()
@@ -67,13 +227,13 @@ class RangeFilterSet(df.FilterSet):
         return super().filter_queryset(queryset)
 
 
-class BrandFilter(df.FilterSet):
+class BrandFilter(KairosFilterSet):
     class Meta:
         model = Brand
         fields = {"slug": ["exact"], "language": ["exact"]}
 
 
-class ChannelFilter(df.FilterSet):
+class ChannelFilter(KairosFilterSet):
     brand = df.ModelChoiceFilter(queryset=_scoped(Brand))
 
     class Meta:
@@ -83,8 +243,8 @@ class ChannelFilter(df.FilterSet):
 
 class EventFilter(RangeFilterSet):
     ranges = (("start", "end"),)
-    start = df.IsoDateTimeFilter(method="noop", help_text="Occurrences ending after this instant.")
-    end = df.IsoDateTimeFilter(method="noop", help_text="Occurrences starting before this instant.")
+    start = InstantFilter(method="noop", help_text="Occurrences ending after this instant.")
+    end = InstantFilter(method="noop", help_text="Occurrences starting before this instant.")
     theme = df.CharFilter(method="filter_theme", help_text="Events tagged with this theme.")
     brand = df.ModelChoiceFilter(
         queryset=_scoped(Brand), method="filter_brand", help_text="Events scored for this brand."
@@ -146,15 +306,15 @@ class ContentItemFilter(RangeFilterSet):
     experiment = df.ModelChoiceFilter(queryset=_scoped(Experiment))
     channel = df.ModelChoiceFilter(queryset=_scoped(Channel), field_name="channels")
     status = df.MultipleChoiceFilter(choices=ContentStatus.choices)
-    scheduled_after = df.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
-    scheduled_before = df.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
+    scheduled_after = InstantFilter(field_name="scheduled_at", lookup_expr="gte")
+    scheduled_before = InstantFilter(field_name="scheduled_at", lookup_expr="lt")
 
     class Meta:
         model = ContentItem
         fields = ["brand", "event", "experiment", "channel", "status"]
 
 
-class ReactiveTemplateFilter(df.FilterSet):
+class ReactiveTemplateFilter(KairosFilterSet):
     brand = df.ModelChoiceFilter(queryset=_scoped(Brand))
 
     class Meta:
@@ -162,7 +322,7 @@ class ReactiveTemplateFilter(df.FilterSet):
         fields = ["brand", "scenario", "is_active"]
 
 
-class ExperimentFilter(df.FilterSet):
+class ExperimentFilter(KairosFilterSet):
     brand = df.ModelChoiceFilter(queryset=_scoped(Brand))
 
     class Meta:
@@ -176,8 +336,8 @@ class PublicationFilter(RangeFilterSet):
     channel = df.ModelChoiceFilter(queryset=_scoped(Channel))
     variant = df.ModelChoiceFilter(queryset=_variants)
     status = df.MultipleChoiceFilter(choices=PublicationStatus.choices)
-    due_after = df.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
-    due_before = df.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = InstantFilter(field_name="due_at", lookup_expr="gte")
+    due_before = InstantFilter(field_name="due_at", lookup_expr="lt")
 
     class Meta:
         model = Publication
@@ -191,8 +351,8 @@ class MetricSnapshotFilter(RangeFilterSet):
     experiment = df.ModelChoiceFilter(
         queryset=_scoped(Experiment), field_name="publication__variant__experiment"
     )
-    collected_after = df.IsoDateTimeFilter(field_name="collected_at", lookup_expr="gte")
-    collected_before = df.IsoDateTimeFilter(field_name="collected_at", lookup_expr="lt")
+    collected_after = InstantFilter(field_name="collected_at", lookup_expr="gte")
+    collected_before = InstantFilter(field_name="collected_at", lookup_expr="lt")
 
     class Meta:
         model = MetricSnapshot

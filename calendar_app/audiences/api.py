@@ -31,7 +31,8 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from calendar_app.api.exceptions import RequestTooLarge
-from calendar_app.api.serializers.common import ScopedPrimaryKeyRelatedField
+from calendar_app.api.serializers.common import KairosModelSerializer, ScopedPrimaryKeyRelatedField
+from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.api.views.base import AtomicMixin, WorkspaceScopedMixin
 from calendar_app.audiences import services
 from calendar_app.audiences.models import (
@@ -51,7 +52,7 @@ def _refuse(exc: services.AudienceError) -> ValidationError:
     return ValidationError({exc.field: [serializers.ErrorDetail(str(exc), code=exc.code)]})
 
 
-class AudienceListSerializer(serializers.ModelSerializer):
+class AudienceListSerializer(KairosModelSerializer):
     brand = ScopedPrimaryKeyRelatedField(model=Brand)
     subscribed_count = serializers.IntegerField(
         read_only=True, help_text="Addresses that will receive the next send."
@@ -88,7 +89,7 @@ class AudienceListSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class SubscriberSerializer(serializers.ModelSerializer):
+class SubscriberSerializer(KairosModelSerializer):
     class Meta:
         model = Subscriber
         fields = [
@@ -116,7 +117,7 @@ class SubscriberSerializer(serializers.ModelSerializer):
         }
 
 
-class CsvUploadSerializer(serializers.Serializer):
+class CsvUploadSerializer(KairosSerializer):
     file = serializers.FileField(help_text="UTF-8 CSV with a header row; at most 2 MiB.")
     consent_source = serializers.CharField(
         required=False,
@@ -132,7 +133,7 @@ class CsvUploadSerializer(serializers.Serializer):
     )
 
 
-class RowErrorSerializer(serializers.Serializer):
+class RowErrorSerializer(KairosSerializer):
     row = serializers.IntegerField(help_text="Line in the file; the header is line 1.")
     field = serializers.CharField()
     code = serializers.ChoiceField(
@@ -141,7 +142,7 @@ class RowErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class ImportResultSerializer(serializers.Serializer):
+class ImportResultSerializer(KairosSerializer):
     rows = serializers.IntegerField()
     valid = serializers.IntegerField()
     created = serializers.IntegerField()
@@ -152,7 +153,7 @@ class ImportResultSerializer(serializers.Serializer):
     errors_truncated = serializers.BooleanField()
 
 
-class AudienceSendSerializer(serializers.ModelSerializer):
+class AudienceSendSerializer(KairosModelSerializer):
     states = serializers.SerializerMethodField(
         help_text="Recipients per state: pending, sending, sent, bounced, deferred, failed, "
         "in_doubt (may have been sent when a worker stopped; never resent), skipped."
@@ -183,7 +184,7 @@ class AudienceSendSerializer(serializers.ModelSerializer):
         return dict(rows.values_list("variant_key").annotate(n=Count("id")).order_by())
 
 
-class FeedbackSerializer(serializers.Serializer):
+class FeedbackSerializer(KairosSerializer):
     email = serializers.CharField(max_length=254)
     kind = serializers.ChoiceField(
         choices=["bounce", "complaint"],
@@ -201,7 +202,7 @@ class FeedbackSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(exc), code=exc.code) from None
 
 
-class FeedbackResultSerializer(serializers.Serializer):
+class FeedbackResultSerializer(KairosSerializer):
     updated = serializers.IntegerField(help_text="Subscriber rows whose status changed.")
 
 
@@ -282,7 +283,7 @@ class _InAudience(WorkspaceScopedMixin):
         cached = getattr(self, "_audience", None)
         if cached is None:
             raw = self.kwargs.get("audience_pk", "")
-            if not str(raw).isdigit() or not 0 < int(raw) < 2**63:
+            if not (str(raw).isascii() and str(raw).isdigit()) or not 0 < int(raw) < 2**63:
                 raise Http404
             cached = AudienceList.objects.filter(workspace=self.workspace, pk=int(raw)).first()
             if cached is None:
@@ -391,7 +392,11 @@ class SubscriberImportView(AtomicMixin, _InAudience, GenericAPIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         audience = self.audience()
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > services.MAX_CSV_BYTES + 64 * 1024:
+        if (
+            length.isascii()
+            and length.isdigit()
+            and int(length) > services.MAX_CSV_BYTES + 64 * 1024
+        ):
             raise RequestTooLarge(f"The file is larger than {services.MAX_CSV_BYTES} bytes.")
         upload = CsvUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)

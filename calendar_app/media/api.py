@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 
+from calendar_app.api.parsers import LimitedJSONParser
 from calendar_app.api.serializers.common import KairosModelSerializer
+from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.api.views.base import AtomicMixin, WorkspaceScopedMixin
 from calendar_app.media.entries import (
     MAX_ALT_TEXT,
@@ -26,7 +28,7 @@ from calendar_app.models import ContentItem, Role
 __all__ = ["MediaAssetSerializer", "MediaAssetViewSet", "MediaEntriesField", "ThreadField"]
 
 
-class MediaEntrySerializer(serializers.Serializer):
+class MediaEntrySerializer(KairosSerializer):
     """One medium of an item (documentation only: the field parses entries itself)."""
 
     asset = serializers.IntegerField(
@@ -38,7 +40,7 @@ class MediaEntrySerializer(serializers.Serializer):
     alt_text = serializers.CharField(required=False, max_length=MAX_ALT_TEXT)
 
 
-class ThreadPartSerializer(serializers.Serializer):
+class ThreadPartSerializer(KairosSerializer):
     """One later part of a thread (documentation only)."""
 
     body = serializers.CharField(max_length=10_000)
@@ -151,6 +153,11 @@ class MediaAssetSerializer(KairosModelSerializer):
 
 
 @extend_schema(tags=["media"])
+@extend_schema_view(
+    create=extend_schema(request={"multipart/form-data": MediaAssetSerializer}),
+    update=extend_schema(request={"application/json": MediaAssetSerializer}),
+    partial_update=extend_schema(request={"application/json": MediaAssetSerializer}),
+)
 class MediaAssetViewSet(
     AtomicMixin,
     WorkspaceScopedMixin,
@@ -167,7 +174,8 @@ class MediaAssetViewSet(
 
     model = MediaAsset
     serializer_class = MediaAssetSerializer
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    #: upload with multipart; change ``alt_text`` with JSON
+    parser_classes = [MultiPartParser, LimitedJSONParser]
     write_permission = Role.EDITOR
 
     def perform_destroy(self, instance: MediaAsset) -> None:

@@ -53,7 +53,8 @@ def parse_entry(value: Any, where: str) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     if has_asset:
         asset = value["asset"]
-        if isinstance(asset, bool) or not isinstance(asset, int) or asset < 1:
+        # An id above a 64-bit integer is no medium's (and overflows the database's integer).
+        if isinstance(asset, bool) or not isinstance(asset, int) or not 0 < asset < 2**63:
             raise ValidationError(f"{where}: asset must be a medium's id.", code="invalid_media")
         entry["asset"] = asset
     else:

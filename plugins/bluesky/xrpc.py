@@ -85,10 +85,10 @@ def _wait(response: httpx.Response) -> float | None:
     """Seconds until the rate limit lifts: ``RateLimit-Reset`` (epoch seconds, as the PDS sends
     it) or ``Retry-After``."""
     reset = response.headers.get("RateLimit-Reset", "").strip()
-    if reset.isdigit():
+    if reset.isascii() and reset.isdigit():
         return max(float(reset) - time.time(), 0.0)
     after = response.headers.get("Retry-After", "").strip()
-    return float(after) if after.isdigit() else None
+    return float(after) if after.isascii() and after.isdigit() else None
 
 
 def _code(name: str) -> str:

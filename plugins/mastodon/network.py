@@ -81,6 +81,11 @@ _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _REMOTE_MENTION = re.compile(r"@(\w+)@[\w.-]+\w", re.UNICODE)
 
 
+def _ascii_digits(text: str) -> bool:
+    """``"120"`` yes; ``"²"`` no (``str.isdigit`` says yes, then ``float()`` raises)."""
+    return text.isascii() and text.isdigit()
+
+
 def mastodon_length(text: str, characters_per_url: int = 23) -> int:
     """Characters as Mastodon counts them: each URL as ``characters_per_url``, each remote
     mention as its local part (``@user``), everything else by code point."""
@@ -94,7 +99,7 @@ def _reset_seconds(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        if value.strip().isdigit():
+        if value.strip().isascii() and value.strip().isdigit():
             return max(float(value) - time.time(), 0.0)
         when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -217,7 +222,7 @@ class MastodonNetwork(Network):
             )
         if status == 429:
             wait = _reset_seconds(response.headers.get("X-RateLimit-Reset"))
-            if wait is None and response.headers.get("Retry-After", "").isdigit():
+            if wait is None and _ascii_digits(response.headers.get("Retry-After", "")):
                 wait = float(response.headers["Retry-After"])
             raise TransientError(
                 f"Mastodon is rate-limiting this account while {doing}.",

@@ -54,6 +54,11 @@ CLIENT = "/_matrix/client/v3"
 MAX_RELATION_PAGES = 20
 
 
+def _ascii_digits(text: str) -> bool:
+    """``"120"`` yes; ``"²"`` no (``str.isdigit`` says yes, then ``float()`` raises)."""
+    return text.isascii() and text.isdigit()
+
+
 def _room_path(room_id: str) -> str:
     return quote(room_id, safe="")
 
@@ -202,7 +207,7 @@ class MatrixNetwork(Network):
         if status == 429 or errcode == "M_LIMIT_EXCEEDED":
             wait = data.get("retry_after_ms")
             retry_after = float(wait) / 1000 if isinstance(wait, int | float) else None
-            if retry_after is None and response.headers.get("Retry-After", "").isdigit():
+            if retry_after is None and _ascii_digits(response.headers.get("Retry-After", "")):
                 retry_after = float(response.headers["Retry-After"])
             raise TransientError(
                 f"The homeserver is rate-limiting the bot while {doing}.",

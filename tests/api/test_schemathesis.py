@@ -1,61 +1,37 @@
-"""Property-based run of the whole OpenAPI schema against the WSGI app (schemathesis).
+"""The fast subset of the schema fuzz that every ``make test`` runs (tests/api/fuzzing.py).
 
-Every operation gets generated requests, authenticated with an admin token of a workspace that
-holds one row of every resource; the checks: no 5xx, and every response (success or error)
-matches the schema. Bounded to a few examples per operation so the run stays short.
+Every operation gets a few seeded random cases, positive and negative, with all the checks of the
+full run (no 5xx, every status and body as declared, forbidden input refused, allowed input
+accepted). The full run adds the coverage phase's boundary cases and more random ones: it is
+``pytest -m fuzz`` (tests/api/test_schema_fuzz.py), a step of its own in .ci/run.
 """
 
 from __future__ import annotations
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error, response_schema_conformance
+from hypothesis import HealthCheck, Phase, settings
 
-from calendar_app.models import Role
-from config.wsgi import application
-from tests.api.conftest import build_world, token_client
+from tests.api.fuzzing import auth, keep_connection, load_schema, report_stats, run_case
 
-schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+schema = load_schema(coverage=False)
+
+__all__ = ["auth", "keep_connection"]
 
 
-@pytest.fixture
-def keep_connection():
-    """Django closes the database connection at the end of each WSGI request; inside a test's
-    transaction that would close the test database, so (like Django's test client) don't."""
-    from django.core import signals
-    from django.db import close_old_connections
-
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
+@pytest.fixture(autouse=True, scope="module")
+def _report(request):
     yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
-
-
-@pytest.fixture
-def auth(db, keep_connection):
-    """A populated workspace and an admin token for it; the path's workspace slug is pinned to it
-    (a random slug would only ever exercise the 404 path)."""
-    from tests import factories as f
-
-    world = build_world(f.WorkspaceFactory(slug="schemathesis"))
-    client = token_client(world.workspace, Role.ADMIN)
-    return world, {"Authorization": f"Token {client.token}"}
+    report_stats(request.config, "schema fuzz (fast)")
 
 
 @schema.parametrize()
 @settings(
     max_examples=3,
     deadline=None,
+    derandomize=False,
+    database=None,
     suppress_health_check=list(HealthCheck),
-    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],
 )
 def test_api_conforms_to_its_schema(case, auth):
-    world, headers = auth
-    if "workspace_slug" in (case.path_parameters or {}):
-        case.path_parameters["workspace_slug"] = world.workspace.slug
-    case.call_and_validate(
-        headers=headers,
-        checks=[not_a_server_error, response_schema_conformance],
-    )
+    run_case(case, auth)

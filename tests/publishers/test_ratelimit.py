@@ -152,3 +152,10 @@ def test_the_attempt_s_outcome_carries_the_last_reading(monkeypatch, make_plugin
             plugins, Post(body="hi"), ChannelContext(id="c", network="probe"), "k", render=False
         )
     assert outcome.published and outcome.rate_limit.remaining == 0 and outcome.rate_limit.exhausted
+
+
+def test_a_unicode_digit_is_not_a_number():
+    """``'¹'.isdigit()`` is true and ``int('¹')`` raises: a hostile header crashed the parser
+    (found by test_hostile_headers_never_raise; the API had the same class of bug)."""
+    reading = parse_rate_limit({"X-RateLimit-Limit": "¹", "X-RateLimit-Reset": "²"}, now=NOW)
+    assert reading is None or reading.limit is None

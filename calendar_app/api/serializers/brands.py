@@ -6,11 +6,24 @@ from typing import Any
 
 from rest_framework import serializers
 
-from calendar_app.api.serializers.common import KairosModelSerializer, ScopedPrimaryKeyRelatedField
+from calendar_app.api.serializers.common import (
+    BrandProfileField,
+    JSONObjectField,
+    KairosModelSerializer,
+    ScopedPrimaryKeyRelatedField,
+)
+from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.models import Brand, Channel, ChannelStatus
+from calendar_app.validators import validate_json_object, validate_profile
 
 
 class BrandSerializer(KairosModelSerializer):
+    profile = BrandProfileField(
+        required=False,
+        validators=[validate_profile],
+        help_text='Used to judge which events fit: {"themes": [], "values": [], "audience": [], "avoid": []}.',
+    )
+
     class Meta:
         model = Brand
         fields = [
@@ -48,6 +61,11 @@ class ChannelSerializer(KairosModelSerializer):
         write_only=True,
         required=False,
         help_text="Credentials (token, signing key…). Write-only: replaced as a whole when sent, never returned.",
+    )
+    settings = JSONObjectField(
+        required=False,
+        validators=[validate_json_object],
+        help_text="The network's settings for this channel (see its schema).",
     )
     has_secrets = serializers.BooleanField(read_only=True)
     status = serializers.ChoiceField(
@@ -138,12 +156,12 @@ class ChannelSerializer(KairosModelSerializer):
         return attrs
 
 
-class ProblemSerializer(serializers.Serializer):
+class ProblemSerializer(KairosSerializer):
     code = serializers.CharField()
     message = serializers.CharField()
     field = serializers.CharField(allow_null=True)
 
 
-class ConnectionTestSerializer(serializers.Serializer):
+class ConnectionTestSerializer(KairosSerializer):
     ok = serializers.BooleanField()
     problems = ProblemSerializer(many=True)

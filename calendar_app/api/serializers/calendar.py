@@ -12,6 +12,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from calendar_app.api.serializers.common import rfc3339
+from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.calendar_view import KINDS, MAX_RANGE_DAYS, CalendarEntry, check_range
 from calendar_app.timeutils import local_to_utc
 from calendar_app.validators import validate_time_zone
@@ -56,7 +58,7 @@ class BoundField(serializers.CharField):
     }
 
 
-class CalendarQuerySerializer(serializers.Serializer):
+class CalendarQuerySerializer(KairosSerializer):
     start = BoundField(
         help_text="Inclusive. ISO-8601 with offset, a naive date-time read in `tz`, or a date "
         "(its first instant in `tz`)."
@@ -139,10 +141,10 @@ class _Instant(serializers.ReadOnlyField):
             return None
         if value.utcoffset() == timedelta(0) and value.tzinfo is UTC:
             return value.isoformat().replace("+00:00", "Z")
-        return value.isoformat()
+        return rfc3339(value)
 
 
-class CalendarEntrySerializer(serializers.Serializer):
+class CalendarEntrySerializer(KairosSerializer):
     kind = serializers.ChoiceField(choices=[(k, k) for k in KINDS], read_only=True)
     id = serializers.IntegerField(read_only=True, help_text="Id of the event, item or template.")
     title = serializers.CharField(read_only=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -12,6 +12,7 @@ from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from calendar_app.api.serializers.strict import KairosSerializer, StrictTypesMixin
 from calendar_app.timeutils import local_to_utc
 from calendar_app.validators import without_cta_problem
 
@@ -56,6 +57,12 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(pk)
 
 
+#: Years 1900..9998, the range :class:`InstantField` accepts (``format: date-time`` alone cannot
+#: bound the year).
+YEAR_1900_TO_9998 = r"^(?:19\d\d|[2-8]\d\d\d|9[0-8]\d\d|99[0-8]\d|999[0-8])-"
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "pattern": YEAR_1900_TO_9998})
 class InstantField(serializers.DateTimeField):
     """An instant: ISO-8601 with an offset, or a naive local time left naive for the serializer
     to place in the right zone (the brand's or the event's). Always rendered in UTC."""
@@ -98,11 +105,26 @@ def to_utc(attrs: dict[str, Any], names: tuple[str, ...], time_zone: str) -> dic
     return attrs
 
 
+def rfc3339(value: datetime) -> str:
+    """``value.isoformat()``, with an offset RFC 3339 can carry: whole minutes.
+
+    Before standard time, zones ran on local mean time (Paris was +00:09:21 until 1911), and
+    ``isoformat`` then writes seconds in the offset, which is not a ``date-time`` (the schema
+    fuzzer found a ``valid_until_local`` of 1908 that no client could parse). The same instant is
+    written with its offset rounded to the minute: the wall-clock time moves by under 30 seconds.
+    """
+    offset = value.utcoffset()
+    if offset is not None and offset.seconds % 60:
+        minutes = round(offset.total_seconds() / 60)
+        value = value.astimezone(timezone(timedelta(minutes=minutes)))
+    return value.isoformat()
+
+
 def local_iso(value: datetime | None, time_zone: str) -> str | None:
     """``value`` as wall-clock time with offset in ``time_zone`` (for the ``*_local`` fields)."""
     if value is None:
         return None
-    return value.astimezone(zoneinfo.ZoneInfo(time_zone)).isoformat()
+    return rfc3339(value.astimezone(zoneinfo.ZoneInfo(time_zone)))
 
 
 @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
@@ -145,7 +167,7 @@ class TagListField(serializers.ListField):
         super().__init__(**kwargs)
 
 
-class NoteSerializer(serializers.Serializer):
+class NoteSerializer(KairosSerializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
 
 
@@ -177,8 +199,38 @@ class OptionalURLField(serializers.CharField):
         return value
 
 
-class KairosModelSerializer(serializers.ModelSerializer):
-    """Model serializer with the project's field mapping (blank-able URLs)."""
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (never null, a list or a scalar): the model's validators refuse anything
+    else, and the schema now says so instead of "any value"."""
+
+    default_error_messages = {"not_object": "Must be a JSON object."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        return super().to_internal_value(data)
+
+
+_TAG = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": r"\S"}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {
+            key: {"type": "array", "maxItems": 50, "items": _TAG}
+            for key in ("themes", "values", "audience", "avoid")
+        },
+        "additionalProperties": False,
+    }
+)
+class BrandProfileField(JSONObjectField):
+    """A brand profile, documented with the shape ``validators.validate_profile`` checks."""
+
+
+class KairosModelSerializer(StrictTypesMixin, serializers.ModelSerializer):
+    """Model serializer with the project's field mapping (blank-able URLs) and strict JSON types."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,

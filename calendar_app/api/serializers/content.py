@@ -20,6 +20,7 @@ from calendar_app.api.serializers.common import (
     check_without_cta,
     to_utc,
 )
+from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.media.api import MediaEntriesField, ThreadField
 from calendar_app.models import (
     Brand,
@@ -159,7 +160,7 @@ class ContentItemSerializer(KairosModelSerializer):
         return item
 
 
-class TransitionSerializer(serializers.Serializer):
+class TransitionSerializer(KairosSerializer):
     """Input of a workflow action: an optional note (required to reject)."""
 
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")

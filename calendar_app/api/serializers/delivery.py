@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from calendar_app.api.serializers.common import KairosModelSerializer, LocalTimeField
+from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.models import MetricSnapshot, Publication
 
 
@@ -62,7 +63,7 @@ class MetricSnapshotSerializer(KairosModelSerializer):
         read_only_fields = fields
 
 
-class RetrySerializer(serializers.Serializer):
+class RetrySerializer(KairosSerializer):
     resolved_unconfirmed = serializers.ChoiceField(
         choices=[
             ("", "Not an unconfirmed publication"),

@@ -15,6 +15,7 @@ from calendar_app.api.serializers.common import (
     TagListField,
     to_utc,
 )
+from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.models import Brand, BrandFit, Event
 from calendar_app.recurrence import event_problems
 
@@ -119,7 +120,7 @@ class EventSerializer(KairosModelSerializer):
         return attrs
 
 
-class FitOverrideSerializer(serializers.Serializer):
+class FitOverrideSerializer(KairosSerializer):
     brand = ScopedPrimaryKeyRelatedField(model=Brand)
     override_score = serializers.IntegerField(
         min_value=0, max_value=100, allow_null=True, help_text="Null clears the override."

@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from calendar_app.api.serializers.common import KairosModelSerializer, ScopedPrimaryKeyRelatedField
+from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.models import Brand, Experiment, ExperimentStatus, Variant
 
 
@@ -115,7 +116,7 @@ class ExperimentSerializer(KairosModelSerializer):
         return super().update(instance, validated_data)
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(KairosSerializer):
     action = serializers.ChoiceField(
         choices=[
             "keep_running",
@@ -139,7 +140,7 @@ class DecisionSerializer(serializers.Serializer):
     )
 
 
-class ExperimentResultsSerializer(serializers.Serializer):
+class ExperimentResultsSerializer(KairosSerializer):
     experiment = serializers.IntegerField()
     status = serializers.CharField()
     metric = serializers.CharField()
@@ -156,9 +157,9 @@ class ExperimentResultsSerializer(serializers.Serializer):
     decision = DecisionSerializer()
 
 
-class TimeSeriesQuerySerializer(serializers.Serializer):
+class TimeSeriesQuerySerializer(KairosSerializer):
     bucket = serializers.ChoiceField(choices=["hour", "day"], default="hour")
 
 
-class PromoteSerializer(serializers.Serializer):
+class PromoteSerializer(KairosSerializer):
     variant = serializers.CharField(help_text="The key (or id) of the variant to promote.")

@@ -9,6 +9,7 @@ from calendar_app.api.serializers.common import (
     ScopedPrimaryKeyRelatedField,
     ShownOnceField,
 )
+from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.models import Brand, CalendarFeed
 
 
@@ -68,13 +69,13 @@ class IssuedCalendarFeedSerializer(CalendarFeedSerializer):
         fields = [*CalendarFeedSerializer.Meta.fields, "token", "url", "webcal_url"]
 
 
-class IcsUploadSerializer(serializers.Serializer):
+class IcsUploadSerializer(KairosSerializer):
     file = serializers.FileField(
         help_text="An iCalendar (.ics) file, UTF-8, at most 1 MiB and 2,000 events."
     )
 
 
-class IcsImportResultSerializer(serializers.Serializer):
+class IcsImportResultSerializer(KairosSerializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     skipped = serializers.IntegerField(

@@ -19,6 +19,7 @@ from calendar_app.api.serializers.common import (
     to_utc,
 )
 from calendar_app.api.serializers.content import check_same_brand
+from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.models import Brand, Channel, Event, Experiment, Fire, ReactiveTemplate
 
 
@@ -129,7 +130,7 @@ class ReactiveTemplateSerializer(KairosModelSerializer):
         return template
 
 
-class FireSerializer(serializers.Serializer):
+class FireSerializer(KairosSerializer):
     values = serializers.DictField(
         child=serializers.CharField(max_length=2000, allow_blank=True),
         required=False,

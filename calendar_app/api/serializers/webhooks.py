@@ -114,7 +114,7 @@ class SubscriptionSecretSerializer(WebhookSubscriptionSerializer):
         fields = [*WebhookSubscriptionSerializer.Meta.fields, "secret"]
 
 
-class WebhookAttemptSerializer(serializers.ModelSerializer):
+class WebhookAttemptSerializer(KairosModelSerializer):
     class Meta:
         model = WebhookAttempt
         fields = [

@@ -69,10 +69,12 @@ def _transition(name: str) -> Callable[..., Response]:
         examples = [
             OpenApiExample("With a note", value={"note": "Shorter, please."}, request_only=True)
         ]
-    view = extend_schema(
+    # extend_schema goes on top of @action: below it, the generator documented every action's
+    # body as a whole content item (the fuzzer then sent those and got 400s).
+    view = action(detail=True, methods=["post"])(view)
+    return extend_schema(
         request=serializer_class, responses={200: ContentItemSerializer}, examples=examples
     )(view)
-    return action(detail=True, methods=["post"])(view)
 
 
 @extend_schema_view(

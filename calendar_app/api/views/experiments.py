@@ -96,7 +96,9 @@ class ExperimentViewSet(WorkspaceViewSet):
         body = PromoteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         wanted = body.validated_data["variant"]
-        lookup = Q(key=wanted) | (Q(pk=int(wanted)) if wanted.isdigit() else Q(pk__in=[]))
+        lookup = Q(key=wanted) | (
+            Q(pk=int(wanted)) if wanted.isascii() and wanted.isdigit() else Q(pk__in=[])
+        )
         variant = experiment.variants.filter(lookup).first()
         if variant is None:
             raise serializers.ValidationError(

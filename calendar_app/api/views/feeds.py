@@ -142,7 +142,7 @@ class EventImportView(AtomicMixin, WorkspaceScopedMixin, GenericAPIView):
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > MAX_ICS_BYTES + 64 * 1024:
+        if length.isascii() and length.isdigit() and int(length) > MAX_ICS_BYTES + 64 * 1024:
             raise RequestTooLarge(f"The file is larger than {MAX_ICS_BYTES} bytes.")
         upload = IcsUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)

@@ -10,16 +10,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from calendar_app.api.pagination import PagePagination
+from calendar_app.api.serializers.strict import KairosSerializer
 
 
-class SettingFieldSerializer(serializers.Serializer):
+class SettingFieldSerializer(KairosSerializer):
     name = serializers.CharField()
     label = serializers.CharField()
     required = serializers.BooleanField()
     help_text = serializers.CharField(required=False, allow_blank=True)
 
 
-class NetworkSerializer(serializers.Serializer):
+class NetworkSerializer(KairosSerializer):
     key = serializers.CharField()
     display_name = serializers.CharField()
     capabilities = serializers.DictField(

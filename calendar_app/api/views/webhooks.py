@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from calendar_app.api.exceptions import WorkflowConflict
+from calendar_app.api.filters import InstantFilter, KairosFilterSet
 from calendar_app.api.pagination import cursor_pagination
 from calendar_app.api.serializers.webhooks import (
     SubscriptionSecretSerializer,
@@ -128,15 +129,15 @@ def delivery_queryset(workspace: Any) -> QuerySet:
     )
 
 
-class WebhookDeliveryFilter(df.FilterSet):
+class WebhookDeliveryFilter(KairosFilterSet):
     status = df.ChoiceFilter(choices=WebhookDeliveryStatus.choices)
     event_type = df.ChoiceFilter(
         field_name="event__type", choices=[(t, t) for t in (*EVENT_TYPES, WEBHOOK_TEST)]
     )
     event_id = df.CharFilter(field_name="event__event_id", help_text="The `webhook-id`.")
     subscription = df.NumberFilter(field_name="subscription_id")
-    created_after = df.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = df.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = InstantFilter(field_name="created_at", lookup_expr="gte")
+    created_before = InstantFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = WebhookDelivery
