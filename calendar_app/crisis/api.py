@@ -46,7 +46,6 @@ from calendar_app.crisis.models import (
     Playbook,
 )
 from calendar_app.models import Brand, Channel, ReactiveTemplate, Role
-from calendar_app.validators import validate_json_object
 
 MAX_RESUME_IDS = 5000
 
@@ -78,7 +77,17 @@ class PlaybookSerializer(KairosModelSerializer):
     )
     required_role = serializers.ChoiceField(choices=REQUIRED_ROLES, required=False)
     auto_end_after = BoundedDurationField(required=False, allow_null=True)
-    holding_values = serializers.JSONField(required=False, validators=[validate_json_object])
+    holding_values = serializers.DictField(
+        child=serializers.CharField(max_length=2000, allow_blank=True),
+        required=False,
+        help_text="Values for the holding statements' placeholders, by name.",
+    )
+    notify_emails = serializers.ListField(
+        child=serializers.EmailField(max_length=254),
+        required=False,
+        max_length=50,
+        help_text="Addresses told on activation and end, besides notify_users.",
+    )
     is_active = serializers.SerializerMethodField()
 
     class Meta:

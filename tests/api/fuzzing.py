@@ -61,6 +61,18 @@ CROSS_FIELD_RULES: dict[tuple[str, str], dict[str, str]] = {
         # Durations are `[DD] [HH:[MM:]]ss[.uuuuuu]` or ISO 8601, from 0 to 3650 days.
         "cooldown": "a duration of 0 to 3650 days in one of Django's duration forms",
         "lateness_tolerance": "a duration of 0 to 3650 days in one of Django's duration forms",
+        "auto_end_after": "a duration in one of Django's duration forms",
+        "without_cta": "cannot be set together with a call to action or an experiment",
+    },
+    ("*", "/crisis-playbooks/"): {
+        "notify_users": "members of this workspace (stored rows)",
+        "holding_templates": "reactive templates of the playbook's brand (stored rows)",
+        "channels": "channels of the playbook's brand (stored rows)",
+    },
+    ("*", "/crisis-playbooks/{id}/"): {
+        "notify_users": "members of this workspace (stored rows)",
+        "holding_templates": "reactive templates of the playbook's brand (stored rows)",
+        "channels": "channels of the playbook's brand (stored rows)",
     },
     ("POST", "/audiences/{audience_pk}/subscribers/"): {
         "consent_at": "consent cannot be given in the future (the clock)"
@@ -83,11 +95,13 @@ CROSS_FIELD_RULES: dict[tuple[str, str], dict[str, str]] = {
     },
     ("*", "/events/"): {
         "rrule": "an RFC 5545 recurrence rule the server can expand",
-        "ends_at": "cannot be before starts_at",
+        "ends_at": "after starts_at, at most 366 days later, and before 2201 in UTC",
+        "starts_at": "from 1970 in UTC (a local time on 1970-01-01 may fall in 1969)",
     },
     ("*", "/events/{id}/"): {
         "rrule": "an RFC 5545 recurrence rule the server can expand",
-        "ends_at": "cannot be before starts_at",
+        "ends_at": "after starts_at, at most 366 days later, and before 2201 in UTC",
+        "starts_at": "from 1970 in UTC (a local time on 1970-01-01 may fall in 1969)",
     },
     ("*", "/experiments/{experiment_pk}/variants/"): {
         "is_control": "one control per experiment (stored variants)"
@@ -164,6 +178,8 @@ _RESOURCE = {
     "audiences": "audience",
     "subscribers": "subscriber",
     "audience-sends": "audience-send",
+    "crisis-playbooks": "crisis-playbook",
+    "crises": "crisis",
 }
 #: names of query or body fields holding an id -> the world's basename it refers to
 _REFERENCES = {
@@ -180,6 +196,8 @@ _REFERENCES = {
     "audiences": "audience",
     "subscription": "webhook-subscription",
     "asset": "media",
+    "playbook": "crisis-playbook",
+    "holding_templates": "reactive-template",
 }
 
 _STATS: Counter[str] = Counter()
@@ -205,6 +223,15 @@ def fuzz_world(workspace: Any) -> Any:
         workspace=workspace, publication=world["publication"], audience=audience
     )
     world.objects["calendar-feed"], _ = CalendarFeed.issue(brand=brand, name="fuzz")
+    # A playbook and one drill of it: a crisis record to read, without a crisis in force that
+    # would refuse every approval and fire of the run.
+    from calendar_app.crisis import services as crisis
+    from calendar_app.workflow import Actor
+    from tests import factories as f
+
+    playbook = f.PlaybookFactory(workspace=workspace, brand=brand)
+    world.objects["crisis-playbook"] = playbook
+    world.objects["crisis"] = crisis.drill(playbook, Actor.system("fuzz"), "rehearsal")
     return world
 
 

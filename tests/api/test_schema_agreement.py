@@ -336,15 +336,13 @@ def test_a_blank_after_trimming_text_is_refused_and_the_schema_says_so(world, cl
 def test_local_times_before_standard_time_are_rfc3339(world, client_for):
     """Paris ran on local mean time (+00:09:21) until 1911: the offset had seconds, which a
     ``date-time`` cannot carry (found by the fuzzer on a template's ``valid_until_local``)."""
-    response = client_for("admin").post(
-        url(world, "event"),
-        {
-            "title": "Exposition",
-            "starts_at": "1908-05-08T22:46:56Z",
-            "ends_at": "1908-05-08T23:46:56Z",
-            "time_zone": "Europe/Paris",
-        },
+    template = world["reactive-template"]
+    template.brand.time_zone = "Europe/Paris"
+    template.brand.save()
+    response = client_for("admin").patch(
+        url(world, "reactive-template", template.pk),
+        {"valid_from": "1908-05-08T22:46:56Z", "valid_until": "1908-05-08T23:46:56Z"},
     )
-    assert response.status_code == 201, response.content
-    local = response.json()["starts_at_local"]
+    assert response.status_code == 200, response.content
+    local = response.json()["valid_from_local"]
     assert local == "1908-05-08T22:55:56+00:09"  # the same instant, offset to the minute

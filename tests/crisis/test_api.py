@@ -159,7 +159,8 @@ def test_playbook_create_and_bad_input(workspace, brand, channel, actor):
         body = {**good, "name": "Another", **change}
         response = client.post(url("crisis-playbook-list", workspace), body, format="json")
         assert response.status_code == 400, (change, response.content)
-        assert field in response.json()["fields"], (change, response.json())
+        named = {name.split(".")[0] for name in response.json()["fields"]}
+        assert field in named, (change, response.json())
 
 
 def test_activate_resume_and_their_refusals(workspace, brand, channel):

@@ -62,6 +62,10 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
 YEAR_1900_TO_9998 = r"^(?:19\d\d|[2-8]\d\d\d|9[0-8]\d\d|99[0-8]\d|999[0-8])-"
 
 
+#: Events live between 1970 and 2200 (calendar_app.recurrence.MIN_YEAR, MAX_YEAR).
+YEAR_1970_TO_2200 = r"^(?:19[7-9]\d|21\d\d|2200|20\d\d)-"
+
+
 @extend_schema_field({"type": "string", "format": "date-time", "pattern": YEAR_1900_TO_9998})
 class InstantField(serializers.DateTimeField):
     """An instant: ISO-8601 with an offset, or a naive local time left naive for the serializer
@@ -88,6 +92,11 @@ class InstantField(serializers.DateTimeField):
                 "Give a date between 1900 and 9998.", code="out_of_range"
             )
         return parsed
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "pattern": YEAR_1970_TO_2200})
+class EventInstantField(InstantField):
+    """An event's start or end: the years expansion bounds (1970-2200), said in the schema."""
 
 
 def to_utc(attrs: dict[str, Any], names: tuple[str, ...], time_zone: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from calendar_app.api.serializers.common import (
-    InstantField,
+    EventInstantField,
     KairosModelSerializer,
     LocalTimeField,
     ScopedPrimaryKeyRelatedField,
@@ -40,8 +40,12 @@ class BrandFitSerializer(KairosModelSerializer):
 
 
 class EventSerializer(KairosModelSerializer):
-    starts_at = InstantField(help_text="ISO-8601; a naive time is read in the event's time_zone.")
-    ends_at = InstantField(help_text="ISO-8601; a naive time is read in the event's time_zone.")
+    starts_at = EventInstantField(
+        help_text="ISO-8601, 1970-2200; a naive time is read in the event's time_zone."
+    )
+    ends_at = EventInstantField(
+        help_text="ISO-8601, 1970-2200; a naive time is read in the event's time_zone."
+    )
     starts_at_local = LocalTimeField(source="starts_at", zone="time_zone")
     ends_at_local = LocalTimeField(source="ends_at", zone="time_zone")
     themes = TagListField()
