@@ -29,6 +29,7 @@ from calendar_app.admin.base import (
 from calendar_app.admin.forms import SELECTED, RejectForm
 from calendar_app.admin.month_view import calendar_view
 from calendar_app.admin.previews import item_panel
+from calendar_app.approvals.admin import CommentInline, approval_progress, send_approval_link
 from calendar_app.models import Approval, ContentItem, ContentStatus, Publication, Transition
 from calendar_app.workflow import Actor, WorkflowError
 
@@ -114,8 +115,9 @@ class ContentItemAdmin(TenantAdmin):
         "created_by",
         "fire",
         "preview",
+        "approval_chain",
     )
-    inlines = [PublicationInline, ApprovalInline, TransitionInline]
+    inlines = [PublicationInline, ApprovalInline, CommentInline, TransitionInline]
     workspace_from = "brand"
     actions = [
         "submit_items",
@@ -124,9 +126,13 @@ class ContentItemAdmin(TenantAdmin):
         "schedule_items",
         "cancel_items",
         "reopen_items",
+        send_approval_link,
     ]
     fieldsets = (
-        (None, {"fields": ("brand", "title", "status", "version", "allowed_next")}),
+        (
+            None,
+            {"fields": ("brand", "title", "status", "version", "allowed_next", "approval_chain")},
+        ),
         ("Content", {"fields": ("body", "links", "media")}),
         ("Call to action", {"fields": ("cta_text", "cta_url", "cta_button", "without_cta")}),
         (
@@ -184,6 +190,10 @@ class ContentItemAdmin(TenantAdmin):
     @admin.display(description="as each channel will show it")
     def preview(self, obj: ContentItem) -> str:
         return item_panel(obj)
+
+    @admin.display(description="approval chain")
+    def approval_chain(self, obj: ContentItem) -> str:
+        return approval_progress(obj)
 
     @admin.display(description="next steps you may take")
     def allowed_next(self, obj: ContentItem) -> str:
