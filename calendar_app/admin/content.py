@@ -101,6 +101,7 @@ class ContentItemAdmin(TenantAdmin):
         "event",
         "version",
         "channel_count",
+        "comment_count",
     )
     list_filter = ("status", ("brand", RelatedOnly), ("event", RelatedOnly), "lateness_policy")
     search_fields = ("title", "body", "brand__name", "event__title")
@@ -164,7 +165,11 @@ class ContentItemAdmin(TenantAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(_channels=Count("channels"))
+            # Two counts over two joins: distinct, or each multiplies the other.
+            .annotate(
+                _channels=Count("channels", distinct=True),
+                _comments=Count("comments", distinct=True),
+            )
             .order_by(*self.model._meta.ordering)
         )
 
@@ -186,6 +191,11 @@ class ContentItemAdmin(TenantAdmin):
     @admin.display(description="channels", ordering="_channels")
     def channel_count(self, obj: ContentItem) -> int:
         return getattr(obj, "_channels", 0)
+
+    @admin.display(description="comments", ordering="_comments")
+    def comment_count(self, obj: ContentItem) -> int:
+        """Shown in the approval queue (filter by status “in review”): there is talk to read."""
+        return getattr(obj, "_comments", 0)
 
     @admin.display(description="as each channel will show it")
     def preview(self, obj: ContentItem) -> str:

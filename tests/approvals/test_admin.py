@@ -92,3 +92,15 @@ def test_step_members_must_belong_to_the_brands_workspace(
     assert response.status_code == 200
     assert "Not members of this workspace" in response.content.decode()
     assert not ApprovalStep.objects.exists()
+
+
+def test_the_approval_queue_counts_comments(brand, staff_member, login):
+    approver = staff_member(Role.APPROVER)
+    item = f.ContentItemFactory(brand=brand, status=ContentStatus.IN_REVIEW)
+    for body in ("One", "Two"):
+        Comment.objects.create(
+            workspace=brand.workspace, content_item=item, version=1, author_label="a", body=body
+        )
+    page = login(approver).get(f"{ITEMS}?status__exact=in_review")
+    row = next(r for r in page.context["cl"].result_list if r.pk == item.pk)
+    assert row._comments == 2 and row._channels == 1
