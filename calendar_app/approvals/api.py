@@ -30,7 +30,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from calendar_app.api.serializers.common import KairosModelSerializer, ScopedPrimaryKeyRelatedField
+from calendar_app.api.serializers.common import (
+    BoundedDurationField,
+    KairosModelSerializer,
+    ScopedPrimaryKeyRelatedField,
+)
 from calendar_app.api.views.base import AtomicMixin, WorkspaceScopedMixin, WorkspaceViewSet
 from calendar_app.approvals import links, services
 from calendar_app.approvals.models import ApprovalLink, ApprovalPolicy, ApprovalStep, Comment
@@ -70,10 +74,24 @@ class ApprovalStepSerializer(KairosModelSerializer):
         model=get_user_model(), scope=_members, many=True, allow_empty=False
     )
     order = serializers.IntegerField(min_value=1, max_value=100)
+    escalate_after = BoundedDurationField(
+        required=False, allow_null=True, min_value=timedelta(minutes=5)
+    )
 
     class Meta:
         model = ApprovalStep
-        fields = ["id", "brand", "order", "name", "rule", "members", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "brand",
+            "order",
+            "name",
+            "rule",
+            "members",
+            "escalate_after",
+            "escalate_to",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "created_at", "updated_at"]
         validators: list = []  # (brand, order) and (brand, name) are checked below, on the field
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from calendar_app.crisis.models import validate_email_list
 from calendar_app.models.base import Timestamped, WorkspaceOwned
 from calendar_app.validators import validate_no_nul
 
@@ -59,6 +60,18 @@ class ApprovalStep(WorkspaceOwned):
         help_text="Who decides this step (they also need the approver role).",
     )
     rule = models.CharField(max_length=8, choices=StepRule.choices, default=StepRule.ONE)
+    escalate_after = models.DurationField(
+        null=True,
+        blank=True,
+        help_text="When an item has waited this long at this step, its members and "
+        "escalate_to are emailed (once per version) and content.approval_escalated is sent.",
+    )
+    escalate_to = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_email_list],
+        help_text="Other addresses told when this step is late (the account lead).",
+    )
 
     class Meta:
         ordering = ["brand", "order", "id"]
@@ -168,3 +181,26 @@ class Comment(Timestamped):
 
     def __str__(self) -> str:
         return f"Comment by {self.author_label}"
+
+
+class StepEscalation(WorkspaceOwned):
+    """A step's deadline passed for one version of an item: recorded so it is told once."""
+
+    content_item = models.ForeignKey(
+        "calendar_app.ContentItem", on_delete=models.CASCADE, related_name="step_escalations"
+    )
+    version = models.PositiveIntegerField()
+    step = models.ForeignKey(ApprovalStep, on_delete=models.CASCADE, related_name="escalations")
+    waiting_since = models.DateTimeField()
+    notified = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_item", "version", "step"], name="step_escalation_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step.name} late on v{self.version}"

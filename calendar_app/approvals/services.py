@@ -25,6 +25,7 @@ from calendar_app.approvals.models import (
     ApprovalPolicy,
     ApprovalStep,
     Comment,
+    StepEscalation,
     StepRule,
     StepVote,
 )
@@ -315,3 +316,105 @@ def add_comment(item: ContentItem, actor: Actor, body: str) -> Comment:
     )
     comment.mentions.set(users)
     return comment
+
+
+# --- step deadlines ---------------------------------------------------------------------------------
+
+
+def waiting_since(item: ContentItem) -> datetime | None:
+    """When the current version started waiting at its current step: its submission, the edit
+    that made it, or the last approval recorded in the chain, whichever came last."""
+    from django.db.models import Max
+
+    return (
+        Transition.objects.filter(
+            content_item=item, version=item.version, action__in=["submit", "edit", "approve_step"]
+        )
+        .aggregate(last=Max("at"))
+        .get("last")
+    )
+
+
+def escalate_late_steps(now: datetime | None = None, limit: int = 500) -> int:
+    """Items waiting at a step longer than the step's ``escalate_after``: the step's members and
+    its ``escalate_to`` addresses are emailed and ``content.approval_escalated`` is sent, once
+    per item, version and step (:class:`StepEscalation`). Run every five minutes by the
+    ``approvals-escalate`` schedule.
+
+    :returns: how many escalations were sent.
+    """
+    from django.db import IntegrityError
+
+    now = now or timezone.now()
+    brand_ids = set(
+        ApprovalStep.objects.filter(escalate_after__isnull=False).values_list("brand_id", flat=True)
+    )
+    if not brand_ids:
+        return 0
+    items = ContentItem.objects.filter(
+        status=ContentStatus.IN_REVIEW, brand_id__in=brand_ids
+    ).order_by("pk")[:limit]
+    sent = 0
+    for item in items:
+        state = current_step(item)
+        if state is None or state.step.escalate_after is None:
+            continue
+        since = waiting_since(item)
+        if since is None or now - since < state.step.escalate_after:
+            continue
+        try:
+            with transaction.atomic():
+                escalation, created = StepEscalation.objects.get_or_create(
+                    content_item=item,
+                    version=item.version,
+                    step=state.step,
+                    defaults={"workspace_id": item.workspace_id, "waiting_since": since},
+                )
+                if not created:
+                    continue
+                _escalate(item, state.step, escalation)
+        except IntegrityError:  # another run recorded it first
+            continue
+        sent += 1
+    return sent
+
+
+def _escalate(item: ContentItem, step: ApprovalStep, escalation: StepEscalation) -> None:
+    from calendar_app.crisis.services import _notify_after_commit
+    from calendar_app.outbound import events
+
+    members = [u.email for u in step.members.all() if u.pk in _deciders(step) and u.email]
+    recipients = sorted({*members, *step.escalate_to})
+    escalation.notified = recipients
+    escalation.save(update_fields=["notified", "updated_at"])
+    waited = timezone.now() - escalation.waiting_since
+    hours = int(waited.total_seconds() // 3600)
+    _notify_after_commit(
+        recipients,
+        f"[Kairos] Waiting for “{step.name}”: {item.title}"[:200],
+        f"“{item.title}” ({item.brand.name}) has waited {hours} hour(s) for the approval step "
+        f"“{step.name}”, longer than its deadline. "
+        + (
+            f"It is planned for {item.scheduled_at:%Y-%m-%d %H:%M} UTC; if it is not approved by "
+            "then, it will not go out."
+            if item.scheduled_at
+            else ""
+        ),
+    )
+    events.emit(
+        item.workspace_id,
+        events.CONTENT_APPROVAL_ESCALATED,
+        {
+            "content_item": {
+                "id": item.pk,
+                "title": item.title,
+                "brand": item.brand_id,
+                "version": item.version,
+                "scheduled_at": events.iso(item.scheduled_at),
+            },
+            "step": {"id": step.pk, "name": step.name, "order": step.order},
+            "waiting_since": events.iso(escalation.waiting_since),
+            "notified": recipients,
+        },
+        item.brand_id,
+    )

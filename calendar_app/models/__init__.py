@@ -111,8 +111,17 @@ from calendar_app.approvals.models import (  # noqa: E402
     ApprovalPolicy,
     ApprovalStep,
     Comment,
+    StepEscalation,
     StepRule,
     StepVote,
 )
 
-__all__ += ["ApprovalLink", "ApprovalPolicy", "ApprovalStep", "Comment", "StepRule", "StepVote"]
+__all__ += [
+    "ApprovalLink",
+    "ApprovalPolicy",
+    "ApprovalStep",
+    "Comment",
+    "StepEscalation",
+    "StepRule",
+    "StepVote",
+]
