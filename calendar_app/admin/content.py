@@ -29,7 +29,12 @@ from calendar_app.admin.base import (
 from calendar_app.admin.forms import SELECTED, RejectForm
 from calendar_app.admin.month_view import calendar_view
 from calendar_app.admin.previews import item_panel
-from calendar_app.approvals.admin import CommentInline, approval_progress, send_approval_link
+from calendar_app.approvals.admin import (
+    CommentInline,
+    add_comment,
+    approval_progress,
+    send_approval_link,
+)
 from calendar_app.models import Approval, ContentItem, ContentStatus, Publication, Transition
 from calendar_app.workflow import Actor, WorkflowError
 
@@ -128,6 +133,7 @@ class ContentItemAdmin(TenantAdmin):
         "cancel_items",
         "reopen_items",
         send_approval_link,
+        add_comment,
     ]
     fieldsets = (
         (

@@ -38,6 +38,7 @@ WORKSPACE_PATHS[StepVote] = "workspace"
 WORKSPACE_PATHS[Comment] = "workspace"
 
 LINK_TEMPLATE = "admin/calendar_app/contentitem/approval_link.html"
+COMMENT_TEMPLATE = "admin/calendar_app/contentitem/comment.html"
 
 
 @admin.register(ApprovalPolicy)
@@ -176,3 +177,55 @@ def send_approval_link(
 
 
 send_approval_link.short_description = "Send an approval link to a client…"  # type: ignore[attr-defined]
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Mention a member with @username.",
+    )
+
+
+def add_comment(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> HttpResponse | None:
+    """Admin action: a comment on one item (editors), its @mentions resolved to members."""
+    from django.core.exceptions import ValidationError
+
+    rows = list(queryset[:2])
+    if len(rows) != 1:
+        messages.error(request, "Select exactly one item to comment on.")
+        return None
+    item = rows[0]
+    form = CommentForm(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        actor = Actor.for_user(request.user, item.workspace)
+        if not actor.may(Role.EDITOR):
+            messages.error(request, f"Commenting needs the editor role; you have {actor.role}.")
+            return None
+        try:
+            comment = services.add_comment(item, actor, form.cleaned_data["body"])
+        except ValidationError as exc:
+            form.add_error("body", " ".join(exc.messages))
+        else:
+            names = ", ".join(f"@{u.get_username()}" for u in comment.mentions.all())
+            messages.success(
+                request, f"Comment added to “{item.title}”" + (f" ({names})." if names else ".")
+            )
+            return None
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": "Add a comment",
+        "opts": model_admin.model._meta,
+        "item": item,
+        "form": form,
+        "action": "add_comment",
+        "button": "Add the comment",
+        "explanation": f"A comment on “{item.title}” for the people approving it.",
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, COMMENT_TEMPLATE, context)
+
+
+add_comment.short_description = "Add a comment…"  # type: ignore[attr-defined]

@@ -104,3 +104,23 @@ def test_the_approval_queue_counts_comments(brand, staff_member, login):
     page = login(approver).get(f"{ITEMS}?status__exact=in_review")
     row = next(r for r in page.context["cl"].result_list if r.pk == item.pk)
     assert row._comments == 2 and row._channels == 1
+
+
+def test_add_a_comment_with_a_mention(brand, staff_member, login, other_workspace):
+    editor, legal = staff_member(Role.EDITOR), staff_member(Role.APPROVER)
+    stranger = f.MembershipFactory(workspace=other_workspace).user
+    item = f.ContentItemFactory(brand=brand, status=ContentStatus.IN_REVIEW)
+    client = login(editor)
+    refused = act(client, ITEMS, "add_comment", item, apply="1", body=f"@{stranger.username} look")
+    assert "Not a member of this workspace" in refused.content.decode()
+    assert not Comment.objects.exists()
+    done = act(client, ITEMS, "add_comment", item, apply="1", body=f"@{legal.username} please")
+    assert f"@{legal.username}" in " ".join(messages_of(done))
+    assert list(Comment.objects.get().mentions.all()) == [legal]
+
+
+def test_a_viewer_cannot_comment(brand, staff_member, login):
+    item = f.ContentItemFactory(brand=brand, status=ContentStatus.IN_REVIEW)
+    done = act(login(staff_member(Role.VIEWER)), ITEMS, "add_comment", item, apply="1", body="x")
+    assert not Comment.objects.exists()
+    assert done.status_code in (200, 403)
