@@ -33,6 +33,16 @@ def wanted() -> dict[str, dict]:
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
         },
+        "kairos.approvals_expire": {
+            "func": "calendar_app.approvals.services.expire_waiting",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+        },
+        "kairos.approvals_escalate": {
+            "func": "calendar_app.approvals.services.escalate_late_steps",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 5,
+        },
         "kairos.channel_facts": {
             "func": "calendar_app.delivery.facts.refresh_all_facts",
             "schedule_type": Schedule.DAILY,

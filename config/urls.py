@@ -18,6 +18,7 @@ urlpatterns = [
     path("connect/callback", oauth_callback, name="connect-callback"),
     path("", include("calendar_app.tracking_urls")),
     path("", include("calendar_app.audiences.urls")),
+    path("", include("calendar_app.approvals.urls")),
     path("api/v1/", include("calendar_app.api.urls", namespace="api")),
     path("api/auth/", include("rest_framework.urls", namespace="rest_framework")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

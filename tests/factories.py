@@ -263,3 +263,31 @@ class PlaybookFactory(factory.django.DjangoModelFactory):
     def holding_templates(self, create, extracted, **kwargs):
         if create and extracted:
             self.holding_templates.set(extracted)
+
+
+class ApprovalStepFactory(factory.django.DjangoModelFactory):
+    """One step of a brand's approval chain; pass ``members=[user, ...]``."""
+
+    class Meta:
+        model = m.ApprovalStep
+        skip_postgeneration_save = True
+
+    brand = factory.SubFactory(BrandFactory)
+    workspace = factory.SelfAttribute("brand.workspace")
+    order = factory.Sequence(lambda n: n + 1)
+    name = factory.Sequence(lambda n: f"Step {n}")
+    rule = m.StepRule.ONE
+
+    @factory.post_generation
+    def members(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.members.set(extracted)
+
+
+class ApprovalPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.ApprovalPolicy
+
+    brand = factory.SubFactory(BrandFactory)
+    workspace = factory.SelfAttribute("brand.workspace")
+    separate_duties = True

@@ -18,6 +18,7 @@ from calendar_app.admin import (  # noqa: F401  (registration side effects)
     tracking,
     webhooks,
 )
+from calendar_app.approvals import admin as approvals_admin  # noqa: F401
 from calendar_app.audiences import admin as audiences_admin  # noqa: F401
 from calendar_app.crisis import admin as crisis_admin  # noqa: F401
 

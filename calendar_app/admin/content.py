@@ -29,6 +29,12 @@ from calendar_app.admin.base import (
 from calendar_app.admin.forms import SELECTED, RejectForm
 from calendar_app.admin.month_view import calendar_view
 from calendar_app.admin.previews import item_panel
+from calendar_app.approvals.admin import (
+    CommentInline,
+    add_comment,
+    approval_progress,
+    send_approval_link,
+)
 from calendar_app.models import Approval, ContentItem, ContentStatus, Publication, Transition
 from calendar_app.workflow import Actor, WorkflowError
 
@@ -100,6 +106,7 @@ class ContentItemAdmin(TenantAdmin):
         "event",
         "version",
         "channel_count",
+        "comment_count",
     )
     list_filter = ("status", ("brand", RelatedOnly), ("event", RelatedOnly), "lateness_policy")
     search_fields = ("title", "body", "brand__name", "event__title")
@@ -114,8 +121,9 @@ class ContentItemAdmin(TenantAdmin):
         "created_by",
         "fire",
         "preview",
+        "approval_chain",
     )
-    inlines = [PublicationInline, ApprovalInline, TransitionInline]
+    inlines = [PublicationInline, ApprovalInline, CommentInline, TransitionInline]
     workspace_from = "brand"
     actions = [
         "submit_items",
@@ -124,9 +132,14 @@ class ContentItemAdmin(TenantAdmin):
         "schedule_items",
         "cancel_items",
         "reopen_items",
+        send_approval_link,
+        add_comment,
     ]
     fieldsets = (
-        (None, {"fields": ("brand", "title", "status", "version", "allowed_next")}),
+        (
+            None,
+            {"fields": ("brand", "title", "status", "version", "allowed_next", "approval_chain")},
+        ),
         ("Content", {"fields": ("body", "links", "media")}),
         ("Call to action", {"fields": ("cta_text", "cta_url", "cta_button", "without_cta")}),
         (
@@ -158,7 +171,11 @@ class ContentItemAdmin(TenantAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(_channels=Count("channels"))
+            # Two counts over two joins: distinct, or each multiplies the other.
+            .annotate(
+                _channels=Count("channels", distinct=True),
+                _comments=Count("comments", distinct=True),
+            )
             .order_by(*self.model._meta.ordering)
         )
 
@@ -181,9 +198,18 @@ class ContentItemAdmin(TenantAdmin):
     def channel_count(self, obj: ContentItem) -> int:
         return getattr(obj, "_channels", 0)
 
+    @admin.display(description="comments", ordering="_comments")
+    def comment_count(self, obj: ContentItem) -> int:
+        """Shown in the approval queue (filter by status “in review”): there is talk to read."""
+        return getattr(obj, "_comments", 0)
+
     @admin.display(description="as each channel will show it")
     def preview(self, obj: ContentItem) -> str:
         return item_panel(obj)
+
+    @admin.display(description="approval chain")
+    def approval_chain(self, obj: ContentItem) -> str:
+        return approval_progress(obj)
 
     @admin.display(description="next steps you may take")
     def allowed_next(self, obj: ContentItem) -> str:

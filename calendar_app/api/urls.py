@@ -10,6 +10,8 @@ workspaces/<slug>/calendar/                   events, items and template windows
 workspaces/<slug>/events/import/              .ics upload
 workspaces/<slug>/calendar-feeds/             secret iCalendar feed URLs (served at /feeds/ical/<token>.ics)
 workspaces/<slug>/{crisis-playbooks,crises}/  crisis playbooks, activations and drills
+workspaces/<slug>/approval-{policies,steps,links}/  separation of duties, chains, client links
+workspaces/<slug>/content-items/<id>/{approval-progress,comments}/
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ urlpatterns = [
     path("", include("calendar_app.audiences.api")),
     # Crisis playbooks and their activations (calendar_app/crisis/api.py).
     path("", include("calendar_app.crisis.api")),
+    # Approval policies, chains, client links, progress and comments (calendar_app/approvals/api.py).
+    path("", include("calendar_app.approvals.api")),
 ]
 
 __all__ = ["DefaultRouter", "urlpatterns", "variant_router", "workspace_router"]

@@ -106,3 +106,22 @@ from calendar_app.crisis.models import (  # noqa: E402
 )
 
 __all__ += ["Activation", "CrisisScenario", "HeldOutcome", "HeldPublication", "Playbook"]
+from calendar_app.approvals.models import (  # noqa: E402
+    ApprovalLink,
+    ApprovalPolicy,
+    ApprovalStep,
+    Comment,
+    StepEscalation,
+    StepRule,
+    StepVote,
+)
+
+__all__ += [
+    "ApprovalLink",
+    "ApprovalPolicy",
+    "ApprovalStep",
+    "Comment",
+    "StepEscalation",
+    "StepRule",
+    "StepVote",
+]

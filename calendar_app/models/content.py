@@ -105,6 +105,16 @@ class ContentItem(WorkspaceOwned):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    last_edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        help_text="Who last changed what goes out (separation of duties keeps them from "
+        "approving it).",
+    )
 
     class Meta:
         ordering = ["-scheduled_at", "-id"]

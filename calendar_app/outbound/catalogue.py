@@ -10,6 +10,8 @@ CONTENT_CREATED = "content.created"
 CONTENT_SUBMITTED = "content.submitted"
 CONTENT_APPROVED = "content.approved"
 CONTENT_SCHEDULED = "content.scheduled"
+CONTENT_APPROVAL_EXPIRED = "content.approval_expired"
+CONTENT_APPROVAL_ESCALATED = "content.approval_escalated"
 PUBLICATION_SUCCEEDED = "publication.succeeded"
 PUBLICATION_FAILED = "publication.failed"
 PUBLICATION_UNCONFIRMED = "publication.unconfirmed"
@@ -27,6 +29,10 @@ CATALOGUE: dict[str, str] = {
     CONTENT_SUBMITTED: "A content item was submitted for approval.",
     CONTENT_APPROVED: "A content item's current version was approved.",
     CONTENT_SCHEDULED: "A content item was scheduled or rescheduled (`transition.action` says which).",
+    CONTENT_APPROVAL_EXPIRED: "A content item's time came while it still waited for approval: "
+    "it did not go out and is a draft again.",
+    CONTENT_APPROVAL_ESCALATED: "A content item waited longer than its approval step's deadline "
+    "(`data.step` says which); the step's members were told.",
     PUBLICATION_SUCCEEDED: "A publication reached its network.",
     PUBLICATION_FAILED: "A publication failed for good (Kairos will not retry it by itself).",
     PUBLICATION_UNCONFIRMED: "A publication's outcome is unknown; a person must check the network.",

@@ -27,6 +27,8 @@ from calendar_app.models.webhooks import new_event_id
 from calendar_app.outbound.catalogue import (  # noqa: F401 - re-exported for callers
     CATALOGUE,
     CHANNEL_EXPIRED,
+    CONTENT_APPROVAL_ESCALATED,
+    CONTENT_APPROVAL_EXPIRED,
     CONTENT_APPROVED,
     CONTENT_CREATED,
     CONTENT_SCHEDULED,

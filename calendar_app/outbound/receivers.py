@@ -7,6 +7,7 @@ event                      when
 ``content.submitted``      a ``Transition`` with action ``submit`` is recorded
 ``content.approved``       … action ``approve``
 ``content.scheduled``      … action ``schedule`` or ``reschedule``
+``content.approval_expired`` … action ``expire`` (its time came before it was approved)
 ``template.fired``         a ``Fire`` row is created
 ``channel.expired``        a ``Channel`` is saved with status ``expired`` after another status
 ``experiment.decided``     an ``Experiment`` is saved with a new ``decided_at``
@@ -47,6 +48,7 @@ TRANSITION_EVENTS = {
     "approve": events.CONTENT_APPROVED,
     "schedule": events.CONTENT_SCHEDULED,
     "reschedule": events.CONTENT_SCHEDULED,
+    "expire": events.CONTENT_APPROVAL_EXPIRED,
 }
 RETRIED_FROM = frozenset(
     {PublicationStatus.FAILED, PublicationStatus.UNCONFIRMED, PublicationStatus.SKIPPED}

@@ -13,6 +13,7 @@ from calendar_app.models import (
     AttemptOutcome,
     CalendarFeed,
     Click,
+    ContentStatus,
     Conversion,
     ConversionKey,
     DeliveryAttempt,
@@ -116,6 +117,7 @@ def world(workspace, brand):
     )
     audience_rows(workspace, brand, publication)
     crisis_rows(workspace, actor)
+    link_token = approval_rows(workspace, approver)
     return {
         "workspace": workspace,
         "brand": brand,
@@ -135,6 +137,7 @@ def world(workspace, brand):
             conversion_secret,
             subscription.secret["current"],
             feed_token,
+            link_token,
         ],
         "approver": approver,
         "tomorrow": timezone.now() + timedelta(days=1),
@@ -168,6 +171,24 @@ def audience_rows(workspace, brand, publication) -> None:
         unsubscribe_token=subscriber.unsubscribe_token,
         state="in_doubt",
     )
+
+
+def approval_rows(workspace, approver) -> str:
+    """A brand with a policy, a one-step chain, an item in review with a vote-less link and a
+    comment, and another item approved through the chain (its vote); returns the link's token."""
+    from calendar_app.approvals.links import create_link
+    from calendar_app.approvals.services import add_comment
+
+    careful = f.BrandFactory(workspace=workspace, name="Careful brand")
+    f.ApprovalPolicyFactory(brand=careful, workspace=workspace, separate_duties=False)
+    f.ApprovalStepFactory(brand=careful, workspace=workspace, name="Legal", members=[approver])
+    actor = Actor.for_user(approver, workspace)
+    waiting, voted = (
+        f.ContentItemFactory(brand=careful, status=ContentStatus.IN_REVIEW) for _ in range(2)
+    )
+    workflow.approve(voted, actor)
+    add_comment(waiting, actor, f"@{approver.username} please look")
+    return create_link(waiting, actor, "Dana", "dana@client.example").token
 
 
 def crisis_rows(workspace, actor):

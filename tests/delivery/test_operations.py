@@ -82,6 +82,8 @@ def test_schedules_are_created_once_by_name() -> None:
     sync_schedules()
     names = list(Schedule.objects.filter(name__startswith="kairos.").values_list("name", flat=True))
     assert sorted(names) == [
+        "kairos.approvals_escalate",
+        "kairos.approvals_expire",
         "kairos.channel_facts",
         "kairos.collect_metrics",
         "kairos.crisis_auto_end",
