@@ -50,6 +50,14 @@ class KairosAutoSchema(AutoSchema):
             and not {"pattern", "format", "enum"} & set(schema)
         ):
             schema["pattern"] = r"\S"
+        # A list of related ids that may not be empty (allow_empty=False): say so.
+        if (
+            direction == "request"
+            and isinstance(field, serializers.ManyRelatedField)
+            and not field.allow_empty
+            and schema.get("type") == "array"
+        ):
+            schema.setdefault("minItems", 1)
         return schema
 
     def _get_parameters(self) -> list[dict[str, Any]]:

@@ -77,6 +77,12 @@ class ApprovalStepSerializer(KairosModelSerializer):
     escalate_after = BoundedDurationField(
         required=False, allow_null=True, min_value=timedelta(minutes=5)
     )
+    escalate_to = serializers.ListField(
+        child=serializers.EmailField(max_length=254),
+        required=False,
+        max_length=50,
+        help_text="Other addresses told when this step is late (the account lead).",
+    )
 
     class Meta:
         model = ApprovalStep

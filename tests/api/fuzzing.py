@@ -62,8 +62,20 @@ CROSS_FIELD_RULES: dict[tuple[str, str], dict[str, str]] = {
         "cooldown": "a duration of 0 to 3650 days in one of Django's duration forms",
         "lateness_tolerance": "a duration of 0 to 3650 days in one of Django's duration forms",
         "auto_end_after": "a duration in one of Django's duration forms",
+        "escalate_after": "a duration of at least 5 minutes in one of Django's duration forms",
         "without_cta": "cannot be set together with a call to action or an experiment",
     },
+    ("POST", "/approval-policies/"): {"brand": "one policy per brand (stored rows)"},
+    ("*", "/approval-steps/"): {
+        "order": "one step per place in the brand's chain (stored rows)",
+        "members": "members of this workspace with the approver role (stored rows)",
+    },
+    ("*", "/approval-steps/{id}/"): {
+        "order": "one step per place in the brand's chain (stored rows)",
+        "members": "members of this workspace with the approver role (stored rows)",
+        "brand": "a step's brand cannot change",
+    },
+    ("*", "/approval-policies/{id}/"): {"brand": "a policy's brand cannot change"},
     ("*", "/crisis-playbooks/"): {
         "notify_users": "members of this workspace (stored rows)",
         "holding_templates": "reactive templates of the playbook's brand (stored rows)",
@@ -180,6 +192,9 @@ _RESOURCE = {
     "audience-sends": "audience-send",
     "crisis-playbooks": "crisis-playbook",
     "crises": "crisis",
+    "approval-policies": "approval-policy",
+    "approval-steps": "approval-step",
+    "comments": "comment",
 }
 #: names of query or body fields holding an id -> the world's basename it refers to
 _REFERENCES = {
@@ -198,6 +213,9 @@ _REFERENCES = {
     "asset": "media",
     "playbook": "crisis-playbook",
     "holding_templates": "reactive-template",
+    "members": "user",
+    "mentions": "user",
+    "notify_users": "user",
 }
 
 _STATS: Counter[str] = Counter()
@@ -232,6 +250,26 @@ def fuzz_world(workspace: Any) -> Any:
     playbook = f.PlaybookFactory(workspace=workspace, brand=brand)
     world.objects["crisis-playbook"] = playbook
     world.objects["crisis"] = crisis.drill(playbook, Actor.system("fuzz"), "rehearsal")
+    # An approver (a person ids can name), a one-person approval step and a comment.
+    from calendar_app.approvals.models import Comment
+
+    approver = f.MembershipFactory(workspace=workspace, role=Role.APPROVER).user
+    world.objects["user"] = approver
+    world.objects["approval-policy"] = f.ApprovalPolicyFactory(
+        workspace=workspace, brand=brand, separate_duties=False
+    )
+    world.objects["approval-step"] = f.ApprovalStepFactory(
+        workspace=workspace, brand=brand, members=[approver]
+    )
+    item = world["content-item"]
+    world.objects["comment"] = Comment.objects.create(
+        workspace=workspace,
+        content_item=item,
+        version=item.version,
+        author=approver,
+        author_label=approver.username,
+        body="Looks good",
+    )
     return world
 
 
@@ -267,7 +305,7 @@ def name_real_rows(case: Any, world: Any) -> None:
     """Point a positive case at the world's rows (see the module docstring)."""
     path = case.operation.path
     params = case.path_parameters or {}
-    for match in re.finditer(r"/([a-z-]+)/\{(id|experiment_pk|audience_pk)\}", path):
+    for match in re.finditer(r"/([a-z-]+)/\{(id|experiment_pk|audience_pk|item_pk)\}", path):
         basename = _RESOURCE.get(match.group(1))
         pk = _real_id(world, basename) if basename else None
         if pk is not None and match.group(2) in params:
