@@ -33,6 +33,11 @@ def wanted() -> dict[str, dict]:
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
         },
+        "kairos.moment_readiness": {
+            "func": "calendar_app.moments.readiness.run_due_checks",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+        },
         "kairos.channel_facts": {
             "func": "calendar_app.delivery.facts.refresh_all_facts",
             "schedule_type": Schedule.DAILY,

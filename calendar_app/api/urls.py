@@ -10,6 +10,7 @@ workspaces/<slug>/calendar/                   events, items and template windows
 workspaces/<slug>/events/import/              .ics upload
 workspaces/<slug>/calendar-feeds/             secret iCalendar feed URLs (served at /feeds/ical/<token>.ics)
 workspaces/<slug>/{crisis-playbooks,crises}/  crisis playbooks, activations and drills
+workspaces/<slug>/moments/                    moment windows (war room): readiness, fire, live
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ urlpatterns = [
     path("", include("calendar_app.audiences.api")),
     # Crisis playbooks and their activations (calendar_app/crisis/api.py).
     path("", include("calendar_app.crisis.api")),
+    # Moment windows, their readiness and the war room (calendar_app/moments/api.py).
+    path("", include("calendar_app.moments.api")),
 ]
 
 __all__ = ["DefaultRouter", "urlpatterns", "variant_router", "workspace_router"]

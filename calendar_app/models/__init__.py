@@ -106,3 +106,6 @@ from calendar_app.crisis.models import (  # noqa: E402
 )
 
 __all__ += ["Activation", "CrisisScenario", "HeldOutcome", "HeldPublication", "Playbook"]
+from calendar_app.moments.models import Moment  # noqa: E402
+
+__all__ += ["Moment"]
