@@ -20,7 +20,7 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from calendar_app import workflow
@@ -111,8 +111,10 @@ def _rows(moment: Moment, since: datetime | None = None) -> tuple[list, list, di
     publications = Publication.objects.filter(
         workspace_id=moment.workspace_id, content_item__fire__in=[f.pk for f in fires]
     ).select_related("channel", "content_item")
-    if since is not None:
-        publications = publications.filter(updated_at__gt=since)
+    if since is not None:  # changed, or with new metrics (a first engagement arriving)
+        publications = publications.filter(
+            Q(updated_at__gt=since) | Q(snapshots__created_at__gt=since)
+        ).distinct()
     publications = list(publications.order_by("pk")) if fires else []
     first: dict[int, MetricSnapshot] = {}
     latest: dict[int, MetricSnapshot] = {}

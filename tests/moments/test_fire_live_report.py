@@ -100,8 +100,15 @@ def test_live_shows_fires_posts_latency_failures_and_first_engagement(
         status=PublicationStatus.FAILED, last_error_reason="Token revoked"
     )
     assert services.live(moment)["failures"][0]["error"] == "Token revoked"
-    later = services.live(moment, since=timezone.now() + timedelta(minutes=1))
+    cursor = timezone.now() + timedelta(minutes=1)
+    later = services.live(moment, since=cursor)
     assert later["publications"] == [] and len(later["fires"]) == 1
+    arriving = f.MetricSnapshotFactory(publication=publication)
+    arriving.created_at = cursor + timedelta(seconds=1)
+    arriving.save()
+    assert [p["id"] for p in services.live(moment, since=cursor)["publications"]] == [
+        publication.pk
+    ]
 
 
 def test_live_query_count_is_constant(live_moment, actor, django_capture_on_commit_callbacks):
