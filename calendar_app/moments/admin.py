@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -123,7 +124,7 @@ class MomentAdmin(TenantAdmin):
             template_id = int(request.POST.get("template") or 0)
             values = typed_values(request)
             typed[template_id] = values
-            if request.POST.get("do") == "fire":
+            if "fire" in request.POST:
                 try:
                     fired = services.fire(moment, template_id, actor, values)
                 except services.MomentError as exc:
@@ -145,7 +146,17 @@ class MomentAdmin(TenantAdmin):
                     "preview": template_panel(template, values),
                 }
             )
+        names = dict(
+            get_user_model()
+            .objects.filter(pk__in=[e["user"] for e in moment.team or []])
+            .values_list("pk", "username")
+        )
+        team = [
+            {"name": names.get(e["user"], f"#{e['user']}"), "role": e.get("role", "")}
+            for e in moment.team or []
+        ]
         context: dict[str, Any] = {
+            "team": team,
             **self.admin_site.each_context(request),
             "title": f"War room: {moment.name}",
             "opts": self.model._meta,

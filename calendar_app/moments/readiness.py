@@ -246,8 +246,12 @@ def check(moment: Moment, *, trigger: str = "manual", now: datetime | None = Non
             room = _headroom(channel, left, now)
             if room:
                 reasons.append(room)
+            said = " ".join(r["message"] for r in reasons)
             for preview in previews.get(channel.pk, []):
-                reasons += [_reason(p.code, p.message) for p in preview.problems]
+                # The network's validation repeats a settings problem the test already named.
+                reasons += [
+                    _reason(p.code, p.message) for p in preview.problems if p.message not in said
+                ]
             items.append(_item(template, channel, reasons, previews.get(channel.pk, [])))
     red = [i for i in items if not i["ok"]]
     report = {

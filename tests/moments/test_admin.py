@@ -49,13 +49,13 @@ def test_preview_then_fire(moment, staff_member, login, django_capture_on_commit
     client = login(staff_member(Role.APPROVER))
     template = moment.templates.get()
     preview = client.post(
-        war_room(moment), {"do": "preview", "template": template.pk, "value:scorer": "Zidane"}
+        war_room(moment), {"preview": "Preview", "template": template.pk, "value:scorer": "Zidane"}
     )
     assert "Zidane" in preview.content.decode() and not Fire.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
         fired = client.post(
             war_room(moment),
-            {"do": "fire", "template": template.pk, "value:scorer": "Zidane"},
+            {"fire": "Fire now", "template": template.pk, "value:scorer": "Zidane"},
             follow=True,
         )
     assert "it is going out now" in fired.content.decode()
@@ -68,7 +68,9 @@ def test_unarmed_template_is_refused_with_a_message(moment, brand, armed, staff_
     client = login(staff_member(Role.APPROVER))
     other = armed()
     page = client.post(
-        war_room(moment), {"do": "fire", "template": other.pk, "value:moment": "x"}, follow=True
+        war_room(moment),
+        {"fire": "Fire now", "template": other.pk, "value:moment": "x"},
+        follow=True,
     )
     assert "is not armed" in page.content.decode()
     assert not Fire.objects.exists()
