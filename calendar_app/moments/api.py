@@ -102,7 +102,9 @@ class MomentSerializer(KairosModelSerializer):
             others = others.exclude(pk=current.pk)
         if others.exists():
             raise ValidationError({"name": ["This workspace has a moment of that name."]})
-        templates = attrs.get("templates", [])
+        templates = attrs.get("templates")
+        if templates is None:  # a new brand must still fit the armed templates
+            templates = list(current.templates.all()) if current is not None else []
         if len(templates) > MAX_ARMED:
             raise ValidationError({"templates": [f"At most {MAX_ARMED} armed templates."]})
         wrong = sorted(t.pk for t in templates if brand is not None and t.brand_id != brand.pk)

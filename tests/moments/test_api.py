@@ -209,3 +209,15 @@ def test_fire_armed_and_unarmed(workspace, sandbox_dir, django_capture_on_commit
     )
     report = client.get(url("moment-report", workspace, pk=world["moment"].pk)).json()
     assert report["fired"] == 1
+
+
+def test_changing_the_brand_must_fit_the_armed_templates(workspace, sandbox_dir):
+    world = build(workspace)
+    other_brand = f.BrandFactory(workspace=workspace)
+    response = token_client(workspace, Role.EDITOR).patch(
+        url("moment-detail", workspace, pk=world["moment"].pk),
+        {"brand": other_brand.pk},
+        format="json",
+    )
+    assert response.status_code == 400 and "templates" in response.json()["fields"]
+    assert Moment.objects.get(pk=world["moment"].pk).brand_id == world["brand"].pk
