@@ -101,7 +101,12 @@ class MomentAdmin(TenantAdmin):
 
     def live_json(self, request: HttpRequest, pk: int) -> JsonResponse:
         moment = self._moment(request, pk)
-        since = parse_datetime(request.GET.get("since") or "") if request.GET.get("since") else None
+        try:
+            since = parse_datetime(request.GET.get("since") or "")
+        except ValueError:
+            since = None
+        if request.GET.get("since") and since is None:
+            return JsonResponse({"since": ["Give the cursor of a previous answer."]}, status=400)
         return JsonResponse(services.live(moment, since))
 
     def war_room(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -121,7 +126,8 @@ class MomentAdmin(TenantAdmin):
                         f"Readiness: {report['green']} green, {report['red']} red.",
                     )
                 return redirect(request.path)
-            template_id = int(request.POST.get("template") or 0)
+            raw = request.POST.get("template") or ""
+            template_id = int(raw) if raw.isdigit() and len(raw) < 12 else 0
             values = typed_values(request)
             typed[template_id] = values
             if "fire" in request.POST:

@@ -90,3 +90,13 @@ def test_change_and_list_pages(moment, staff_member, login):
     assert listing.status_code == 200 and "Open the war room" in listing.content.decode()
     change = client.get(reverse("admin:calendar_app_moment_change", args=[moment.pk]))
     assert change.status_code == 200
+
+
+def test_bad_input_is_a_message_or_a_400_never_a_500(moment, staff_member, login):
+    client = login(staff_member(Role.APPROVER))
+    page = client.post(war_room(moment), {"fire": "Fire now", "template": "abc"}, follow=True)
+    assert page.status_code == 200 and "is not armed" in page.content.decode()
+    live = reverse("admin:calendar_app_moment_live", args=[moment.pk])
+    assert client.get(live, {"since": "2026-13-45T99:00:00"}).status_code == 400
+    assert client.get(live, {"since": "yesterday"}).status_code == 400
+    assert not Fire.objects.exists()
