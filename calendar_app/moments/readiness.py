@@ -29,6 +29,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Prefetch
 from django.utils import timezone
@@ -224,6 +225,10 @@ def check(moment: Moment, *, trigger: str = "manual", now: datetime | None = Non
             if defaulted
             else []
         )
+        if template.cta_url and not template.without_cta and not settings.KAIROS_TRACKING_BASE_URL:
+            notes.append(
+                "KAIROS_TRACKING_BASE_URL is not set: the call to action goes out untracked."
+            )
         summaries.append(
             {
                 "template": template.pk,

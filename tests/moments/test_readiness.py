@@ -166,3 +166,11 @@ def test_a_late_moment_runs_only_the_latest_mark(brand, armed):
     moment.refresh_from_db()
     assert moment.readiness["trigger"] == "T-1h"
     assert sorted(moment.checks_done) == ["T-1h", "T-24h"]
+
+
+def test_untracked_call_to_action_is_noted(brand, armed, settings):
+    settings.KAIROS_TRACKING_BASE_URL = ""
+    template = armed(cta_text="Shop", cta_url="https://example.com/shop")
+    report = readiness.check(f.MomentFactory(brand=brand, templates=[template]))
+    assert report["ok"]
+    assert any("untracked" in note for note in report["templates"][0]["notes"])
