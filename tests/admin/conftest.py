@@ -116,6 +116,7 @@ def world(workspace, brand):
     )
     audience_rows(workspace, brand, publication)
     crisis_rows(workspace, actor)
+    f.MomentFactory(brand=brand, templates=[template])
     return {
         "workspace": workspace,
         "brand": brand,
