@@ -122,7 +122,7 @@ class MomentSerializer(KairosModelSerializer):
         return attrs
 
 
-class FireSerializer(serializers.Serializer):
+class MomentFireSerializer(serializers.Serializer):
     template = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     values = serializers.JSONField(required=False, validators=[validate_json_object])
     channels = serializers.ListField(
@@ -134,7 +134,7 @@ class FireSerializer(serializers.Serializer):
     )
 
 
-class FireResultSerializer(serializers.Serializer):
+class MomentFireResultSerializer(serializers.Serializer):
     fire = serializers.IntegerField()
     template = serializers.IntegerField()
     fired_at = serializers.DateTimeField()
@@ -178,8 +178,8 @@ class MomentViewSet(WorkspaceViewSet):
         return Response(readiness.check(self.get_object(), trigger="manual"))
 
     @extend_schema(
-        request=FireSerializer,
-        responses={201: FireResultSerializer},
+        request=MomentFireSerializer,
+        responses={201: MomentFireResultSerializer},
         description=(
             "Fire one armed template now, with its placeholder values. 400 `not_armed` for a "
             "template the moment does not arm (including another workspace's), 409 "
@@ -195,7 +195,7 @@ class MomentViewSet(WorkspaceViewSet):
     @action(detail=True, methods=["post"])
     def fire(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         moment = self.get_object()
-        data = FireSerializer(data=request.data)
+        data = MomentFireSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             fired = services.fire(
@@ -214,7 +214,7 @@ class MomentViewSet(WorkspaceViewSet):
             "fired_at": fired.fired_at,
             "content_item": item.pk if item else None,
         }
-        return Response(FireResultSerializer(body).data, status=status.HTTP_201_CREATED)
+        return Response(MomentFireResultSerializer(body).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         parameters=[
