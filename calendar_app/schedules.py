@@ -34,7 +34,7 @@ def wanted() -> dict[str, dict]:
             "minutes": 1,
         },
         "kairos.moment_readiness": {
-            "func": "calendar_app.moments.readiness.run_due_checks",
+            "func": "calendar_app.moments.services.tick",
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
         },

@@ -16,10 +16,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -27,6 +28,7 @@ from calendar_app import workflow
 from calendar_app.models import Fire, MetricSnapshot, Publication, PublicationStatus
 from calendar_app.moments.models import Moment
 from calendar_app.outbound import events
+from calendar_app.outbound.catalogue import MOMENT_ENDED, MOMENT_STARTED
 
 FIRE_ROLE = "approver"
 ENGAGEMENT = ("impressions", "clicks", "reactions", "shares", "replies", "conversions")
@@ -222,3 +224,66 @@ def report(moment: Moment) -> dict[str, Any]:
         },
         "templates": sorted(per_template.values(), key=lambda e: (e["name"], e["template"])),
     }
+
+
+#: Window events are not sent for a moment that closed longer ago than this (one created late).
+LATE_ENOUGH = timedelta(hours=1)
+
+
+def _moment_payload(moment: Moment) -> dict[str, Any]:
+    return {
+        "moment": {
+            "id": moment.pk,
+            "name": moment.name,
+            "brand": moment.brand_id,
+            "starts_at": events.iso(moment.starts_at),
+            "ends_at": events.iso(moment.ends_at),
+        }
+    }
+
+
+def _window_event(pk: int, mark: str, now: datetime) -> bool:
+    """Send ``moment.started`` or ``moment.ended`` once (the mark is recorded with it)."""
+    with transaction.atomic():
+        moment = Moment.objects.select_for_update().get(pk=pk)
+        if mark in (moment.checks_done or []):
+            return False
+        moment.checks_done = sorted({*(moment.checks_done or []), mark})
+        moment.save(update_fields=["checks_done", "updated_at"])
+        if mark == "started":
+            extra = {"readiness_ok": moment.readiness_ok}
+            events.emit(
+                moment.workspace_id,
+                MOMENT_STARTED,
+                _moment_payload(moment) | extra,
+                moment.brand_id,
+            )
+        else:
+            events.emit(
+                moment.workspace_id,
+                MOMENT_ENDED,
+                _moment_payload(moment) | {"report": report(moment)},
+                moment.brand_id,
+            )
+    return True
+
+
+def tick(now: datetime | None = None) -> dict[str, int]:
+    """The ``kairos.moment_readiness`` schedule, every minute: the readiness checks due, then
+    ``moment.started`` when a window opens and ``moment.ended`` (with the report) when it
+    closes - each once per moment."""
+    from calendar_app.moments.readiness import run_due_checks
+
+    now = now or timezone.now()
+    done = {"checks": run_due_checks(now), "started": 0, "ended": 0}
+    opened = Moment.objects.filter(starts_at__lte=now, ends_at__gt=now).values_list(
+        "pk", "checks_done"
+    )
+    closed = Moment.objects.filter(ends_at__lte=now, ends_at__gt=now - LATE_ENOUGH).values_list(
+        "pk", "checks_done"
+    )
+    for rows, mark in ((opened, "started"), (closed, "ended")):
+        for pk, marks in rows:
+            if mark not in (marks or []) and _window_event(pk, mark, now):
+                done[mark] += 1
+    return done

@@ -156,3 +156,38 @@ def test_report_figures(live_moment, brand, actor, django_capture_on_commit_call
     (entry,) = result["templates"]
     assert entry["fires"] == 2 and entry["posts"] == 4
     assert entry["impressions"] == 400 and entry["clicks"] == 10
+
+
+def test_window_events_are_sent_once_each(workspace, brand, armed):
+    from calendar_app.models import Moment, WebhookEvent
+
+    f.webhook_rows(workspace)
+    template = armed(cooldown=timedelta(0))
+    start = timezone.now() + timedelta(minutes=30)
+    moment = f.MomentFactory(
+        brand=brand, templates=[template], starts_at=start, ends_at=start + timedelta(hours=2)
+    )
+    assert services.tick(now=start - timedelta(minutes=1)) == {
+        "checks": 1,
+        "started": 0,
+        "ended": 0,
+    }
+    assert services.tick(now=start + timedelta(seconds=1))["started"] == 1
+    assert services.tick(now=start + timedelta(minutes=1))["started"] == 0
+    end = start + timedelta(hours=2)
+    assert services.tick(now=end)["ended"] == 1
+    assert services.tick(now=end + timedelta(minutes=1))["ended"] == 0
+    started = WebhookEvent.objects.get(type="moment.started")
+    assert started.payload["moment"]["id"] == moment.pk
+    ended = WebhookEvent.objects.get(type="moment.ended")
+    assert ended.payload["report"]["fired"] == 0
+    assert set(Moment.objects.get(pk=moment.pk).checks_done) >= {"started", "ended", "T-1h"}
+
+
+def test_no_window_events_for_a_moment_long_past(brand, armed):
+    from calendar_app.models import WebhookEvent
+
+    start = timezone.now() - timedelta(days=2)
+    f.MomentFactory(brand=brand, starts_at=start, ends_at=start + timedelta(hours=2))
+    assert services.tick() == {"checks": 0, "started": 0, "ended": 0}
+    assert not WebhookEvent.objects.filter(type__startswith="moment.").exists()
