@@ -339,9 +339,11 @@ def due_check(moment: Moment, now: datetime) -> str | None:
 
 
 def run_due_checks(now: datetime | None = None) -> int:
-    """Run every automatic readiness check that is due (the ``kairos.moment_readiness``
-    schedule, every minute). Each mark runs once: it is recorded, with the earlier marks it
-    makes moot, before the check runs; one moment's failure stops no other."""
+    """Run every automatic readiness check that is due (called every minute by
+    :func:`calendar_app.moments.services.tick`, the ``kairos.moment_readiness`` schedule).
+
+    Each mark runs once: it is recorded, with the earlier marks it makes moot, before the check
+    runs; one moment's failure stops no other."""
     now = now or timezone.now()
     horizon = now + timedelta(seconds=max(before for _, before in DUE_CHECKS))
     ran = 0
