@@ -5,7 +5,8 @@ reason, in words a marketer can act on:
 
 * the template renders with the moment's sample values (a placeholder without a sample gets a
   stand-in of realistic length, and the report says so) and validates on the channel the way
-  the network counts (length, media, links) - :func:`~calendar_app.delivery.preflight.template_previews`;
+  the network counts (length, media, links), with
+  :func:`~calendar_app.delivery.preflight.template_previews`;
 * the template can be fired at all: switched on, approved, fires left under ``max_fires``;
 * the channel is connected and its credentials pass the network's connection test (each
   distinct channel is tested once per check, not once per template; a network that can
