@@ -31,6 +31,7 @@ SUITES = (
     "networks",
     "recurrence",
     "crisis",
+    "moments",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -43,6 +43,11 @@ def wanted() -> dict[str, dict]:
             "schedule_type": Schedule.MINUTES,
             "minutes": 5,
         },
+        "kairos.moment_readiness": {
+            "func": "calendar_app.moments.services.tick",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+        },
         "kairos.channel_facts": {
             "func": "calendar_app.delivery.facts.refresh_all_facts",
             "schedule_type": Schedule.DAILY,

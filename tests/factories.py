@@ -291,3 +291,22 @@ class ApprovalPolicyFactory(factory.django.DjangoModelFactory):
     brand = factory.SubFactory(BrandFactory)
     workspace = factory.SelfAttribute("brand.workspace")
     separate_duties = True
+
+
+class MomentFactory(factory.django.DjangoModelFactory):
+    """A moment whose window opens in two hours and lasts two; arm it with ``templates``."""
+
+    class Meta:
+        model = m.Moment
+        skip_postgeneration_save = True
+
+    brand = factory.SubFactory(BrandFactory)
+    workspace = factory.SelfAttribute("brand.workspace")
+    name = factory.Sequence(lambda n: f"Final {n}")
+    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=2))
+    ends_at = factory.LazyAttribute(lambda o: o.starts_at + timedelta(hours=2))
+
+    @factory.post_generation
+    def templates(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.templates.set(extracted)

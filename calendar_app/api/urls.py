@@ -12,6 +12,7 @@ workspaces/<slug>/calendar-feeds/             secret iCalendar feed URLs (served
 workspaces/<slug>/{crisis-playbooks,crises}/  crisis playbooks, activations and drills
 workspaces/<slug>/approval-{policies,steps,links}/  separation of duties, chains, client links
 workspaces/<slug>/content-items/<id>/{approval-progress,comments}/
+workspaces/<slug>/moments/                    moment windows (war room): readiness, fire, live
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ urlpatterns = [
     path("", include("calendar_app.crisis.api")),
     # Approval policies, chains, client links, progress and comments (calendar_app/approvals/api.py).
     path("", include("calendar_app.approvals.api")),
+    # Moment windows, their readiness and the war room (calendar_app/moments/api.py).
+    path("", include("calendar_app.moments.api")),
 ]
 
 __all__ = ["DefaultRouter", "urlpatterns", "variant_router", "workspace_router"]

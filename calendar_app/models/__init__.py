@@ -125,3 +125,6 @@ __all__ += [
     "StepRule",
     "StepVote",
 ]
+from calendar_app.moments.models import Moment  # noqa: E402
+
+__all__ += ["Moment"]

@@ -21,6 +21,9 @@ CHANNEL_EXPIRED = "channel.expired"
 EXPERIMENT_DECIDED = "experiment.decided"
 CRISIS_ACTIVATED = "crisis.activated"
 CRISIS_RESUMED = "crisis.resumed"
+MOMENT_READINESS_FAILED = "moment.readiness_failed"
+MOMENT_STARTED = "moment.started"
+MOMENT_ENDED = "moment.ended"
 WEBHOOK_TEST = "webhook.test"
 
 #: Every type a subscription may ask for, with what it means (shown in the API schema and docs).
@@ -42,6 +45,9 @@ CATALOGUE: dict[str, str] = {
     EXPERIMENT_DECIDED: "An experiment's decision was recorded.",
     CRISIS_ACTIVATED: "A crisis playbook was activated: its scheduled posts are held.",
     CRISIS_RESUMED: "Posts held by a crisis were resumed (`data.ended` says whether it is over).",
+    MOMENT_READINESS_FAILED: "A moment's readiness check found red items (`data.red` lists them).",
+    MOMENT_STARTED: "A moment's window opened (`data.moment`, and the last readiness result).",
+    MOMENT_ENDED: "A moment's window closed; `data.report` has its figures.",
     WEBHOOK_TEST: "A test event sent from the API; only to the subscription under test.",
 }
 #: The types a subscription can filter on (the test event always goes to the one it tests).

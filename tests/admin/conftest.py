@@ -118,6 +118,7 @@ def world(workspace, brand):
     audience_rows(workspace, brand, publication)
     crisis_rows(workspace, actor)
     link_token = approval_rows(workspace, approver)
+    f.MomentFactory(brand=brand, templates=[template])
     return {
         "workspace": workspace,
         "brand": brand,

@@ -88,6 +88,7 @@ def test_schedules_are_created_once_by_name() -> None:
         "kairos.collect_metrics",
         "kairos.crisis_auto_end",
         "kairos.login_records_purge",
+        "kairos.moment_readiness",
         "kairos.sweep",
         "kairos.webhooks_sweep",
     ]
