@@ -34,7 +34,9 @@ from calendar_app.api.serializers.common import (
     BoundedDurationField,
     KairosModelSerializer,
     ScopedPrimaryKeyRelatedField,
+    ShownOnceField,
 )
+from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.api.views.base import AtomicMixin, WorkspaceScopedMixin, WorkspaceViewSet
 from calendar_app.approvals import links, services
 from calendar_app.approvals.models import ApprovalLink, ApprovalPolicy, ApprovalStep, Comment
@@ -140,7 +142,7 @@ class ApprovalLinkSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NewApprovalLinkSerializer(serializers.Serializer):
+class NewApprovalLinkSerializer(KairosSerializer):
     content_item = ScopedPrimaryKeyRelatedField(model=ContentItem)
     name = serializers.CharField(max_length=120)
     email = serializers.EmailField(max_length=254)
@@ -150,7 +152,8 @@ class NewApprovalLinkSerializer(serializers.Serializer):
 
 
 class NewApprovalLinkAnswer(ApprovalLinkSerializer):
-    url = serializers.CharField(help_text="The link to send; shown once (only its hash is kept).")
+    # The link holds its secret: never kept for an idempotent replay (see api/idempotency.py).
+    url = ShownOnceField(help_text="The link to send; shown once (only its hash is kept).")
 
     class Meta(ApprovalLinkSerializer.Meta):
         fields = [*ApprovalLinkSerializer.Meta.fields, "url"]
@@ -259,9 +262,10 @@ class ApprovalLinkViewSet(
             values["email"],
             timedelta(hours=values["expires_in_hours"]),
         )
-        answer = dict(ApprovalLinkSerializer(new.link).data)
-        answer["url"] = request.build_absolute_uri(new.path)
-        return Response(answer, status=status.HTTP_201_CREATED)
+        # Rendered by the serializer that marks `url` shown once, so the idempotency store
+        # keeps the answer without it.
+        new.link.url = request.build_absolute_uri(new.path)
+        return Response(NewApprovalLinkAnswer(new.link).data, status=status.HTTP_201_CREATED)
 
 
 class _ItemNested(AtomicMixin, WorkspaceScopedMixin, viewsets.GenericViewSet):

@@ -36,6 +36,7 @@ from calendar_app.api.serializers.common import (
     KairosModelSerializer,
     ScopedPrimaryKeyRelatedField,
 )
+from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.api.views.base import AtomicMixin, WorkspaceScopedMixin, WorkspaceViewSet
 from calendar_app.crisis import services
 from calendar_app.crisis.models import (
@@ -187,13 +188,13 @@ class ActivationSerializer(serializers.ModelSerializer):
         ).count()
 
 
-class ActivateSerializer(serializers.Serializer):
+class ActivateSerializer(KairosSerializer):
     reason = serializers.CharField(
         max_length=2000, required=False, allow_blank=True, help_text="Why, for the record."
     )
 
 
-class ResumeSerializer(serializers.Serializer):
+class ResumeSerializer(KairosSerializer):
     publications = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,

@@ -29,14 +29,15 @@ from rest_framework.routers import SimpleRouter
 from calendar_app.api.exceptions import WorkflowConflict
 from calendar_app.api.serializers.common import (
     MAX_ID,
+    YEAR_1900_TO_9998,
     KairosModelSerializer,
     ScopedPrimaryKeyRelatedField,
 )
+from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.api.views.base import WorkspaceViewSet
 from calendar_app.models import Brand, Event, Membership, ReactiveTemplate, Role
 from calendar_app.moments import readiness, services
-from calendar_app.moments.models import Moment
-from calendar_app.validators import validate_json_object
+from calendar_app.moments.models import MAX_TEAM, Moment
 
 MAX_ARMED = 100
 
@@ -50,11 +51,26 @@ def refuse(exc: services.MomentError) -> Exception:
     return WorkflowConflict(str(exc), code=exc.code)
 
 
+class TeamEntrySerializer(KairosSerializer):
+    user = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    role = serializers.CharField(max_length=60, allow_blank=True, required=False)
+
+
 class MomentSerializer(KairosModelSerializer):
     brand = ScopedPrimaryKeyRelatedField(model=Brand)
     event = ScopedPrimaryKeyRelatedField(model=Event, required=False, allow_null=True)
     templates = ScopedPrimaryKeyRelatedField(model=ReactiveTemplate, many=True, required=False)
-    sample_values = serializers.JSONField(required=False, validators=[validate_json_object])
+    sample_values = serializers.DictField(
+        child=serializers.CharField(max_length=2000, allow_blank=True),
+        required=False,
+        help_text="Sample values for the armed templates' placeholders, by name.",
+    )
+    team = serializers.ListField(
+        child=TeamEntrySerializer(),
+        required=False,
+        max_length=MAX_TEAM,
+        help_text='The team on duty: [{"user": <member id>, "role": "<duty>"}].',
+    )
 
     class Meta:
         model = Moment
@@ -122,9 +138,13 @@ class MomentSerializer(KairosModelSerializer):
         return attrs
 
 
-class MomentFireSerializer(serializers.Serializer):
+class MomentFireSerializer(KairosSerializer):
     template = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    values = serializers.JSONField(required=False, validators=[validate_json_object])
+    values = serializers.DictField(
+        child=serializers.CharField(max_length=2000, allow_blank=True),
+        required=False,
+        help_text="Placeholder values, by name.",
+    )
     channels = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
@@ -219,7 +239,9 @@ class MomentViewSet(WorkspaceViewSet):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "since", str, description="The previous answer's `cursor`: only changes since."
+                "since",
+                {"type": "string", "format": "date-time", "pattern": YEAR_1900_TO_9998},
+                description="The previous answer's `cursor`: only changes since.",
             )
         ],
         responses={200: dict},
@@ -239,7 +261,9 @@ class MomentViewSet(WorkspaceViewSet):
                 since = parse_datetime(raw)
             except ValueError:
                 since = None
-            if since is None:
+            if since is not None and since.tzinfo is None:
+                since = None  # a cursor is an instant, with its offset
+            if since is None or not 1900 <= since.year <= 9998:
                 raise ValidationError({"since": ["Give the `cursor` of a previous answer."]})
         return Response(services.live(moment, since))
 

@@ -76,6 +76,21 @@ CROSS_FIELD_RULES: dict[tuple[str, str], dict[str, str]] = {
         "brand": "a step's brand cannot change",
     },
     ("*", "/approval-policies/{id}/"): {"brand": "a policy's brand cannot change"},
+    ("*", "/moments/"): {
+        "ends_at": "after starts_at",
+        "team": "members of this workspace (stored rows)",
+        "templates": "reactive templates of the moment's brand (stored rows)",
+    },
+    ("*", "/moments/{id}/"): {
+        "ends_at": "after starts_at",
+        "team": "members of this workspace (stored rows)",
+        "templates": "reactive templates of the moment's brand (stored rows)",
+    },
+    ("POST", "/moments/{id}/fire/"): {
+        "template": "an armed template, inside the window (stored rows, the clock)",
+        "channels": "channels of the template (stored rows)",
+        "values": "every placeholder of the template (stored rows)",
+    },
     ("*", "/crisis-playbooks/"): {
         "notify_users": "members of this workspace (stored rows)",
         "holding_templates": "reactive templates of the playbook's brand (stored rows)",
@@ -195,6 +210,7 @@ _RESOURCE = {
     "approval-policies": "approval-policy",
     "approval-steps": "approval-step",
     "comments": "comment",
+    "moments": "moment",
 }
 #: names of query or body fields holding an id -> the world's basename it refers to
 _REFERENCES = {
@@ -216,6 +232,8 @@ _REFERENCES = {
     "members": "user",
     "mentions": "user",
     "notify_users": "user",
+    "templates": "reactive-template",
+    "template": "reactive-template",
 }
 
 _STATS: Counter[str] = Counter()
@@ -260,6 +278,9 @@ def fuzz_world(workspace: Any) -> Any:
     )
     world.objects["approval-step"] = f.ApprovalStepFactory(
         workspace=workspace, brand=brand, members=[approver]
+    )
+    world.objects["moment"] = f.MomentFactory(
+        workspace=workspace, brand=brand, templates=[world["reactive-template"]]
     )
     item = world["content-item"]
     world.objects["comment"] = Comment.objects.create(

@@ -220,6 +220,26 @@ def test_a_calendar_feed_url_is_never_stored(workspace, brand):
     assert CalendarFeed.objects.count() == 1
 
 
+def test_a_client_approval_link_is_never_stored(workspace, brand, actor):
+    """The link holds its secret token: a replay must not hand it out again."""
+    from calendar_app import workflow
+    from tests import factories as f
+
+    item = f.ContentItemFactory(brand=brand, workspace=workspace)
+    workflow.submit(item, actor(Role.EDITOR))
+    editor = token_client(workspace, Role.EDITOR)
+    url = reverse("api:approval-link-api-list", kwargs={"workspace_slug": workspace.slug})
+    body = {"content_item": item.pk, "name": "Client", "email": "client@example.com"}
+    created = post(editor, url, body, "link")
+    assert created.status_code == 201, created.content
+    link = created.json()["url"]
+    assert "/approve/" in link
+    assert_not_stored(link.rsplit("/approve/", 1)[1].strip("/"))
+    replay = post(editor, url, body, "link")
+    assert replay.status_code == 201 and replay[REPLAYED_HEADER] == "true"
+    assert replay[REDACTED_HEADER] == "url" and replay.json()["url"] is None
+
+
 # --- the redaction itself --------------------------------------------------------------------
 
 

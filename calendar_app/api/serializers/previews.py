@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from calendar_app.api.serializers.strict import KairosSerializer
+
 
 class PartPreviewSerializer(serializers.Serializer):
     text = serializers.CharField(help_text="The exact text, as the network will receive it.")
@@ -39,7 +41,7 @@ class ChannelPreviewSerializer(serializers.Serializer):
     problems = PreviewProblemSerializer(many=True)
 
 
-class TemplatePreviewRequestSerializer(serializers.Serializer):
+class TemplatePreviewRequestSerializer(KairosSerializer):
     values = serializers.DictField(
         child=serializers.CharField(max_length=2000, allow_blank=True),
         required=False,
