@@ -277,7 +277,7 @@ def fuzz_world(workspace: Any) -> Any:
         workspace=workspace, brand=brand, separate_duties=False
     )
     world.objects["approval-step"] = f.ApprovalStepFactory(
-        workspace=workspace, brand=brand, members=[approver]
+        workspace=workspace, brand=brand, order=1, members=[approver]
     )
     world.objects["moment"] = f.MomentFactory(
         workspace=workspace, brand=brand, templates=[world["reactive-template"]]
