@@ -47,6 +47,7 @@ from calendar_app.crisis.models import (
     Playbook,
 )
 from calendar_app.models import Brand, Channel, ReactiveTemplate, Role
+from calendar_app.validators import validate_no_nul
 
 MAX_RESUME_IDS = 5000
 
@@ -81,6 +82,7 @@ class PlaybookSerializer(KairosModelSerializer):
     holding_values = serializers.DictField(
         child=serializers.CharField(max_length=2000, allow_blank=True),
         required=False,
+        validators=[validate_no_nul],  # keys too: PostgreSQL cannot store NUL
         help_text="Values for the holding statements' placeholders, by name.",
     )
     notify_emails = serializers.ListField(

@@ -38,6 +38,7 @@ from calendar_app.api.views.base import WorkspaceViewSet
 from calendar_app.models import Brand, Event, Membership, ReactiveTemplate, Role
 from calendar_app.moments import readiness, services
 from calendar_app.moments.models import MAX_TEAM, Moment
+from calendar_app.validators import validate_no_nul
 
 MAX_ARMED = 100
 
@@ -63,6 +64,7 @@ class MomentSerializer(KairosModelSerializer):
     sample_values = serializers.DictField(
         child=serializers.CharField(max_length=2000, allow_blank=True),
         required=False,
+        validators=[validate_no_nul],  # keys too: PostgreSQL cannot store NUL
         help_text="Sample values for the armed templates' placeholders, by name.",
     )
     team = serializers.ListField(
@@ -143,6 +145,7 @@ class MomentFireSerializer(KairosSerializer):
     values = serializers.DictField(
         child=serializers.CharField(max_length=2000, allow_blank=True),
         required=False,
+        validators=[validate_no_nul],  # keys too: PostgreSQL cannot store NUL
         help_text="Placeholder values, by name.",
     )
     channels = serializers.ListField(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from calendar_app.api.serializers.strict import KairosSerializer
+from calendar_app.validators import validate_no_nul
 
 
 class PartPreviewSerializer(serializers.Serializer):
@@ -45,6 +46,7 @@ class TemplatePreviewRequestSerializer(KairosSerializer):
     values = serializers.DictField(
         child=serializers.CharField(max_length=2000, allow_blank=True),
         required=False,
+        validators=[validate_no_nul],  # keys too: PostgreSQL cannot store NUL
         default=dict,
         help_text="Placeholder values as they would be typed for a fire; missing ones are "
         "reported as problems.",
