@@ -116,9 +116,14 @@ def deliver_claimed(
     if publication.channel.status != ChannelStatus.CONNECTED:
         return _finish_channel_unavailable(publication, settle)
 
-    attempt = DeliveryAttempt.objects.create(
-        publication=publication, number=publication.attempts + 1, worker=worker, started_at=now
-    )
+    attempt = start_attempt(publication, worker, now)
+    if attempt is None:
+        logger.warning(
+            "publication %s: the claim of %s lapsed before its attempt started; not sending",
+            publication.pk,
+            worker,
+        )
+        return DeliveryReport(publication.pk, P.PENDING, CLAIM_LOST)
     plugins = get_plugins()
     channel = channel_context(publication.channel)
     fire = publication.content_item.fire
@@ -148,6 +153,29 @@ def deliver_claimed(
     )
     notify(plugins, publication, channel, outcome)
     return report
+
+
+#: The outcome of a claim found lapsed (and maybe re-claimed) when its attempt was to start.
+CLAIM_LOST = "claim_lost"
+
+
+def start_attempt(publication: Publication, worker: str, now: datetime) -> DeliveryAttempt | None:
+    """Open the attempt log entry, only while the claim is still this worker's.
+
+    A worker can be slow between claiming and sending (a database restart, a long batch); if its
+    lease lapsed meanwhile, recovery may have handed the row to another worker, and sending now
+    would put two attempts on the wire at once. The check and the attempt are one transaction,
+    and the lease is renewed with it, so the attempt starts with a full lease ahead.
+    """
+    with transaction.atomic():
+        still_ours = Publication.objects.filter(
+            pk=publication.pk, status=P.PUBLISHING, claimed_by=publication.claimed_by
+        ).update(claim_expires_at=now + timedelta(seconds=settings.KAIROS_CLAIM_TTL))
+        if not still_ours:
+            return None
+        return DeliveryAttempt.objects.create(
+            publication=publication, number=publication.attempts + 1, worker=worker, started_at=now
+        )
 
 
 def refused_before_sending(exc: ValidationError) -> Outcome:

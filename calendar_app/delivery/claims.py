@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -131,11 +132,19 @@ class LeaseKeeper:
 
     The renewal is one indexed ``UPDATE`` every third of the lease, whatever the number of rows.
     In ``sync`` mode (tests, tasks run inline) nothing can die separately, so no thread starts.
+
+    Renewal stops after ``hold_limit`` seconds (the django-q2 task time-out): no drain may
+    legitimately hold a claim longer, so a worker whose delivery thread hangs - while this thread
+    goes on renewing - cannot keep a publication ``publishing`` for ever.
     """
 
-    def __init__(self, owner: str, ttl: float | None = None) -> None:
+    def __init__(
+        self, owner: str, ttl: float | None = None, hold_limit: float | None = None
+    ) -> None:
         self.owner = owner
         self.ttl = ttl if ttl is not None else settings.KAIROS_CLAIM_TTL
+        self.hold_limit = hold_limit if hold_limit is not None else default_hold_limit()
+        self._renew_until = time.monotonic() + self.hold_limit
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._dropped: set[int] = set()
@@ -158,6 +167,9 @@ class LeaseKeeper:
         self._dropped.add(publication_id)
 
     def renew(self) -> int:
+        """Extend this owner's live claims by a lease; 0 once the hold limit has passed."""
+        if time.monotonic() >= self._renew_until:
+            return 0
         now = timezone.now()
         return (
             Publication.objects.filter(status=P.PUBLISHING, claimed_by=self.owner)
@@ -168,6 +180,14 @@ class LeaseKeeper:
     def _run(self) -> None:
         try:
             while not self._stop.wait(self.ttl / 3):
+                if time.monotonic() >= self._renew_until:
+                    logger.error(
+                        "%s has held its claims for %.0f s (the task time-out): no longer "
+                        "renewing them, recovery will hand them on",
+                        self.owner,
+                        self.hold_limit,
+                    )
+                    return
                 try:
                     self.renew()
                 except Exception:  # the database is away: the next renewal may work
@@ -175,6 +195,12 @@ class LeaseKeeper:
                     connection.close()
         finally:
             connection.close()
+
+
+def default_hold_limit() -> float:
+    """The django-q2 task time-out: the longest a drain's claims may be kept alive."""
+    timeout = settings.Q_CLUSTER.get("timeout")
+    return float(timeout) if timeout and timeout > 0 else 3600.0
 
 
 def recover_lapsed_claims(now: datetime | None = None, limit: int = 500) -> int:

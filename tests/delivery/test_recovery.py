@@ -77,6 +77,50 @@ def test_a_renewed_lease_is_not_recovered(brand, actor) -> None:
     assert Publication.objects.get(pk=publication.pk).status == P.PUBLISHING
 
 
+def test_a_keeper_past_its_hold_limit_stops_renewing_so_recovery_takes_over(brand, actor) -> None:
+    # A worker whose delivery thread hangs while its lease thread lives must not keep the row
+    # publishing for ever: renewal ends with the task time-out.
+    publication = scheduled_item(brand, actor).publications.get()
+    claimed_by("hung", publication, started=True)
+    assert claims.LeaseKeeper("hung", ttl=60, hold_limit=0).renew() == 0
+    assert claims.recover_lapsed_claims(now=lapse()) == 1
+    assert Publication.objects.get(pk=publication.pk).status == P.PENDING
+
+
+def test_the_hold_limit_is_the_task_time_out(settings) -> None:
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 45}
+    assert claims.LeaseKeeper("x").hold_limit == 45
+
+
+def test_an_attempt_never_starts_on_a_claim_that_lapsed_and_went_to_another_worker(
+    brand, actor, sandbox_dir
+) -> None:
+    # The slow worker claimed the row, then stalled (a database restart) past its lease;
+    # recovery gave the row to another worker. The slow one must not send it as well.
+    publication = scheduled_item(brand, actor).publications.get()
+    slow = claimed_by("slow", publication)
+    assert claims.recover_lapsed_claims(now=lapse()) == 1
+    assert claimed_by("other", publication) is not None
+
+    report = attempt.deliver_claimed(slow, worker="slow")
+
+    assert report.outcome == attempt.CLAIM_LOST
+    assert not publication.attempt_log.exists()
+    assert sandbox_posts(sandbox_dir) == []
+    row = Publication.objects.get(pk=publication.pk)
+    assert (row.status, row.claimed_by, row.attempts) == (P.PUBLISHING, "other", 0)
+
+
+def test_an_attempt_starts_with_a_full_lease_ahead(brand, actor) -> None:
+    publication = scheduled_item(brand, actor).publications.get()
+    claimed = claimed_by("worker", publication)
+    Publication.objects.filter(pk=publication.pk).update(claim_expires_at=timezone.now())
+    opened = attempt.start_attempt(claimed, "worker", timezone.now())
+    assert opened is not None and opened.number == 1
+    row = Publication.objects.get(pk=publication.pk)
+    assert row.claim_expires_at > timezone.now() + claims.claim_ttl() - timedelta(seconds=5)
+
+
 def test_one_bad_publication_does_not_drop_its_batch_mates(
     brand, actor, monkeypatch, sandbox_dir
 ) -> None:
