@@ -15,6 +15,7 @@ from typing import Any
 
 import django_filters as df
 from django import forms
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -118,12 +119,35 @@ class InstantFilter(df.IsoDateTimeFilter):
     field_class = InstantFormField
 
 
+#: How a model's rows reach their workspace, tried in order, for id filters built by DRF.
+WORKSPACE_PATHS = ("workspace", "brand__workspace", "experiment__workspace")
+
+
+def workspace_choices(queryset: QuerySet, workspace: Any) -> QuerySet:
+    """The rows of ``queryset`` this workspace may name in a filter (events: its own and the
+    shared library's). Without a workspace, none."""
+    model = queryset.model
+    if workspace is None:
+        return queryset.none()
+    if model is Event:
+        return Event.objects.visible_to(workspace)
+    names = {field.name for field in model._meta.get_fields()}
+    for path in WORKSPACE_PATHS:
+        if path.split("__")[0] in names:
+            return queryset.filter(**{path: workspace})
+    raise ImproperlyConfigured(f"{model.__name__} ids cannot be filtered: no path to a workspace")
+
+
 class KairosFilterSet(df.FilterSet):
     """The base of every FilterSet (including those DRF builds from ``filterset_fields``).
 
     An empty value (``?scheduled_before=``) is refused for every filter that is not free text:
     django-filter read it as "no filter", while the schema (a date-time, an id, one of a list)
     does not allow an empty string.
+
+    An id filter that a FilterSet did not scope itself (those built from ``filterset_fields``)
+    is scoped here: another workspace's id is "not one of the available choices", exactly like
+    an id that does not exist, so a filter cannot tell whether a foreign row exists.
     """
 
     FILTER_DEFAULTS = {
@@ -131,6 +155,14 @@ class KairosFilterSet(df.FilterSet):
         models.BooleanField: {"filter_class": StrictBooleanFilter},
         models.DateTimeField: {"filter_class": InstantFilter},
     }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        workspace = getattr(self.request, "workspace", None)
+        for flt in self.filters.values():
+            chosen = getattr(flt, "queryset", None)
+            if isinstance(chosen, QuerySet):
+                flt.queryset = workspace_choices(chosen, workspace)
 
     def _blank_parameters(self) -> list[str]:
         getlist = getattr(self.data, "getlist", None)

@@ -14,6 +14,7 @@ from django.forms.models import model_to_dict
 from django.urls import reverse
 
 from calendar_app.models import ApiToken, Role
+from tests import factories as f
 from tests.api.conftest import ROUTES, World, call, token_client, url_for
 
 
@@ -105,3 +106,82 @@ def test_session_user_sees_only_their_memberships(world, other_world):
     url = reverse("api:brand-list", kwargs={"workspace_slug": other_world.workspace.slug})
     assert client.get(url).status_code == 404
     assert ApiToken.objects.count() == 2  # the worlds' own keys only: session auth issues none
+
+
+def _package_list_routes() -> list[tuple[str, type]]:
+    """(basename, viewset) of every list endpoint directly under a workspace, packages included."""
+    from calendar_app.api.urls import workspace_router
+    from calendar_app.approvals.api import approvals_router
+    from calendar_app.audiences.api import audience_router
+    from calendar_app.crisis.api import crisis_router
+    from calendar_app.moments.api import moments_router
+
+    routers = (workspace_router, approvals_router, audience_router, crisis_router, moments_router)
+    return [
+        (basename, viewset)
+        for router in routers
+        for _prefix, viewset, basename in router.registry
+        if hasattr(viewset, "list")
+    ]
+
+
+def _id_filters(viewset) -> list[tuple[str, type]]:
+    """The list endpoint's filters that take an id, with the model the id names."""
+    from django_filters import ModelChoiceFilter, ModelMultipleChoiceFilter
+
+    from calendar_app.api.filters import KairosFilterBackend
+
+    model = getattr(viewset, "model", None) or viewset.queryset.model
+    filterset = KairosFilterBackend().get_filterset_class(viewset(), model.objects.all())
+    if filterset is None:
+        return []
+    found = []
+    for name, flt in filterset.base_filters.items():
+        if isinstance(flt, ModelChoiceFilter | ModelMultipleChoiceFilter):
+            chosen = flt.queryset(None) if callable(flt.queryset) else flt.queryset
+            found.append((name, chosen.model))
+    return found
+
+
+ID_FILTERS = [
+    (basename, name, model)
+    for basename, viewset in _package_list_routes()
+    for name, model in _id_filters(viewset)
+]
+
+
+def _row_of(model: type, world: World) -> Any:
+    """A row of ``model`` in the world's workspace: the world's own, or one made for the test."""
+    from calendar_app.audiences.models import AudienceList
+    from calendar_app.crisis.models import Playbook
+
+    for obj in world.objects.values():
+        if isinstance(obj, model):
+            return obj
+    if model is Playbook:
+        return f.PlaybookFactory(workspace=world.workspace)
+    if model is AudienceList:
+        return AudienceList.objects.create(
+            workspace=world.workspace, brand=world["brand"], name="Newsletter"
+        )
+    return None
+
+
+@pytest.mark.parametrize(
+    ("basename", "name", "model"), ID_FILTERS, ids=lambda v: getattr(v, "__name__", v)
+)
+def test_a_foreign_id_in_a_filter_is_refused_like_an_unknown_one(
+    basename, name, model, world, other_world
+):
+    """``?brand=<another workspace's brand>`` must not answer an empty page (which tells the
+    caller the row exists) while an unknown id answers 400: both are a 400 on the parameter."""
+    foreign = _row_of(model, other_world)
+    assert foreign is not None, f"the other world has no {model.__name__}"
+    client = token_client(world.workspace, Role.ADMIN)
+    url = reverse(f"api:{basename}-list", kwargs={"workspace_slug": world.workspace.slug})
+    unknown = client.get(url, {name: 2_000_000_000})
+    response = client.get(url, {name: foreign.pk})
+    assert unknown.status_code == 400, (basename, name, unknown.content)
+    assert response.status_code == 400, (basename, name, response.content)
+    assert unknown.json()["code"] == response.json()["code"]
+    assert name in str(response.json()), response.json()
