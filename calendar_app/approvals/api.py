@@ -278,6 +278,13 @@ class _ItemNested(AtomicMixin, WorkspaceScopedMixin, viewsets.GenericViewSet):
             )
         return self._item
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """The item is found (or 404) right after the role check, before the body is read: an
+        unknown or foreign item answers 404 whatever was sent."""
+        super().initial(request, *args, **kwargs)
+        if not getattr(self, "swagger_fake_view", False):
+            self.item()
+
 
 class ApprovalProgressViewSet(_ItemNested, mixins.ListModelMixin):
     """Where the item's current version stands in its brand's chain."""

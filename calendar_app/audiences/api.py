@@ -178,10 +178,26 @@ class AudienceSendSerializer(KairosModelSerializer):
         return {state: getattr(send, f"n_{state}", 0) for state in RecipientState.values}
 
     def get_sent_per_variant(self, send: AudienceSend) -> dict[str, int]:
-        rows = SendRecipient.objects.filter(
-            send=send, state=RecipientState.SENT, variant_key__isnull=False
+        counted = self.context.get("sent_per_variant")
+        if counted is not None:  # a page counted at once (the list)
+            return counted.get(send.pk, {})
+        return sent_per_variant([send.pk]).get(send.pk, {})
+
+
+def sent_per_variant(send_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Recipients sent per variant for each of these sends, in one query."""
+    counted: dict[int, dict[str, int]] = {}
+    rows = (
+        SendRecipient.objects.filter(
+            send_id__in=send_ids, state=RecipientState.SENT, variant_key__isnull=False
         )
-        return dict(rows.values_list("variant_key").annotate(n=Count("id")).order_by())
+        .values_list("send_id", "variant_key")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for send_id, variant_key, n in rows:
+        counted.setdefault(send_id, {})[variant_key] = n
+    return counted
 
 
 class FeedbackSerializer(KairosSerializer):
@@ -290,6 +306,12 @@ class _InAudience(WorkspaceScopedMixin):
                 raise Http404
             self._audience = cached
         return cached
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """The list is found (or 404) right after the role check, before the body is read: an
+        unknown or foreign list answers 404 whatever was sent."""
+        super().initial(request, *args, **kwargs)
+        self.audience()
 
 
 class SubscriberViewSet(
@@ -428,6 +450,16 @@ class AudienceSendViewSet(WorkspaceScopedMixin, viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["publication", "audience"]
     ordering_fields = ["created_at", "id"]
     ordering = ["-created_at", "-id"]
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """One query counts the page's sends per variant, whatever the page size."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        context = {
+            **self.get_serializer_context(),
+            "sent_per_variant": sent_per_variant([send.pk for send in page]),
+        }
+        data = AudienceSendSerializer(page, many=True, context=context).data
+        return self.get_paginated_response(data)
 
     def base_queryset(self) -> QuerySet:
         counts = {

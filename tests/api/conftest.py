@@ -15,7 +15,11 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from calendar_app.api.urls import variant_router, workspace_router
+from calendar_app.approvals.api import approvals_router, item_router
+from calendar_app.audiences.api import audience_router, subscriber_router
+from calendar_app.crisis.api import crisis_router
 from calendar_app.models import ApiToken, Membership, PublicationStatus, Role, Workspace
+from calendar_app.moments.api import moments_router
 from tests import factories as f
 
 
@@ -78,6 +82,7 @@ def build_world(workspace: Workspace) -> World:
     webhook_subscription, webhook_delivery = f.webhook_rows(workspace)
     medium = f.MediaAssetFactory(workspace=workspace)
     connection = f.oauth_flow(brand)
+    features = feature_rows(workspace, brand, channel, item, publication, template)
     return World(
         workspace,
         {
@@ -96,8 +101,75 @@ def build_world(workspace: Workspace) -> World:
             "webhook-delivery": webhook_delivery,
             "media": medium,
             "connection": connection,
+            **features,
         },
     )
+
+
+def feature_rows(workspace, brand, channel, item, publication, template) -> dict[str, Any]:
+    """One row of each feature package's resources (approvals, audiences, crisis, moments)."""
+    import uuid
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from calendar_app.approvals.models import ApprovalLink, Comment
+    from calendar_app.audiences.models import AudienceSend
+    from calendar_app.crisis.models import Activation
+    from tests.audiences.conftest import AudienceListFactory, SubscriberFactory
+
+    # The chain lives on a brand of its own: the world's items keep the one-step approval that
+    # the permission matrix expects.
+    chained = f.BrandFactory(workspace=workspace, name="Chained brand")
+    policy = f.ApprovalPolicyFactory(brand=chained, workspace=workspace, separate_duties=False)
+    step = f.ApprovalStepFactory(brand=chained, workspace=workspace)
+    link = ApprovalLink.objects.create(
+        workspace=workspace,
+        content_item=item,
+        version=item.version,
+        step=step,
+        name="Client",
+        email="client@example.com",
+        token_hash=uuid.uuid4().hex * 2,
+        prefix="world",
+        expires_at=timezone.now() + timedelta(days=1),
+        created_by_label="world",
+    )
+    comment = Comment.objects.create(
+        workspace=workspace,
+        content_item=item,
+        version=item.version,
+        author_label="world",
+        body="Hi",
+    )
+    audience = AudienceListFactory(brand=brand, workspace=workspace)
+    subscriber = SubscriberFactory(audience=audience)
+    send = AudienceSend.objects.create(
+        workspace=workspace, publication=publication, audience=audience, total=0
+    )
+    playbook = f.PlaybookFactory(workspace=workspace, brand=brand, holding_templates=[template])
+    activation = Activation.objects.create(
+        workspace=workspace,
+        playbook=playbook,
+        is_drill=True,
+        activated_by_label="world",
+        started_at=timezone.now(),
+        ended_at=timezone.now(),
+    )
+    moment = f.MomentFactory(workspace=workspace, brand=brand)
+    return {
+        "approval-policy": policy,
+        "approval-step": step,
+        "approval-link-api": link,
+        "content-item-approval-progress": step,
+        "content-item-comment": comment,
+        "audience": audience,
+        "subscriber": subscriber,
+        "audience-send": send,
+        "crisis-playbook": playbook,
+        "crisis": activation,
+        "moment": moment,
+    }
 
 
 @pytest.fixture
@@ -117,13 +189,15 @@ class RouteCase:
     method: str
     detail: bool
     url_name: str
+    #: URL keyword -> world basename of the parent row, for routes nested under one.
+    parents: tuple[tuple[str, str], ...] = ()
 
     @property
     def id(self) -> str:
         return f"{self.method} {self.basename}:{self.action}"
 
 
-def _routes(router, prefix_kwargs: tuple[str, ...]) -> list[RouteCase]:
+def _routes(router, parents: tuple[tuple[str, str], ...] = ()) -> list[RouteCase]:
     cases = []
     for _prefix, viewset, basename in router.registry:
         for route in router.get_routes(viewset):
@@ -131,20 +205,30 @@ def _routes(router, prefix_kwargs: tuple[str, ...]) -> list[RouteCase]:
                 if not hasattr(viewset, action):
                     continue
                 name = route.name.format(basename=basename)
-                cases.append(RouteCase(basename, action, method.upper(), route.detail, name))
+                cases.append(
+                    RouteCase(basename, action, method.upper(), route.detail, name, parents)
+                )
     return cases
 
 
-#: Every workspace-scoped endpoint the routers serve (the single source for generated tests).
-ROUTES: list[RouteCase] = _routes(workspace_router, ("workspace_slug",)) + _routes(
-    variant_router, ("workspace_slug", "experiment_pk")
+#: Every workspace-scoped endpoint the routers serve, the features' own routers included (the
+#: single source for the generated tenancy and permission tests).
+ROUTES: list[RouteCase] = (
+    _routes(workspace_router)
+    + _routes(variant_router, (("experiment_pk", "experiment"),))
+    + _routes(approvals_router)
+    + _routes(item_router, (("item_pk", "content-item"),))
+    + _routes(audience_router)
+    + _routes(subscriber_router, (("audience_pk", "audience"),))
+    + _routes(crisis_router)
+    + _routes(moments_router)
 )
 
 
 def url_for(case: RouteCase, world: World, slug: str | None = None) -> str:
     kwargs: dict[str, Any] = {"workspace_slug": slug or world.workspace.slug}
-    if case.basename == "variant":
-        kwargs["experiment_pk"] = world["experiment"].pk
+    for keyword, parent in case.parents:
+        kwargs[keyword] = world[parent].pk
     if case.detail:
         kwargs["pk"] = world[case.basename].pk
     return reverse(f"api:{case.url_name}", kwargs=kwargs)
@@ -165,4 +249,13 @@ def role_member_client(workspace: Workspace, role: str) -> APIClient:
     return client
 
 
-__all__ = ["ROUTES", "Membership", "RouteCase", "World", "build_world", "call", "url_for"]
+__all__ = [
+    "ROUTES",
+    "Membership",
+    "RouteCase",
+    "World",
+    "build_world",
+    "call",
+    "feature_rows",
+    "url_for",
+]

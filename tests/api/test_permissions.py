@@ -56,6 +56,26 @@ REQUIRED: dict[str, dict[str, str]] = {
     "webhook-delivery": {"list": AP, "retrieve": AP, "replay": AP},
     "media": CRUD_EDITOR,
     "connection": {"list": AD, "retrieve": AD, "create": AD},
+    # Feature packages (their own routers, same rules).
+    "approval-policy": CRUD_ADMIN,
+    "approval-step": CRUD_ADMIN,
+    "approval-link-api": {"list": E, "retrieve": E, "create": E},
+    "content-item-approval-progress": {"list": V},
+    "content-item-comment": {"list": V, "create": E},
+    "audience": {"list": V, "retrieve": V, "create": E, "update": E, "partial_update": E},
+    "subscriber": {"list": V, "retrieve": V, "create": E, "destroy": E},
+    "audience-send": READ,
+    "crisis-playbook": {
+        **READ,
+        "create": AP,
+        "update": AP,
+        "partial_update": AP,
+        "destroy": AP,
+        "activate": AP,
+        "drill": E,
+    },
+    "crisis": {**READ, "held": V, "resume": AP},
+    "moment": {**CRUD_EDITOR, "readiness": E, "fire": AP, "live": V, "report": V},
 }
 
 ROLES = [V, E, AP, AD]

@@ -7,9 +7,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from calendar_app.approvals.models import Comment
 from calendar_app.models import ApiToken, PublicationStatus, Role, WebhookAttempt
 from tests import factories as f
-from tests.api.conftest import ROUTES, World, token_client, url_for
+from tests.api.conftest import ROUTES, World, feature_rows, token_client, url_for
+from tests.audiences.conftest import SubscriberFactory
 
 
 def add_rows(basename: str, world: World, n: int) -> None:
@@ -61,11 +63,41 @@ def add_rows(basename: str, world: World, n: int) -> None:
             f.MediaAssetFactory(workspace=ws)
         elif basename == "connection":
             f.oauth_flow(f.BrandFactory(workspace=ws))
+        elif basename == "content-item-comment":
+            Comment.objects.create(
+                workspace=ws,
+                content_item=world["content-item"],
+                version=1,
+                author_label=f"member {i}",
+                body=f"@nobody {i}",
+            )
+        elif basename == "subscriber":
+            SubscriberFactory(audience=world["audience"])
+        elif basename in FEATURE_BASENAMES:
+            other = f.BrandFactory(workspace=ws)
+            channel = f.ChannelFactory(brand=other, workspace=ws)
+            item = f.ContentItemFactory(workspace=ws, brand=other, channels=[channel])
+            publication = f.PublicationFactory(content_item=item, channel=channel, workspace=ws)
+            template = f.ReactiveTemplateFactory(workspace=ws, brand=other, channels=[channel])
+            feature_rows(ws, other, channel, item, publication, template)
         else:  # pragma: no cover - a new list endpoint must be taught here
             raise AssertionError(f"teach add_rows about {basename}")
 
 
-LISTS = [c for c in ROUTES if c.action == "list"]
+#: Feature resources whose rows come from ``feature_rows`` (one of each per call).
+FEATURE_BASENAMES = {
+    "approval-policy",
+    "approval-step",
+    "approval-link-api",
+    "audience",
+    "audience-send",
+    "crisis-playbook",
+    "crisis",
+    "moment",
+}
+
+#: Every list, except the item's approval progress: its length is the brand's chain, not rows.
+LISTS = [c for c in ROUTES if c.action == "list" and c.basename != "content-item-approval-progress"]
 
 
 def count_queries(client, url: str) -> int:
