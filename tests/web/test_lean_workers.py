@@ -3,7 +3,8 @@
 A worker that imports them at start carries ~190,000 more objects, and every full garbage
 collection during a request walks them (about 80 ms each, the p99 of every list). So a fresh
 process that loads the WSGI application and the whole URLconf, then serves the requests of the
-hot paths (lists, detail, the calendar, a tracked-link redirect), must not have imported any of
+hot paths (lists, detail, the calendar, a tracked-link redirect) and loads every network
+plugin, must not have imported any of
 them. Then an experiment's analysis in the same process does load them: the laziness is real, not
 a module that was deleted.
 """
@@ -88,6 +89,8 @@ for path, query in paths:
     seen = []
     body = b"".join(application(environ, lambda status, headers: seen.append(status)))
     statuses.append([path, seen[0], len(body)])
+from calendar_app.plugins_runtime import get_plugins
+get_plugins()  # a web worker loads every plugin to validate posts
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
 from calendar_app.experiments import analyse_experiment  # the place analysis runs
 import calendar_app.analysis as analysis
