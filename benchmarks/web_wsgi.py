@@ -1,8 +1,10 @@
-"""WSGI application of the benchmark's web server (``gunicorn benchmarks.web_wsgi``)."""
+"""WSGI application of the benchmark's web server (``gunicorn benchmarks.web_wsgi``): the
+project's own entry point (``config.wsgi``, loaded whole and frozen) with the benchmark's URLs."""
 
 import os
 
-from django.core.wsgi import get_wsgi_application
-
 os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.web_settings"
-application = get_wsgi_application()
+
+from config.wsgi import application
+
+__all__ = ["application"]
