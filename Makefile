@@ -37,11 +37,11 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## benchmark: every suite on SQLite, then delivery, chaos and crisis on a throwaway PostgreSQL + Redis;
+## benchmark: every suite on SQLite, then delivery, chaos, crisis and api on a throwaway PostgreSQL + Redis;
 ## the figures are printed as JSON and saved in benchmarks/results/
 benchmark: $(VENV)/.installed
 	$(BIN)/python -m benchmarks --save
-	bash .ci/services.sh sh -c '$(BIN)/python -m benchmarks delivery chaos crisis --save \
+	bash .ci/services.sh sh -c '$(BIN)/python -m benchmarks delivery chaos crisis api --save \
 	  --label postgresql-redis --database-url "$$KAIROS_SERVICES_DATABASE_URL" \
 	  --redis-url "$$KAIROS_SERVICES_REDIS_URL"'
 

@@ -1,25 +1,42 @@
-"""API figures with a realistic volume: 100,000 content items and 1,000 events in one workspace.
+"""API figures with a realistic volume, measured from outside: 100,000 content items and 1,000
+events in one workspace, served by gunicorn (4 sync workers) to 8 concurrent clients.
 
-Requests go through Django's test ``Client`` in this process, with a real API token
-(``ApiToken.issue``) in the ``Authorization`` header, so authentication, permissions, throttling,
-serialization and pagination all run; only the HTTP server is left out. For each scenario:
-latency (p50, p90, p99 in milliseconds) over N requests after a short warm-up, and the SQL queries
-each request ran (``CaptureQueriesContext``).
+For each scenario the same server also serves a *bare* Django view (constant JSON, same
+middleware) for the same time, just before it, so every figure comes with its ratio to what the
+server and machine allow: ``throughput_vs_bare``. Clients are separate processes, each opening a
+connection per request (sync workers do not keep connections alive); latency is measured per
+request from the client (p50, p90, p99 in milliseconds). The SQL queries of each request are
+counted in this process with Django's test client (``CaptureQueriesContext``), with a real API
+token, so authentication, permissions, serialization and pagination all run.
 
-* ``calendar_brand_month``: ``GET calendar/?brand=…`` for one month of one brand.
-* ``calendar_workspace_month``: the same month for the whole workspace (every brand).
-* ``content_items_first_page`` / ``content_items_deep_page``: the content item list (cursor
-  pagination, 50 a page), its first page and a page reached by following ``next`` many times.
+Scenarios (the targets of issue 16 are checked and reported in ``targets``):
 
-``--quick`` seeds 5,000 items and 100 events. The seed uses ``bulk_create`` in batches.
+* ``calendar_brand_month`` / ``calendar_workspace_month``: ``GET calendar/`` for May, one brand
+  or every brand, first page of 100;
+* ``content_items_first_page`` / ``content_items_deep_page``: the cursor-paginated list, its
+  first page and a page reached by following ``next`` 150 times;
+* ``content_item_detail``; ``tracked_redirect``: ``GET /r/<code>`` (records a click, 302).
+
+After the run each worker reports the objects its garbage collector tracks and whether a heavy
+scientific library was imported (``bench/worker/``). ``--quick`` seeds 5,000 items and 100 events
+and measures 2 s per scenario instead of 8.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
+import multiprocessing
+import os
 import random
+import signal
+import socket
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -29,40 +46,6 @@ from benchmarks.stats import self_peak_rss_mib, summary
 YEAR_START = datetime(2027, 1, 1, tzinfo=UTC)
 BRAND_ZONES = ("Europe/Paris", "America/New_York", "UTC", "Asia/Tokyo", "Europe/London")
 MONTH = ("2027-05-01", "2027-05-31")  # dates: the whole of May in the brand's zone / UTC
-
-
-# --- URLs: the project's, plus the calendar route if config/urls.py does not serve it yet ------
-
-
-def _calendar_urlconf() -> str | None:
-    """``None`` when the project serves the calendar, else this module (see ``urlpatterns``)."""
-    from django.urls import Resolver404, resolve
-
-    try:
-        resolve("/api/v1/workspaces/x/calendar/")
-        return None
-    except Resolver404:
-        return __name__
-
-
-def __getattr__(name: str):
-    # Built lazily (needs Django set up): used only as ROOT_URLCONF when the calendar route is
-    # not wired into config/urls.py yet.
-    if name == "urlpatterns":
-        from django.urls import path
-
-        from calendar_app.api.views.calendar import CalendarView
-        from config.urls import urlpatterns as project
-
-        return [
-            path(
-                "api/v1/workspaces/<slug:workspace_slug>/calendar/",
-                CalendarView.as_view(),
-                name="bench-calendar",
-            ),
-            *project,
-        ]
-    raise AttributeError(name)
 
 
 # --- seed -------------------------------------------------------------------------------------
@@ -84,6 +67,7 @@ def seed(items: int, events: int, *, brands: int = 5, rng: random.Random) -> dic
         PublicationStatus,
         ReactiveTemplate,
         Role,
+        TrackedLink,
         Workspace,
     )
     from calendar_app.recurrence import last_occurrence_end
@@ -193,10 +177,16 @@ def seed(items: int, events: int, *, brands: int = 5, rng: random.Random) -> dic
         for i in range(50)
     )
     _, clear = ApiToken.issue(workspace=workspace, name="bench", role=Role.VIEWER)
+    publication = Publication.objects.filter(workspace=workspace).order_by("pk").first()
+    link = TrackedLink.objects.create(
+        workspace=workspace, publication=publication, target_url="https://example.com/offer"
+    )
     return {
         "workspace": workspace,
         "brand": made_brands[0],
         "token": clear,
+        "item": publication.content_item_id,
+        "code": link.code,
         "seconds": round(time.monotonic() - started, 1),
         "counts": {
             "content_items": ContentItem.objects.filter(workspace=workspace).count(),
@@ -209,29 +199,190 @@ def seed(items: int, events: int, *, brands: int = 5, rng: random.Random) -> dic
     }
 
 
-# --- measure ----------------------------------------------------------------------------------
+# --- measure ----------------------------------------------------------------------------------------
+
+WORKERS = 4
+CLIENTS = 8
 
 
-def measure(client, url: str, params: dict | None, requests: int, warmup: int = 3) -> dict:
-    for _ in range(warmup):
-        response = client.get(url, params)
-        assert response.status_code == 200, (url, response.status_code, response.content[:500])
-    latencies, queries = [], []
-    for _ in range(requests):
-        with CaptureQueriesContext(connection) as captured:
-            began = time.perf_counter()
-            response = client.get(url, params)
-            latencies.append((time.perf_counter() - began) * 1000)
-        assert response.status_code == 200, response.content[:500]
-        queries.append(len(captured))
-    body = response.json()
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """gunicorn with ``WORKERS`` sync workers on a free port, serving ``benchmarks.web_wsgi``."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.port = _free_port()
+        self.log = open(scratch / "gunicorn.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "benchmarks.web_wsgi:application",
+                "--workers",
+                str(WORKERS),
+                "--worker-class",
+                "sync",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--backlog",
+                "256",
+                "--log-level",
+                "warning",
+            ],
+            cwd=Path(__file__).resolve().parent.parent,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.web_settings"},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if _get(self.port, "/bench/bare/", {})[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gunicorn did not start; see gunicorn.log in the scratch directory")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+def _get(port: int, path: str, headers: dict) -> tuple[int, bytes]:
+    connection_ = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection_.request("GET", path, headers=headers)
+        response = connection_.getresponse()
+        return response.status, response.read()
+    finally:
+        connection_.close()
+
+
+def _client(port: int, path: str, headers: dict, until: float, results) -> None:
+    """One client process: requests one after another until ``until`` (monotonic)."""
+    latencies, statuses = [], {}
+    while time.monotonic() < until:
+        began = time.perf_counter()
+        try:
+            status, _ = _get(port, path, headers)
+        except OSError as exc:
+            status = type(exc).__name__
+        latencies.append((time.perf_counter() - began) * 1000)
+        statuses[status] = statuses.get(status, 0) + 1
+    results.put((latencies, statuses, time.monotonic()))
+
+
+def load(port: int, path: str, headers: dict, seconds: float) -> dict:
+    """``CLIENTS`` processes hitting ``path`` for ``seconds``: throughput and latency."""
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    began = time.monotonic()
+    until = began + seconds
+    clients = [
+        context.Process(target=_client, args=(port, path, headers, until, results))
+        for _ in range(CLIENTS)
+    ]
+    for client in clients:
+        client.start()
+    gathered = [results.get(timeout=seconds + 120) for _ in clients]
+    for client in clients:
+        client.join()
+    latencies = [ms for got in gathered for ms in got[0]]
+    statuses: dict = {}
+    for got in gathered:
+        for status, n in got[1].items():
+            statuses[str(status)] = statuses.get(str(status), 0) + n
+    elapsed = max(got[2] for got in gathered) - began
     return {
+        "requests": len(latencies),
+        "throughput_per_s": round(len(latencies) / elapsed, 1),
         "latency_ms": summary(latencies, unit="ms", digits=1),
-        "sql_queries_per_request": {"min": min(queries), "max": max(queries)},
-        "rows_in_range": body.get("count"),
-        "rows_on_page": len(body.get("results", [])),
-        "response_kib": round(len(response.content) / 1024, 1),
+        "statuses": statuses,
     }
+
+
+def queries_of(client, path: str) -> int:
+    """SQL queries of one request, counted in this process (the server's code, same database)."""
+    client.get(path)  # warm: the token's once-a-minute last_used_at write, caches
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    assert response.status_code in (200, 302), (path, response.status_code)
+    return len(captured)
+
+
+def scenario(port: int, path: str, headers: dict, seconds: float) -> dict:
+    """The bare view, then ``path``, for the same time each: figures and their ratio."""
+    load(port, path, headers, min(1.0, seconds / 4))  # warm every worker on this path
+    bare = load(port, "/bench/bare/", {}, seconds)
+    measured = load(port, path, headers, seconds)
+    latency = measured["latency_ms"]
+    return {
+        **measured,
+        "bare_throughput_per_s": bare["throughput_per_s"],
+        "bare_latency_ms": {k: bare["latency_ms"][k] for k in ("p50", "p99")},
+        "throughput_vs_bare": round(measured["throughput_per_s"] / bare["throughput_per_s"], 3),
+        "p99_over_p50": round(latency["p99"] / latency["p50"], 2),
+    }
+
+
+def _targets(results: dict) -> dict:
+    """Issue 16's targets, each with the figure it is about and whether it holds."""
+
+    def held(name: str, figure: str, value: float, limit: float, at_least: bool) -> dict:
+        ok = value >= limit if at_least else value < limit
+        return {"scenario": name, "figure": figure, "value": value, "target": limit, "met": ok}
+
+    checks = [
+        held(
+            "calendar_brand_month",
+            "p99_ms",
+            results["calendar_brand_month"]["latency_ms"]["p99"],
+            50,
+            False,
+        ),
+        held(
+            "calendar_brand_month",
+            "throughput_vs_bare",
+            results["calendar_brand_month"]["throughput_vs_bare"],
+            0.10,
+            True,
+        ),
+        held(
+            "calendar_workspace_month",
+            "p99_ms",
+            results["calendar_workspace_month"]["latency_ms"]["p99"],
+            150,
+            False,
+        ),
+    ]
+    for name in ("content_items_first_page", "content_items_deep_page", "content_item_detail"):
+        checks.append(
+            held(name, "throughput_vs_bare", results[name]["throughput_vs_bare"], 0.25, True)
+        )
+        checks.append(held(name, "p99_over_p50", results[name]["p99_over_p50"], 3.0, False))
+    checks.append(
+        held(
+            "tracked_redirect",
+            "throughput_vs_bare",
+            results["tracked_redirect"]["throughput_vs_bare"],
+            0.50,
+            True,
+        )
+    )
+    return {"all_met": all(c["met"] for c in checks), "checks": checks}
 
 
 def _explain(workspace, brand) -> dict:
@@ -260,47 +411,60 @@ def _explain(workspace, brand) -> dict:
 
 
 def run(*, quick: bool, scratch: Path) -> dict:
-    from django.conf import settings
     from django.test import Client, override_settings
 
     items, events = (5_000, 100) if quick else (100_000, 1_000)
-    requests = 20 if quick else 50
+    seconds = 2.0 if quick else 8.0
     world = seed(items, events, rng=random.Random(20270501))
     workspace, brand = world["workspace"], world["brand"]
-    client = Client(HTTP_AUTHORIZATION=f"Token {world['token']}")
+    auth = {"Authorization": f"Token {world['token']}"}
     base = f"/api/v1/workspaces/{workspace.slug}"
-    urlconf = _calendar_urlconf()
-    results: dict = {
-        "seed": {"seconds": world["seconds"], **world["counts"]},
-        "requests_per_scenario": requests,
-        "transport": "django.test.Client in-process, real API token",
-        "calendar_route": "config.urls" if urlconf is None else "benchmarks.api (not wired yet)",
+    month = f"start={MONTH[0]}&end={MONTH[1]}&page_size=100"
+    paths = {
+        "calendar_brand_month": f"{base}/calendar/?{month}&brand={brand.pk}",
+        "calendar_workspace_month": f"{base}/calendar/?{month}&tz=Europe/Paris",
+        "content_items_first_page": f"{base}/content-items/",
+        "content_items_deep_page": None,  # found below by following ``next``
+        "content_item_detail": f"{base}/content-items/{world['item']}/",
+        "tracked_redirect": f"/r/{world['code']}",
     }
-    calendar_params = {"start": MONTH[0], "end": MONTH[1], "page_size": 100}
-    with override_settings(
-        ROOT_URLCONF=urlconf or "config.urls",
-        REST_FRAMEWORK={
-            **settings.REST_FRAMEWORK,
-            "DEFAULT_THROTTLE_RATES": {"api_key": "1000000/minute"},
-        },
-    ):
-        results["calendar_brand_month"] = measure(
-            client, f"{base}/calendar/", {**calendar_params, "brand": brand.pk}, requests
-        )
-        results["calendar_workspace_month"] = measure(
-            client, f"{base}/calendar/", {**calendar_params, "tz": "Europe/Paris"}, requests
-        )
-        results["content_items_first_page"] = measure(
-            client, f"{base}/content-items/", None, requests
-        )
-        depth = 20 if quick else 200
-        url = f"{base}/content-items/"
+    client = Client(HTTP_AUTHORIZATION=auth["Authorization"])
+    depth = 15 if quick else 150
+    with override_settings(ROOT_URLCONF="benchmarks.web"):
+        url = paths["content_items_first_page"]
         for _ in range(depth):
             url = client.get(url).json()["next"]
-        results["content_items_deep_page"] = {
-            "pages_deep": depth,
-            **measure(client, url, None, requests),
+        parts = urlsplit(url)
+        paths["content_items_deep_page"] = f"{parts.path}?{parts.query}"
+        queries = {name: queries_of(client, path) for name, path in paths.items()}
+        rows = {
+            name: client.get(paths[name]).json()
+            for name in ("calendar_brand_month", "calendar_workspace_month")
         }
+    results: dict = {
+        "seed": {"seconds": world["seconds"], **world["counts"]},
+        "server": f"gunicorn, {WORKERS} sync workers, 127.0.0.1",
+        "clients": f"{CLIENTS} processes, one connection per request",
+        "seconds_per_scenario": seconds,
+    }
+    server = Server(scratch)
+    try:
+        for name, path in paths.items():
+            results[name] = {
+                "sql_queries_per_request": queries[name],
+                **scenario(server.port, path, auth, seconds),
+            }
+            if name in rows:
+                results[name]["rows_in_range"] = rows[name]["count"]
+                results[name]["rows_on_page"] = len(rows[name]["results"])
+            if name == "content_items_deep_page":
+                results[name]["pages_deep"] = depth
+        results["workers_after_run"] = [
+            json.loads(_get(server.port, "/bench/worker/", {})[1]) for _ in range(WORKERS * 2)
+        ]
+    finally:
+        server.stop()
+    results["targets"] = _targets(results)
     results["query_plans"] = _explain(workspace, brand)
     results["peak_rss_mib"] = self_peak_rss_mib()
     return results

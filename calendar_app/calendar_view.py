@@ -1,36 +1,59 @@
 """Everything on a brand's or a workspace's calendar between two instants.
 
-A pure-ish domain service (no HTTP): :func:`calendar_entries` reads the rows overlapping a range
-with a fixed number of queries — events (recurrences expanded in each event's own zone), content
-items scheduled or published in the range, and reactive templates whose validity window overlaps
-it — and returns one sorted list of :class:`CalendarEntry`.
+A pure-ish domain service (no HTTP). Two entry points:
 
-Entries are computed whole and then paginated by the caller: what bounds the work is the range,
-never longer than :data:`MAX_RANGE` (100 days). Every query is a time-range query on an index:
-``event_time_range`` / ``event_workspace_start`` for events, ``content_ws_status_sched`` /
-``content_brand_scheduled`` for content items, ``template_validity`` for templates.
+* :func:`calendar_page` serves the API: one page of the sorted entries and their total count,
+  at a cost bounded by the page asked for, not by the rows in the range. Content items and
+  reactive templates are sorted, counted and sliced *in the database* (one ``UNION ALL`` ordered
+  by the entries' sort key, ``LIMIT``/``OFFSET``); only the page's rows are turned into entries,
+  with their details (channel count, brand name) read for those rows alone. Events are expanded in
+  Python (a rule is not SQL), within the request's :class:`~calendar_app.recurrence.ExpansionBudget`
+  — a bounded window — and merged with the database's slice (:func:`_merge_page`).
+* :func:`calendar_entries` returns every entry of the range at once (tests, small exports).
 
-The queries, whatever the number of entries:
+Every query is a time-range query on an index: ``event_time_range`` / ``event_workspace_start``
+for events, ``content_ws_status_sched`` / ``content_brand_scheduled`` for content items,
+``template_validity`` for templates.
+
+A content item is placed at ``scheduled_at`` (``scheduled``/``publishing``), or, once published
+(``published``/``partly_failed``), at its first publication time, unless it went out more than
+:data:`PUBLISHED_LATE_SLACK` after its slot (then at its slot). The same rule is written twice,
+in Python (:func:`_content`) and in SQL (:func:`_content_keys`); the tests hold them equal.
+In SQL each status group is its own branch of the ``UNION ALL``, so each is one index range.
+
+:func:`calendar_entries` runs these queries, whatever the number of entries:
 
 1. events overlapping the range (the shared library plus the workspace's own);
 2. with a brand: that brand's fit rows for those events;
 3. content items scheduled (``scheduled``/``publishing``) in the range, with their channel count;
 4. content items published (``published``/``partly_failed``) near the range, with their first
-   publication time (they are placed at that time, or at ``scheduled_at`` when no publication
-   recorded one; a post sent more than :data:`PUBLISHED_LATE_SLACK` after its slot is placed at
-   its slot);
+   publication time;
 5. active reactive templates whose validity window overlaps the range.
+
+:func:`calendar_page` runs 1 and 2, then one count and one slice of the sorted keys, then the
+details of the content items and templates on the page (at most two more).
 """
 
 from __future__ import annotations
 
 import zoneinfo
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models import (
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from calendar_app.models import (
@@ -322,23 +345,19 @@ def _templates(
     zone: zoneinfo.ZoneInfo,
 ) -> list[CalendarEntry]:
     """Active templates with a validity window (at least one bound) overlapping the range."""
-    rows = ReactiveTemplate.objects.filter(workspace=workspace, is_active=True)
-    if brand is not None:
-        rows = rows.filter(brand=brand)
-    rows = (
-        rows.filter(Q(valid_from__isnull=False) | Q(valid_until__isnull=False))
-        .filter(Q(valid_from__isnull=True) | Q(valid_from__lt=end))
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=start))
-        .values_list(
-            "id",
-            "name",
-            "scenario",
-            "valid_from",
-            "valid_until",
-            "brand_id",
-            "brand__name",
-            "event_id",
-        )
+    return _template_entries(_active_templates(workspace, brand, start, end), zone)
+
+
+def _template_entries(rows: QuerySet, zone: zoneinfo.ZoneInfo) -> list[CalendarEntry]:
+    rows = rows.values_list(
+        "id",
+        "name",
+        "scenario",
+        "valid_from",
+        "valid_until",
+        "brand_id",
+        "brand__name",
+        "event_id",
     )
     return [
         CalendarEntry(
@@ -356,11 +375,229 @@ def _templates(
     ]
 
 
+# --- one page, paginated in the database -------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CalendarPage:
+    """One page of the sorted entries of a range, and how many entries the range holds."""
+
+    count: int
+    entries: list[CalendarEntry]
+
+
+def calendar_page(
+    workspace: Workspace,
+    *,
+    start: datetime,
+    end: datetime,
+    brand: Brand | None = None,
+    tz: str | zoneinfo.ZoneInfo | None = None,
+    kinds: Iterable[str] = KINDS,
+    offset: int = 0,
+    limit: int = 100,
+) -> CalendarPage:
+    """Entries ``offset`` to ``offset + limit`` of :func:`calendar_entries`, and their count.
+
+    The content items and templates of the range are counted and sliced by the database; the
+    events of the range (at most what the expansion budget allows) are merged in, so the work done
+    here is the page plus the bounded event window, whatever the number of rows in the range.
+    """
+    if brand is not None and brand.workspace_id != workspace.pk:
+        raise ValueError("The brand belongs to another workspace.")
+    if offset < 0 or limit < 1:
+        raise ValueError("offset must be 0 or more and limit 1 or more.")
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    zone = _zone(tz, brand)
+    kinds = set(kinds)
+    events = _events(workspace, brand, start, end, zone) if EVENT in kinds else []
+    events.sort(key=lambda entry: entry.sort_key(start))
+    keys = _row_keys(workspace, brand, start, end, kinds)
+    rows = keys.count() if keys is not None else 0
+    count = rows + len(events)
+    if offset >= count:
+        return CalendarPage(count, [])
+    # A row of the database's order sits at (its index) + (events sorting before it), so the
+    # page's rows lie within indexes [offset - len(events), offset + limit).
+    low = max(0, offset - len(events))
+    window = list(keys[low : offset + limit]) if keys is not None and low < rows else []
+    picked = _merge_page(events, window, low, offset, limit, start)
+    return CalendarPage(count, _entries_for(picked, zone))
+
+
+def _merge_page(
+    events: list[CalendarEntry],
+    window: list[tuple],
+    low: int,
+    offset: int,
+    limit: int,
+    range_start: datetime,
+) -> list[CalendarEntry | tuple]:
+    """The merged order's items at positions ``[offset, offset + limit)``.
+
+    ``window`` holds the database rows ``low, low + 1, …`` as ``(sort_at, rank, id)``; ``events``
+    are every event entry, sorted. The walk starts at the window's first row, whose position is
+    ``low`` plus the events before it, which is at most ``offset``.
+    """
+    event_keys = [entry.sort_key(range_start) for entry in events]
+    if low == 0 or not window:
+        position, e = low, 0 if low == 0 else len(events)
+    else:
+        e = bisect_left(event_keys, tuple(window[0]))
+        position = low + e
+    w, picked = 0, []
+    while position < offset + limit and (w < len(window) or e < len(events)):
+        if e < len(events) and (w >= len(window) or event_keys[e] < tuple(window[w])):
+            item: CalendarEntry | tuple = events[e]
+            e += 1
+        else:
+            item = window[w]
+            w += 1
+        if position >= offset:
+            picked.append(item)
+        position += 1
+    return picked
+
+
+_RANK_OF = {_KIND_RANK[CONTENT]: CONTENT, _KIND_RANK[TEMPLATE]: TEMPLATE}
+
+
+def _row_keys(
+    workspace: Workspace, brand: Brand | None, start: datetime, end: datetime, kinds: set[str]
+) -> QuerySet | None:
+    """``(sort_at, rank, id)`` of the range's content items and templates, in calendar order."""
+    parts = []
+    if CONTENT in kinds:
+        parts += _content_keys(workspace, brand, start, end)
+    if TEMPLATE in kinds:
+        parts.append(_template_keys(workspace, brand, start, end))
+    if not parts:
+        return None
+    keys = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:], all=True)
+    return keys.order_by("sort_at", "rank", "id")
+
+
+def _first_published_in_time() -> Subquery:
+    """SQL for the first publication time of a content item, if within
+    :data:`PUBLISHED_LATE_SLACK` of its slot (see the module docstring)."""
+    return Subquery(
+        Publication.objects.filter(
+            content_item_id=OuterRef("pk"),
+            published_at__isnull=False,
+            published_at__lte=OuterRef("scheduled_at") + PUBLISHED_LATE_SLACK,
+        )
+        .order_by("published_at")
+        .values("published_at")[:1],
+        output_field=DateTimeField(),
+    )
+
+
+def _content_keys(
+    workspace: Workspace, brand: Brand | None, start: datetime, end: datetime
+) -> list[QuerySet]:
+    """Two branches, each an index range: scheduled items sit at their slot; published ones at
+    their first publication in time, else their slot."""
+    base = ContentItem.objects.filter(workspace=workspace)
+    if brand is not None:
+        base = base.filter(brand=brand)
+    rank = Value(_KIND_RANK[CONTENT])
+    scheduled = (
+        base.filter(status__in=SCHEDULED_STATUSES, scheduled_at__gte=start, scheduled_at__lt=end)
+        .annotate(sort_at=F("scheduled_at"), rank=rank)
+        .order_by()
+        .values_list("sort_at", "rank", "id")
+    )
+    published = (
+        base.filter(
+            status__in=PUBLISHED_STATUSES,
+            scheduled_at__gte=start - PUBLISHED_LATE_SLACK,
+            scheduled_at__lt=end,
+        )
+        .annotate(
+            sort_at=Coalesce(
+                _first_published_in_time(), F("scheduled_at"), output_field=DateTimeField()
+            ),
+            rank=rank,
+        )
+        .filter(sort_at__gte=start, sort_at__lt=end)
+        .order_by()
+        .values_list("sort_at", "rank", "id")
+    )
+    return [scheduled, published]
+
+
+def _active_templates(
+    workspace: Workspace, brand: Brand | None, start: datetime, end: datetime
+) -> QuerySet:
+    rows = ReactiveTemplate.objects.filter(workspace=workspace, is_active=True)
+    if brand is not None:
+        rows = rows.filter(brand=brand)
+    return (
+        rows.filter(Q(valid_from__isnull=False) | Q(valid_until__isnull=False))
+        .filter(Q(valid_from__isnull=True) | Q(valid_from__lt=end))
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=start))
+    )
+
+
+def _template_keys(
+    workspace: Workspace, brand: Brand | None, start: datetime, end: datetime
+) -> QuerySet:
+    # A window open at the start sorts at the range's start, as in CalendarEntry.sort_key.
+    return (
+        _active_templates(workspace, brand, start, end)
+        .annotate(
+            sort_at=Coalesce(F("valid_from"), Value(start, output_field=DateTimeField())),
+            rank=Value(_KIND_RANK[TEMPLATE]),
+        )
+        .order_by()
+        .values_list("sort_at", "rank", "id")
+    )
+
+
+def _entries_for(
+    picked: list[CalendarEntry | tuple], zone: zoneinfo.ZoneInfo
+) -> list[CalendarEntry]:
+    """Turn the page's database keys into entries: details are read for the page's rows only."""
+    ids = {CONTENT: [], TEMPLATE: []}
+    for item in picked:
+        if isinstance(item, tuple):
+            ids[_RANK_OF[item[1]]].append(item[2])
+    details: dict[tuple[str, int], CalendarEntry] = {}
+    if ids[CONTENT]:
+        rows = (
+            ContentItem.objects.filter(pk__in=ids[CONTENT])
+            .order_by()
+            .annotate(channels_count=_channel_count())
+            .values_list(*_CONTENT_FIELDS, "channels_count")
+        )
+        for row in rows:
+            details[CONTENT, row[0]] = _content_entry(row, row[3], zone)
+    if ids[TEMPLATE]:
+        for entry in _template_entries(ReactiveTemplate.objects.filter(pk__in=ids[TEMPLATE]), zone):
+            details[TEMPLATE, entry.id] = entry
+    entries = []
+    for item in picked:
+        if isinstance(item, CalendarEntry):
+            entries.append(item)
+            continue
+        sort_at, rank, pk = item
+        entry = details.get((_RANK_OF[rank], pk))
+        if entry is None:  # deleted between the two queries
+            continue
+        if entry.kind == CONTENT:  # placed where the database placed it
+            entry.start = sort_at.astimezone(UTC)
+            entry.end = entry.start + CONTENT_DURATION
+        entries.append(entry)
+    return entries
+
+
 __all__ = [
     "KINDS",
     "MAX_RANGE",
     "MAX_RANGE_DAYS",
     "CalendarEntry",
+    "CalendarPage",
     "calendar_entries",
+    "calendar_page",
     "check_range",
 ]

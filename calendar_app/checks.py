@@ -51,6 +51,15 @@ def check_task_queue(app_configs, **kwargs) -> list:
     from calendar_app.delivery.policy import check_configuration
 
     problems.extend(Error(message, id="kairos.E006") for message in check_configuration())
+    if q.get("save_limit", 250) > 200:
+        problems.append(
+            Warning(
+                f"Q_CLUSTER save_limit is {q.get('save_limit', 250)}: django-q2 loads every kept "
+                "result to prune one after each task, which slows every task down.",
+                hint="Keep KAIROS_Q_SAVE_LIMIT at -1 (the default) or at most 200.",
+                id="kairos.W007",
+            )
+        )
     if not q.get("ack_failures"):
         problems.append(
             Error(

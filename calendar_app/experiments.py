@@ -53,7 +53,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
-from calendar_app.analysis import ArmCounts, MinimumDetectableEffect, StratumCounts, analyse
+from calendar_app.analysis.counts import ArmCounts, StratumCounts
 from calendar_app.models import (
     Brand,
     Click,
@@ -388,6 +388,9 @@ def analyse_experiment(experiment: Experiment, now: datetime | None = None) -> d
     variant is assigned per publication), so intervals are cluster-robust. Returns a JSON-ready dict:
     ``counts``, ``report`` (the analysis, or None when it cannot run) and ``decision``.
     """
+    # numpy and scipy load here, where analysis runs, never in a worker that only serves lists
+    from calendar_app.analysis import MinimumDetectableEffect, analyse
+
     now = now or timezone.now()
     counts = aggregate_counts(experiment)
     out: dict[str, Any] = {

@@ -52,6 +52,10 @@ def wanted() -> dict[str, dict]:
             "func": "calendar_app.delivery.facts.refresh_all_facts",
             "schedule_type": Schedule.DAILY,
         },
+        "kairos.task_failures_purge": {
+            "func": "calendar_app.tasks.purge_task_failures",
+            "schedule_type": Schedule.DAILY,
+        },
         "kairos.login_records_purge": {
             "func": "calendar_app.login_lockout.purge_login_records",
             "schedule_type": Schedule.DAILY,

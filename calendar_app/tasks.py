@@ -48,7 +48,27 @@ def sweep() -> dict[str, int]:
 
 
 def collect_metrics() -> int:
-    return metrics.collect_recent()
+    """The schedule's entry: queues bounded ``collect_metrics_batch`` tasks; returns how many."""
+    return metrics.enqueue_batches()
+
+
+def collect_metrics_batch(publication_ids: list[int]) -> int:
+    """One bounded share of a collection run (at most ``KAIROS_METRICS_BATCH`` publications)."""
+    return metrics.collect_batch(publication_ids)
+
+
+def purge_task_failures(now=None) -> int:
+    """Delete failed-task records older than ``KAIROS_Q_FAILURE_RETENTION_DAYS`` (daily): failures
+    are always kept by django-q2, and nothing else would ever remove them."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+    from django_q.models import Failure
+
+    since = (now or timezone.now()) - timedelta(days=settings.KAIROS_Q_FAILURE_RETENTION_DAYS)
+    deleted, _ = Failure.objects.filter(stopped__lt=since).delete()
+    return deleted
 
 
 def worker_heartbeat() -> str:

@@ -184,6 +184,11 @@ if PRODUCTION:
 # --- django-q2 -------------------------------------------------------------------------------
 # timeout < retry, as django-q2 requires; ack_failures so that a failed task is never replayed
 # behind our back: retries are decided by Kairos (publication.next_attempt_at), not the broker.
+# save_limit -1: successful task results are not kept. With a positive limit django-q2's monitor
+# loads (and unpickles) every kept result under a lock to prune one after *each* task, ~18 ms a
+# task at 1,000; the outcome of Kairos' work is in its own tables anyway. Failures are always
+# kept (they are bugs to read) and purged after KAIROS_Q_FAILURE_RETENTION_DAYS by a schedule.
+# See docs/production.md, "Task queue throughput".
 Q_CLUSTER = {
     "name": "kairos",
     "workers": int(os.environ.get("KAIROS_Q_WORKERS", "2")),
@@ -191,12 +196,13 @@ Q_CLUSTER = {
     "retry": int(os.environ.get("KAIROS_Q_RETRY", "90")),
     "max_attempts": 1,
     "ack_failures": True,
-    "save_limit": 1000,
+    "save_limit": int(os.environ.get("KAIROS_Q_SAVE_LIMIT", "-1")),
     "queue_limit": 50,
     "catch_up": False,
     "poll": 0.2,
     "orm": "default",
 }
+KAIROS_Q_FAILURE_RETENTION_DAYS = int(os.environ.get("KAIROS_Q_FAILURE_RETENTION_DAYS", "14"))
 KAIROS_REDIS_URL = os.environ.get("KAIROS_REDIS_URL", "")
 if KAIROS_REDIS_URL:
     Q_CLUSTER.pop("orm")
@@ -263,6 +269,9 @@ KAIROS_RETRY_NETWORKS = os.environ.get("KAIROS_RETRY_NETWORKS", "{}")
 KAIROS_OVERDUE_GRACE = float(os.environ.get("KAIROS_OVERDUE_GRACE", "60"))
 KAIROS_METRICS_WINDOW_DAYS = int(os.environ.get("KAIROS_METRICS_WINDOW_DAYS", "14"))
 KAIROS_METRICS_INTERVAL_MINUTES = int(os.environ.get("KAIROS_METRICS_INTERVAL_MINUTES", "15"))
+# A collection run is queued as tasks of at most this many publications (calendar_app.metrics):
+# small enough that one task stays far below Q_CLUSTER's timeout even on a slow network.
+KAIROS_METRICS_BATCH = int(os.environ.get("KAIROS_METRICS_BATCH", "100"))
 
 # --- Tracked links -----------------------------------------------------------------------------
 # Public base URL of this deployment's short links (/r/<code>). Empty: CTA links are posted as

@@ -40,7 +40,7 @@ from publishers.errors import (
     ValidationFailed,
 )
 from publishers.hookspecs import PROJECT_NAME, hookimpl
-from publishers.http import send_request
+from publishers.http import ClientPool, send_request
 from publishers.manager import (
     ENTRY_POINT_GROUP,
     KairosPlugins,
@@ -101,6 +101,7 @@ __all__ = [
     "CallToAction",
     "Capabilities",
     "ChannelContext",
+    "ClientPool",
     "ConnectedAccount",
     "CredentialsExpired",
     "DeliveryProgress",

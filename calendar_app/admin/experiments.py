@@ -24,7 +24,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
-from scipy import stats
 
 from calendar_app import experiments as services
 from calendar_app import workflow
@@ -98,6 +97,8 @@ def wilson_interval(successes: float, exposures: float, level: float) -> tuple[f
     """Wilson score interval of a rate; counts may be fractional (effective counts)."""
     if exposures <= 0:
         return None
+    from scipy import stats  # only where an interval is drawn: web workers stay lean
+
     z = float(stats.norm.isf((1.0 - level) / 2.0))
     p = min(1.0, max(0.0, successes / exposures))
     denominator = 1.0 + z * z / exposures

@@ -22,9 +22,10 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["DEFAULT_RATES", "Counts", "EngagementModel", "simulate"]
 
@@ -108,6 +109,10 @@ class EngagementModel:
 
 
 def _rng(*parts: object) -> np.random.Generator:
+    # numpy loads on the first metric read (a worker), not when the plugin registers: web
+    # workers load the plugins to validate posts and must not carry numpy for it.
+    import numpy as np
+
     digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).digest()
     return np.random.default_rng(np.frombuffer(digest, dtype=np.uint32))
 

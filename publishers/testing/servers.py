@@ -37,6 +37,8 @@ class RecordedRequest:
     query: Mapping[str, list[str]]
     headers: Mapping[str, str]
     body: bytes
+    #: the client's (address, port): requests sharing it came over one kept-alive connection
+    peer: tuple = ()
 
     def json(self) -> Any:
         return jsonlib.loads(self.body.decode("utf-8"))
@@ -129,6 +131,7 @@ class FakeServer:
                     query=parse_qs(parts.query),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
+                    peer=tuple(self.client_address[:2]),
                 )
                 reply = server._next_reply(request)
                 if reply.delay:

@@ -90,6 +90,7 @@ def test_schedules_are_created_once_by_name() -> None:
         "kairos.login_records_purge",
         "kairos.moment_readiness",
         "kairos.sweep",
+        "kairos.task_failures_purge",
         "kairos.webhooks_sweep",
     ]
     assert Schedule.objects.get(name="kairos.sweep").func == "calendar_app.tasks.sweep"
@@ -135,3 +136,80 @@ def test_health_sees_a_lapsed_claim_that_nobody_released(brand, actor, settings)
     healthy, body = health_report()
     assert not healthy and "nobody released it" in body["problems"][-1]
     assert body["oldest_lapsed_claim_seconds"] >= 20
+
+
+def _published(brand, actor, n: int) -> list[int]:
+    sandbox = channel(brand, audience=5000, seed=1)
+    for _ in range(n):
+        scheduled_item(brand, actor, channels=[sandbox])
+    dispatch_due()
+    ids = list(
+        Publication.objects.filter(status=PublicationStatus.PUBLISHED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    assert len(ids) == n
+    return ids
+
+
+def test_a_collection_run_is_queued_as_bounded_tasks(brand, actor, settings, monkeypatch) -> None:
+    from calendar_app import metrics
+
+    settings.KAIROS_METRICS_BATCH = 3
+    ids = _published(brand, actor, 7)
+    queued = []
+    monkeypatch.setattr(metrics, "async_task", lambda func, batch, **options: queued.append(batch))
+    assert tasks.collect_metrics() == 3  # the schedule's task reads ids and queues, nothing more
+    assert [len(batch) for batch in queued] == [3, 3, 1]
+    assert sorted(pk for batch in queued for pk in batch) == ids
+    assert not MetricSnapshot.objects.exists()
+    assert sum(tasks.collect_metrics_batch(batch) for batch in queued) == 7
+    assert MetricSnapshot.objects.count() == 7
+
+
+def test_the_cost_of_a_publication_in_a_batch_is_flat(brand, actor) -> None:
+    """SQL per batch: the same for 2, 4 or 8 publications (one load, one insert)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ids = _published(brand, actor, 14)
+    counts = []
+    for batch in (ids[:2], ids[2:6], ids[6:14]):
+        with CaptureQueriesContext(connection) as queries:
+            assert tasks.collect_metrics_batch(batch) == len(batch)
+        counts.append(len(queries))
+    assert counts[0] == counts[1] == counts[2], counts
+    assert MetricSnapshot.objects.count() == 14
+
+
+def test_the_monitor_keeps_no_successful_result_and_purges_old_failures() -> None:
+    """A success costs the monitor no query at all (it used to load and unpickle the 1,000 kept
+    results to prune one); a failure is kept, then purged after the retention."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django_q.brokers import get_broker
+    from django_q.conf import Conf
+    from django_q.models import Failure, Task
+    from django_q.monitor import save_task
+
+    assert Conf.SAVE_LIMIT == -1
+    now = timezone.now()
+    task = {
+        "id": "t1",
+        "name": "one",
+        "func": "calendar_app.tasks.sweep",
+        "args": (),
+        "kwargs": {},
+        "started": now,
+        "stopped": now,
+        "result": {},
+        "success": True,
+        "group": None,
+    }
+    with CaptureQueriesContext(connection) as queries:
+        save_task(task, get_broker())
+    assert len(queries) == 0 and not Task.objects.exists()
+    save_task({**task, "id": "t2", "name": "two", "success": False}, get_broker())
+    assert Failure.objects.count() == 1
+    assert tasks.purge_task_failures(now=now + timedelta(days=13)) == 0
+    assert tasks.purge_task_failures(now=now + timedelta(days=15)) == 1

@@ -235,3 +235,48 @@ def test_each_process_reads_only_what_was_appended_since_it_last_looked(tmp_path
     first.path_for(channel).unlink()
     assert first.find_existing("key-2", channel) is None
     assert [p["post"]["body"] for p in second.posts(channel)] == []
+
+
+def test_cost_of_a_post_and_of_a_metric_read_is_constant_in_the_posts_held(tmp_path, monkeypatch):
+    """Records parsed and bytes read per post or metric read: the same at 10 posts and at 400
+    (two instances stand for two workers sharing the channel file)."""
+    from plugins.sandbox import log as log_module
+
+    parsed, read = [], []
+    original_apply, original_catch_up = log_module.ChannelLog.apply, log_module.ChannelLog.catch_up
+
+    def apply(self, record):
+        parsed.append(1)
+        return original_apply(self, record)
+
+    def catch_up(self, handle):
+        before = self.offset
+        result = original_catch_up(self, handle)
+        read.append(self.offset - before if self.offset >= before else self.offset)
+        return result
+
+    monkeypatch.setattr(log_module.ChannelLog, "apply", apply)
+    monkeypatch.setattr(log_module.ChannelLog, "catch_up", catch_up)
+    channel = ChannelContext(
+        id="busy", network="sandbox", handle="@b", settings={"sandbox_dir": str(tmp_path)}
+    )
+    workers = SandboxNetwork(), SandboxNetwork()
+
+    made = itertools.count()
+
+    def cost_at(held: int) -> tuple[int, int, int]:
+        while (n := next(made)) < held:
+            workers[n % 2].publish(Post(body=f"post {n}"), channel, f"key-{n}")
+        workers[1].publish(Post(body="the other worker's last"), channel, f"other-{held}")
+        parsed.clear(), read.clear()
+        result = workers[0].publish(Post(body="measured"), channel, f"measured-{held}")
+        after_post = (len(parsed), sum(read))
+        parsed.clear(), read.clear()
+        ref = PublicationRef("p", f"measured-{held}", "sandbox", external_id=result.external_id)
+        workers[0].fetch_metrics(ref, channel)
+        return (*after_post, len(parsed) + sum(read))
+
+    small, large = cost_at(10), cost_at(400)
+    assert small[0] == large[0] <= 3  # this post, and the two the other worker appended since
+    assert large[1] <= 2 * small[1] + 200  # bytes read: the records appended since, not history
+    assert small[2] == large[2] == 0  # a metric read parses nothing

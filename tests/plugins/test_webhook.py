@@ -336,3 +336,59 @@ def test_pipeline_outcomes_over_http():
         outcome = deliver(plugins, post, webhook_channel(server.url), "k")
     assert outcome.status is Status.CREDENTIALS_EXPIRED
     assert SECRET not in outcome.detail
+
+
+# --- kept connections ------------------------------------------------------------------------
+
+
+def _post(network, channel, n: int) -> None:
+    for i in range(n):
+        network.publish(Post(body=f"hello {i}"), channel, f"keep-{i}-{id(channel)}")
+
+
+def test_posts_reuse_one_connection(server):
+    network = WebhookNetwork()
+    channel = webhook_channel(f"{server.url}/hooks/kairos")
+    _post(network, channel, 5)
+    assert len(server.requests) == 5
+    assert len({r.peer for r in server.requests}) == 1  # one TCP connection for five posts
+    assert network._http.opened == 1
+    network.close()  # closed properly: the next post opens a new one
+    _post(network, channel, 1)
+    assert len({r.peer for r in server.requests}) == 2
+    network.close()
+
+
+def test_a_kept_connection_only_serves_the_host_it_was_opened_for(server):
+    """Two hosts at one address get a client each: a connection (and, for https, the certificate
+    it checked) is never handed to a request naming another host."""
+    from ipaddress import ip_address
+
+    from publishers.addresses import Target, pinned_request
+    from publishers.http import ClientPool
+
+    port = int(server.url.rsplit(":", 1)[1])
+    pool = ClientPool(max_clients=2)
+    one, two, three = (
+        Target("http", host, port, (ip_address("127.0.0.1"),))
+        for host in ("a.example", "b.example", "c.example")
+    )
+    for target in (one, two, one, two):
+        client = pool.client_for(target)
+        pinned_request(
+            client, "GET", f"http://{target.host}:{port}/", target, headers={}, timeout=2
+        )
+    assert pool.opened == 2 and pool.client_for(one) is not pool.client_for(two)
+    by_host = {}
+    for request in server.requests:
+        by_host.setdefault(request.headers["host"], set()).add(request.peer)
+    assert {host: len(peers) for host, peers in by_host.items()} == {
+        f"a.example:{port}": 1,
+        f"b.example:{port}": 1,
+    }
+    assert not set.intersection(*by_host.values())
+    first = pool.client_for(one)
+    pool.client_for(three)  # over max_clients: the least recently used client is closed
+    assert len(pool) == 2 and pool.client_for(one) is first and pool.opened == 3
+    pool.close()
+    assert len(pool) == 0 and first.is_closed

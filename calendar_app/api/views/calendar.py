@@ -19,16 +19,46 @@ from rest_framework.response import Response
 from calendar_app.api.pagination import PagePagination
 from calendar_app.api.serializers.calendar import CalendarEntrySerializer, CalendarQuerySerializer
 from calendar_app.api.views.base import WorkspaceScopedMixin
-from calendar_app.calendar_view import MAX_RANGE_DAYS, calendar_entries
+from calendar_app.calendar_view import (
+    MAX_RANGE_DAYS,
+    CalendarEntry,
+    CalendarPage,
+    calendar_page,
+)
 from calendar_app.models import Brand, Event, Role
 
 
+class OnePage:
+    """The page :func:`calendar_page` computed, seen by Django's paginator as the whole list:
+    ``count()`` is the range's total and slicing at the page's bounds gives the page's entries."""
+
+    def __init__(self, page: CalendarPage, offset: int) -> None:
+        self.page, self.offset = page, offset
+
+    def count(self) -> int:
+        return self.page.count
+
+    def __len__(self) -> int:
+        return self.page.count
+
+    def __getitem__(self, bounds: slice) -> list[CalendarEntry]:
+        if bounds.start != self.offset:  # the paginator asks for the page it validated
+            raise IndexError("Only the computed page can be read.")
+        return self.page.entries
+
+
 class CalendarPagination(PagePagination):
-    """Numbered pages over the computed entries (sorted by start, kind, id), with the range the
-    page belongs to. Entries are computed for the whole range, then sliced: the range limit
-    bounds the work of every request, whatever the page."""
+    """Numbered pages over the entries (sorted by start, kind, id), with the range the page
+    belongs to. Only the page asked for is computed (:func:`calendar_page` sorts, counts and
+    slices in the database), so a request costs its page, not the rows in its range."""
 
     page_size = 100
+
+    def bounds(self, request: Request) -> tuple[int, int]:
+        """``(offset, limit)`` of the page asked for (a bad number is a 400 on its parameter)."""
+        size = self.get_page_size(request)
+        number = self.get_page_number(request, None)
+        return (number - 1) * size, size
 
     def get_paginated_response(self, data: Any) -> Response:
         response = super().get_paginated_response(data)
@@ -182,20 +212,23 @@ class CalendarView(WorkspaceScopedMixin, generics.ListAPIView):
             if brand is None:
                 raise NotFound("No such brand in this workspace.")
         params = query.resolve(brand.time_zone if brand else None)
-        entries = calendar_entries(
+        paginator = self.paginator
+        offset, limit = paginator.bounds(request)
+        computed = calendar_page(
             self.workspace,
             start=params["start"],
             end=params["end"],
             brand=brand,
             tz=params["tz"],
             kinds=params["kinds"],
+            offset=offset,
+            limit=limit,
         )
-        paginator = self.paginator
         paginator.calendar_meta = {
             "start": params["start"].isoformat().replace("+00:00", "Z"),
             "end": params["end"].isoformat().replace("+00:00", "Z"),
             "time_zone": params["tz"],
             "brand": brand.pk if brand else None,
         }
-        page = self.paginate_queryset(entries)
+        page = self.paginate_queryset(OnePage(computed, offset))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -26,7 +26,7 @@ from calendar_app.api.serializers.content import (
 from calendar_app.api.serializers.previews import PreviewsSerializer, previews_answer
 from calendar_app.api.views.base import WorkspaceViewSet
 from calendar_app.delivery.preflight import previews_for
-from calendar_app.models import ContentItem, ContentStatus, Role
+from calendar_app.models import Channel, ContentItem, ContentStatus, Role
 
 #: The workflow actions exposed as endpoints, each with the role the workflow's rule requires.
 ACTIONS = ("submit", "withdraw", "approve", "reject", "schedule", "reschedule", "cancel", "reopen")
@@ -119,7 +119,9 @@ class ContentItemViewSet(ETagMixin, WorkspaceViewSet):
         return (
             ContentItem.objects.filter(workspace=self.workspace)
             .select_related("brand")
-            .prefetch_related("channels")
+            # only the ids are shown: loading whole channels decrypted every channel's secrets
+            # (a Fernet token each) on every page
+            .prefetch_related(Prefetch("channels", queryset=Channel.objects.only("id")))
         )
 
     def item_response(self, item: ContentItem, status: int = 200) -> Response:
