@@ -35,8 +35,27 @@ def in_review(brand, actor):
     return workflow.submit(item, actor(Role.EDITOR))
 
 
-def test_viewer_approving_is_refused_with_the_workflow_message(in_review, staff_member, login):
+def test_a_viewer_is_not_offered_the_workflow_actions_and_a_forged_one_does_nothing(
+    in_review, staff_member, login
+):
     client = login(staff_member(Role.VIEWER))
+    page = client.get(CHANGELIST)
+    offered = {value for value, _ in page.context["action_form"].fields["action"].choices}
+    assert not offered & {"approve_items", "submit_items", "schedule_items", "cancel_items"}
+    assert "add_comment" in offered
+    response = act(client, "approve_items", [in_review])
+    assert response.status_code == 200
+    in_review.refresh_from_db()
+    assert in_review.status == ContentStatus.IN_REVIEW
+    assert not Approval.objects.exists()
+
+
+def test_approving_where_one_is_only_a_viewer_is_refused_with_the_workflow_message(
+    in_review, staff_member, login, other_workspace
+):
+    user = staff_member(Role.VIEWER)
+    f.MembershipFactory(workspace=other_workspace, user=user, role=Role.APPROVER)
+    client = login(user)
     response = act(client, "approve_items", [in_review])
     assert response.status_code == 200
     text = " ".join(messages_of(response))
