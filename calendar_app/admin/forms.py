@@ -135,7 +135,12 @@ class FireForm(ActionForm):
     def __init__(self, *args: Any, names: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in names:
-            self.fields[f"value_{name}"] = forms.CharField(label=name, max_length=500)
+            # Labelled as a person reads it; the placeholder as written stays in the help text.
+            self.fields[f"value_{name}"] = forms.CharField(
+                label=name.replace("_", " ").capitalize(),
+                max_length=500,
+                help_text=f"Replaces {{{{ {name} }}}} in the text.",
+            )
 
     def values(self) -> dict[str, str]:
         return {
