@@ -368,6 +368,17 @@ def next_content(
     )
 
 
+def _abbreviations(tz: zoneinfo.ZoneInfo, anchor: date, view: str) -> str:
+    """The zone's abbreviations over the page ("CET/CEST" in a month where clocks change)."""
+    first, last, _ = _window(view, anchor)
+    names = []
+    for day in (first, last + timedelta(days=1)):
+        name = datetime.combine(day, time(12), tzinfo=tz).tzname() or ""
+        if name not in names:
+            names.append(name)
+    return "/".join(names)
+
+
 def _int(value: str | None, default: int, low: int, high: int) -> int:
     if value and value.isascii() and value.isdigit():
         return min(high, max(low, int(value)))
@@ -444,7 +455,7 @@ def calendar_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpRe
         "brand": brand,
         "brand_colours": [(b, PALETTE[i % len(PALETTE)]) for i, b in enumerate(brands)],
         "time_zone": str(tz),
-        "zone_name": timezone.now().astimezone(tz).tzname(),
+        "zone_name": _abbreviations(tz, anchor, view),
         "page": page,
         "weeks": page.weeks if page else [],
         "view": view,
