@@ -140,6 +140,7 @@ class FireForm(ActionForm):
                 label=name.replace("_", " ").capitalize(),
                 max_length=500,
                 help_text=f"Replaces {{{{ {name} }}}} in the text.",
+                widget=forms.TextInput(attrs={"size": 60}),
             )
 
     def values(self) -> dict[str, str]:

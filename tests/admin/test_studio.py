@@ -255,3 +255,16 @@ def test_a_post_held_by_a_crisis_has_its_own_colour(scheduled, staff_member, log
     (item,) = [i for i in response.context["page"].items if i.pk == scheduled.pk]
     assert item.status == "held"
     assert 'class="k-item status-held"' in response.content.decode()  # a viewer: no drag
+
+
+def test_an_editor_is_not_offered_firing_or_approving_templates(workspace, staff_member, login):
+    page = login(staff_member(Role.EDITOR)).get(
+        reverse("admin:calendar_app_reactivetemplate_changelist")
+    )
+    offered = {value for value, _ in page.context["action_form"].fields["action"].choices}
+    assert "fire_template_action" not in offered and "approve_templates" not in offered
+    approver_page = login(staff_member(Role.APPROVER)).get(
+        reverse("admin:calendar_app_reactivetemplate_changelist")
+    )
+    offered = {value for value, _ in approver_page.context["action_form"].fields["action"].choices}
+    assert "fire_template_action" in offered
