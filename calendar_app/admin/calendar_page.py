@@ -131,6 +131,14 @@ class Day:
     def more(self) -> int:
         return max(0, len(self.items) - CELL_LIMIT)
 
+    @property
+    def by_hour(self) -> list[tuple[str, list[Item]]]:
+        """The week view's rows: ("09:00", the items of that hour), for every hour."""
+        rows: list[list[Item]] = [[] for _ in range(24)]
+        for item in self.items:
+            rows[item.at.hour].append(item)
+        return [(f"{hour:02d}:00", rows[hour]) for hour in range(24)]
+
 
 @dataclass
 class Week:
@@ -192,7 +200,6 @@ class Page:
     threshold: int
     show_all: bool
     next_content: date | None
-    hours: list[int] = field(default_factory=list)
 
 
 def _items(
@@ -347,8 +354,6 @@ def build_page(
             for d in days
         ]
         page.weeks.append(Week(cells, bars, lanes))
-    if view == "week":
-        page.hours = list(range(24))
     return page
 
 

@@ -31,11 +31,28 @@ SHOTS = Path(
 PASSWORD = "pw-for-tests"
 
 
+def _selected(config) -> bool:
+    return (
+        "browser" in (config.getoption("markexpr", "") or "")
+        or os.environ.get("KAIROS_BROWSER") == "1"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skipped at collection when not selected: no database is set up for them."""
+    if _selected(config):
+        return
+    skip = pytest.mark.skip(
+        reason="browser tests run only when selected: pytest -m browser (or KAIROS_BROWSER=1)"
+    )
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
-def _only_when_selected(request):
-    selected = "browser" in (request.config.getoption("markexpr", "") or "")
-    if not selected and os.environ.get("KAIROS_BROWSER") != "1":
-        pytest.skip("browser tests run only when selected: pytest -m browser (or KAIROS_BROWSER=1)")
+def _chromium_is_there():
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (never `playwright install`)")
 
