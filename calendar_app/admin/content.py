@@ -33,7 +33,7 @@ from calendar_app.admin.base import (
     scope,
 )
 from calendar_app.admin.calendar_page import calendar_view
-from calendar_app.admin.forms import SELECTED, RejectForm
+from calendar_app.admin.forms import SELECTED, LinkLinesField, RejectForm
 from calendar_app.admin.move import move_view
 from calendar_app.admin.previews import item_panel
 from calendar_app.approvals.admin import (
@@ -437,6 +437,13 @@ class ContentItemAdmin(TenantAdmin):
                 "(UTC until then)."
             )
         return form
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "links":  # one address per line, not a raw JSON box
+            return LinkLinesField(
+                label="Links", **{k: v for k, v in kwargs.items() if k == "help_text"}
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         """``?brand=<id>&scheduled_at=YYYY-MM-DDTHH:MM`` from a click on the calendar."""

@@ -268,3 +268,24 @@ def test_an_editor_is_not_offered_firing_or_approving_templates(workspace, staff
     )
     offered = {value for value, _ in approver_page.context["action_form"].fields["action"].choices}
     assert "fire_template_action" in offered
+
+
+def test_links_are_typed_one_per_line_and_a_bad_line_is_named(paris, staff_member, login):
+    item = f.ContentItemFactory(brand=paris, title="Links", links=["https://example.com/a"])
+    client = login(staff_member(Role.EDITOR))
+    url = reverse("admin:calendar_app_contentitem_change", args=[item.pk])
+    page = client.get(url)
+    assert "\nhttps://example.com/a</textarea>" in page.content.decode()  # not a JSON box
+    from tests.admin.helpers import form_data
+
+    data = form_data(page, "contentitem_form")
+    data["links"] = "https://example.com/a\n\n  https://example.com/b  \n"
+    client.post(url, data)
+    item.refresh_from_db()
+    assert item.links == ["https://example.com/a", "https://example.com/b"]
+    data["links"] = "https://example.com/a\njavascript:alert(1)"
+    response = client.post(url, data)
+    errors = response.context["adminform"].form.errors["links"]
+    assert "Line 2 is not a web address" in errors[0]
+    item.refresh_from_db()
+    assert item.links == ["https://example.com/a", "https://example.com/b"]
