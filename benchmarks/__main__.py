@@ -32,6 +32,7 @@ SUITES = (
     "recurrence",
     "crisis",
     "moments",
+    "calendar_page",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -94,6 +94,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI and ReDoc as static files of our own (no CDN): the API docs work offline.
+    "drf_spectacular_sidecar",
     "django_q",
     "axes",
     "calendar_app",
@@ -219,12 +221,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # One line per event that matters, not per task tick (calendar_app/logfilters.py).
+    "filters": {"quiet_tasks": {"()": "calendar_app.logfilters.QuietTaskChatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KAIROS_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # axes announces itself at every start; its lock-out warnings still show.
         "axes.apps": {"level": "WARNING"},
+        "django-q": {"filters": ["quiet_tasks"]},
     },
 }
 
@@ -378,6 +383,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Served from drf-spectacular-sidecar's static files, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "POSTPROCESSING_HOOKS": [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -16,18 +17,24 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from calendar_app import workflow
+from calendar_app.admin.approval_queue import approval_queue_view
 from calendar_app.admin.base import (
     ReadOnlyAdmin,
     ReadOnlyTabular,
     RelatedOnly,
     TenantAdmin,
     local_time,
+    roles_of,
+    scope,
 )
-from calendar_app.admin.forms import SELECTED, RejectForm
-from calendar_app.admin.month_view import calendar_view
+from calendar_app.admin.calendar_page import calendar_view
+from calendar_app.admin.forms import SELECTED, LinkLinesField, RejectForm
+from calendar_app.admin.move import move_view
 from calendar_app.admin.previews import item_panel
 from calendar_app.approvals.admin import (
     CommentInline,
@@ -35,7 +42,15 @@ from calendar_app.approvals.admin import (
     approval_progress,
     send_approval_link,
 )
-from calendar_app.models import Approval, ContentItem, ContentStatus, Publication, Transition
+from calendar_app.models import (
+    Approval,
+    Brand,
+    ContentItem,
+    ContentStatus,
+    Publication,
+    Role,
+    Transition,
+)
 from calendar_app.workflow import Actor, WorkflowError
 
 logger = logging.getLogger(__name__)
@@ -68,6 +83,27 @@ def run_transition(
             messages.success(request, f"“{item.title}”: {verb} done.")
 
 
+#: The buttons of the item page, by workflow action (the steps a person takes by hand).
+BUTTON_LABELS = {
+    "submit": "Submit for approval",
+    "withdraw": "Withdraw",
+    "approve": "Approve",
+    "reject": "Reject",
+    "schedule": "Schedule",
+    "cancel": "Cancel",
+    "reopen": "Reopen as draft",
+}
+#: List actions and the workflow rule each one runs.
+ACTION_RULES = {
+    "submit_items": "submit",
+    "approve_items": "approve",
+    "reject_items": "reject",
+    "schedule_items": "schedule",
+    "cancel_items": "cancel",
+    "reopen_items": "reopen",
+}
+
+
 class PublicationInline(ReadOnlyTabular):
     model = Publication
     fields = (
@@ -77,9 +113,20 @@ class PublicationInline(ReadOnlyTabular):
         "due_at",
         "attempts",
         "published_at",
-        "external_url",
+        "live_post",
         "last_error_reason",
     )
+
+    @admin.display(description="live post")
+    def live_post(self, obj: Publication) -> str:
+        """A working link to the post on its network, once it is out."""
+        if not obj.external_url:
+            return "—"
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>',
+            obj.external_url,
+            obj.external_url,
+        )
 
 
 class TransitionInline(ReadOnlyTabular):
@@ -97,6 +144,7 @@ class ApprovalInline(ReadOnlyTabular):
 @admin.register(ContentItem)
 class ContentItemAdmin(TenantAdmin):
     change_list_template = "admin/calendar_app/contentitem/change_list.html"
+    change_form_template = "admin/calendar_app/contentitem/change_form.html"
     list_display = (
         "title",
         "brand",
@@ -161,7 +209,9 @@ class ContentItemAdmin(TenantAdmin):
                     "lateness_policy",
                     "lateness_tolerance",
                 ),
-                "description": "Times in this form are UTC; “local time” shows the brand's wall-clock time.",
+                "description": "Times in this form are the brand's wall-clock time, in the "
+                "time zone named beside the field (the brand's); “local time” repeats the saved "
+                "time with the zone's abbreviation.",
             },
         ),
         ("Context", {"fields": ("event", "experiment", "fire", "created_by")}),
@@ -321,15 +371,176 @@ class ContentItemAdmin(TenantAdmin):
     def reopen_items(self, request: HttpRequest, queryset: QuerySet) -> None:
         run_transition(request, queryset, "reopen", workflow.reopen)
 
+    def get_actions(self, request: HttpRequest) -> dict:
+        """Only the steps this person's best role allows: a viewer sees none, an editor no
+        approval (the workflow would refuse them anyway, item by item)."""
+        actions = super().get_actions(request)
+        best = max((Role.rank(r) for r in roles_of(request).values()), default=-1)
+        if request.user.is_superuser:
+            return actions
+        needs = {
+            name: workflow.RULES[action].role
+            for name, action in ACTION_RULES.items()
+            if workflow.RULES[action].role is not None
+        }
+        needs.update({"send_approval_link": Role.EDITOR, "add_comment": Role.VIEWER})
+        return {
+            name: value
+            for name, value in actions.items()
+            if name not in needs or best >= Role.rank(needs[name])
+        }
+
+    # --- the brand's time zone in the form -------------------------------------------------
+    def _form_zone(self, request: HttpRequest, object_id: str | None) -> Brand | None:
+        """The brand whose wall clock the form shows: the item's, or the one being chosen."""
+        if object_id is not None and object_id.isascii() and object_id.isdigit():
+            item = (
+                scope(request, ContentItem.objects.select_related("brand"))
+                .filter(pk=int(object_id))
+                .first()
+            )
+            return item.brand if item is not None else None
+        wanted = request.POST.get("brand") or request.GET.get("brand") or ""
+        brands = scope(request, Brand.objects.all())
+        if wanted.isascii() and wanted.isdigit():
+            return brands.filter(pk=int(wanted)).first()
+        choices = list(brands[:2])
+        return choices[0] if len(choices) == 1 else None
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        """Times are shown and typed in the brand's zone: Django's forms read and write the
+        current time zone, so it is the brand's for the length of the request."""
+        brand = self._form_zone(request, object_id)
+        request._kairos_zone = brand.time_zone if brand is not None else None
+        if brand is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with timezone.override(brand.tz):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render"):
+                response.render()  # the template reads the zone too
+        return response
+
+    def get_form(self, request: HttpRequest, obj: ContentItem | None = None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        zone = getattr(request, "_kairos_zone", None)
+        if "scheduled_at" in form.base_fields:
+            form.base_fields["scheduled_at"].help_text = (
+                f"Wall-clock time in {zone} (the brand's time zone)."
+                if zone
+                else "Pick the brand first: the time is read in the brand's time zone "
+                "(UTC until then)."
+            )
+        return form
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "links":  # one address per line, not a raw JSON box
+            return LinkLinesField(
+                label="Links", **{k: v for k, v in kwargs.items() if k == "help_text"}
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        """``?brand=<id>&scheduled_at=YYYY-MM-DDTHH:MM`` from a click on the calendar."""
+        initial = super().get_changeform_initial_data(request)
+        raw = request.GET.get("scheduled_at", "")
+        initial.pop("scheduled_at", None)
+        try:
+            wall = datetime.fromisoformat(raw) if raw else None
+        except ValueError:
+            wall = None
+        if wall is not None and wall.tzinfo is None:
+            initial["scheduled_at"] = timezone.make_aware(wall, timezone.get_current_timezone())
+        return initial
+
+    # --- the workflow's buttons on the item page --------------------------------------------
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        extra_context = dict(extra_context or {})
+        item = self.get_object(request, object_id)
+        if item is not None:
+            actor = Actor.for_user(request.user, item.workspace)
+            extra_context["workflow_buttons"] = [
+                (action, BUTTON_LABELS[action], workflow.RULES[action].summary)
+                for action in workflow.allowed_actions(item, actor)
+                if action in BUTTON_LABELS
+            ]
+            extra_context["workflow_url"] = reverse(
+                "admin:calendar_app_contentitem_workflow", args=[item.pk]
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def workflow_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST ``action`` (and ``note``) from the item page's buttons, through the workflow."""
+        item = self.get_object(request, object_id)
+        back = HttpResponseRedirect(
+            reverse("admin:calendar_app_contentitem_change", args=[object_id])
+            if item is not None
+            else reverse("admin:calendar_app_contentitem_changelist")
+        )
+        action = request.POST.get("action", "")
+        if request.method != "POST" or item is None or action not in BUTTON_LABELS:
+            messages.error(request, "Pick one of the buttons of the item's page.")
+            return back
+        note = request.POST.get("note", "")
+        actor = Actor.for_user(request.user, item.workspace)
+        steps = {
+            "submit": lambda: workflow.submit(item, actor, note),
+            "withdraw": lambda: workflow.withdraw(item, actor, note),
+            "approve": lambda: workflow.approve(item, actor, note),
+            "reject": lambda: workflow.reject(item, actor, note),
+            "schedule": lambda: workflow.schedule(item, actor, note=note),
+            "cancel": lambda: workflow.cancel(item, actor, note),
+            "reopen": lambda: workflow.reopen(item, actor, note),
+        }
+        try:
+            done = steps[action]()
+        except (WorkflowError, ValidationError) as exc:
+            messages.error(request, error_text(exc))
+        else:
+            if done.status == item.status and action == "approve":
+                messages.success(
+                    request, f"“{item.title}”: your approval of this step is recorded."
+                )
+            else:
+                messages.success(
+                    request,
+                    f"“{item.title}”: {BUTTON_LABELS[action].lower()} done — now "
+                    f"{done.get_status_display().lower()}.",
+                )
+        return back
+
     # --- calendar --------------------------------------------------------------------------
     def get_urls(self) -> list:
         info = self.model._meta.app_label, self.model._meta.model_name
+        wrap = self.admin_site.admin_view
         extra = [
             path(
                 "calendar/",
-                self.admin_site.admin_view(lambda request: calendar_view(self, request)),
+                wrap(lambda request: calendar_view(self, request)),
                 name=f"{info[0]}_{info[1]}_calendar",
-            )
+            ),
+            path(
+                "waiting-for-me/",
+                wrap(lambda request: approval_queue_view(self, request)),
+                name=f"{info[0]}_{info[1]}_approval_queue",
+            ),
+            path("<str:object_id>/move/", wrap(move_view), name=f"{info[0]}_{info[1]}_move"),
+            path(
+                "<str:object_id>/workflow/",
+                wrap(self.workflow_view),
+                name=f"{info[0]}_{info[1]}_workflow",
+            ),
         ]
         return extra + super().get_urls()
 

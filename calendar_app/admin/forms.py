@@ -12,6 +12,62 @@ from django.contrib.admin import helpers
 from calendar_app.models import Channel
 
 
+class LinkLinesField(forms.CharField):
+    """A post's links as one web address per line, instead of a raw JSON box.
+
+    A JSON list is still accepted (what the form showed before, and what the API takes), so a
+    pasted ``["https://…"]`` works; anything else that starts like JSON is refused with a message.
+    """
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 80, "placeholder": "https://…"})
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.pop("encoder", None)
+        kwargs.pop("decoder", None)
+        kwargs.setdefault(
+            "help_text", "One web address per line (https://…), in the order they appear."
+        )
+        super().__init__(**kwargs)
+        self.required = False
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return value
+        if isinstance(value, list):
+            return "\n".join(str(v) for v in value)
+        return "" if value is None else str(value)
+
+    def to_python(self, value: Any) -> list[str]:
+        text = (value or "").strip()
+        if text.startswith(("[", "{", '"')):
+            try:
+                parsed = json.loads(text)
+            except ValueError as exc:
+                raise forms.ValidationError("Put one web address per line.") from exc
+            if not isinstance(parsed, list) or not all(isinstance(v, str) for v in parsed):
+                raise forms.ValidationError("Put one web address per line.")
+            lines = [v.strip() for v in parsed if v.strip()]
+        else:
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+        check = forms.URLField(assume_scheme="https")
+        for number, line in enumerate(lines, start=1):
+            if not line.lower().startswith(("http://", "https://")):
+                raise forms.ValidationError(
+                    f"Line {number} is not a web address (http:// or https://): {line[:80]}"
+                )
+            check.clean(line)
+        return lines
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        try:
+            return self.to_python(data) != (initial or [])
+        except forms.ValidationError:
+            return True
+
+
 class WriteOnlyTextarea(forms.Textarea):
     """A textarea that never renders a value, not even the one just typed (like a password)."""
 
@@ -135,7 +191,13 @@ class FireForm(ActionForm):
     def __init__(self, *args: Any, names: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in names:
-            self.fields[f"value_{name}"] = forms.CharField(label=name, max_length=500)
+            # Labelled as a person reads it; the placeholder as written stays in the help text.
+            self.fields[f"value_{name}"] = forms.CharField(
+                label=name.replace("_", " ").capitalize(),
+                max_length=500,
+                help_text=f"Replaces {{{{ {name} }}}} in the text.",
+                widget=forms.TextInput(attrs={"size": 60}),
+            )
 
     def values(self) -> dict[str, str]:
         return {

@@ -30,6 +30,7 @@ from calendar_app.admin.base import (
     RelatedOnly,
     TenantAdmin,
     local_time,
+    roles_of,
 )
 from calendar_app.admin.forms import SELECTED, FireForm, placeholders
 from calendar_app.admin.previews import template_panel
@@ -213,6 +214,11 @@ class ReactiveTemplateAdmin(TenantAdmin):
         actions = super().get_actions(request)
         if fire_function() is None:
             actions.pop("fire_template_action", None)
+        # Firing and approving need the approver role: nobody is offered what they may not do.
+        best = max((Role.rank(r) for r in roles_of(request).values()), default=-1)
+        if not request.user.is_superuser and best < Role.rank(Role.APPROVER):
+            actions.pop("fire_template_action", None)
+            actions.pop("approve_templates", None)
         return actions
 
     @admin.action(description="Approve the current version")

@@ -371,6 +371,14 @@ def record(
     for name in ("attempts", "first_attempt_at"):
         fields.pop(name)
     if updated:
+        # The one line per delivery the worker's log is for (the heartbeat is not logged).
+        logger.info(
+            "publication %s: %s after attempt %s%s",
+            publication.pk,
+            outcome.status,
+            attempt.number,
+            f" ({outcome.reason[:200]})" if outcome.reason else "",
+        )
         publication.attempts += 1
         publication.continued_attempts += continued
         publication.first_attempt_at = publication.first_attempt_at or attempt.started_at

@@ -35,8 +35,27 @@ def in_review(brand, actor):
     return workflow.submit(item, actor(Role.EDITOR))
 
 
-def test_viewer_approving_is_refused_with_the_workflow_message(in_review, staff_member, login):
+def test_a_viewer_is_not_offered_the_workflow_actions_and_a_forged_one_does_nothing(
+    in_review, staff_member, login
+):
     client = login(staff_member(Role.VIEWER))
+    page = client.get(CHANGELIST)
+    offered = {value for value, _ in page.context["action_form"].fields["action"].choices}
+    assert not offered & {"approve_items", "submit_items", "schedule_items", "cancel_items"}
+    assert "add_comment" in offered
+    response = act(client, "approve_items", [in_review])
+    assert response.status_code == 200
+    in_review.refresh_from_db()
+    assert in_review.status == ContentStatus.IN_REVIEW
+    assert not Approval.objects.exists()
+
+
+def test_approving_where_one_is_only_a_viewer_is_refused_with_the_workflow_message(
+    in_review, staff_member, login, other_workspace
+):
+    user = staff_member(Role.VIEWER)
+    f.MembershipFactory(workspace=other_workspace, user=user, role=Role.APPROVER)
+    client = login(user)
     response = act(client, "approve_items", [in_review])
     assert response.status_code == 200
     text = " ".join(messages_of(response))
@@ -130,8 +149,8 @@ def test_schedule_without_time_or_channel_is_reported_not_a_crash(
 
 def test_template_approval_by_viewer_refused_by_approver_recorded(brand, staff_member, login):
     template = f.ReactiveTemplateFactory(brand=brand, name="Blackout")
-    response = act(login(staff_member(Role.VIEWER)), "approve_templates", [template], url=TEMPLATES)
-    assert "Cannot approve “Blackout”" in " ".join(messages_of(response))
+    # A viewer is not offered the action; forging it changes nothing.
+    act(login(staff_member(Role.VIEWER)), "approve_templates", [template], url=TEMPLATES)
     template.refresh_from_db()
     assert not template.is_approved
 
@@ -237,7 +256,18 @@ def test_viewer_firing_for_real_is_refused(brand, staff_member, login):
         url=TEMPLATES,
         apply="1",
     )
-    assert done.status_code == 200
+    assert done.status_code == 200  # not offered to a viewer: a forged post fires nothing
+    assert not template.fires.exists()
+
+
+def test_firing_where_one_is_only_a_viewer_is_refused(brand, staff_member, login, other_workspace):
+    template = f.ReactiveTemplateFactory(brand=brand, name="Blackout", body="plain")
+    ReactiveTemplate.objects.filter(pk=template.pk).update(
+        approved_version=1, approved_hash=template.content_hash()
+    )
+    user = staff_member(Role.VIEWER)
+    f.MembershipFactory(workspace=other_workspace, user=user, role=Role.APPROVER)
+    done = act(login(user), "fire_template_action", [template], url=TEMPLATES, apply="1")
     assert any(m.startswith("Cannot fire “Blackout”") for m in messages_of(done))
     assert not template.fires.exists()
 

@@ -73,7 +73,9 @@ def test_moving_a_scheduled_item_reschedules_it(approved, staff_member, login, a
     client.post(change_url(approved), data)
     approved.refresh_from_db()
     assert approved.status == ContentStatus.SCHEDULED
-    assert approved.scheduled_at.isoformat() == "2030-01-02T10:00:00+00:00"
+    # Typed as the brand's wall-clock time, stored as the UTC instant.
+    local = approved.scheduled_at.astimezone(approved.brand.tz)
+    assert local.replace(tzinfo=None).isoformat() == "2030-01-02T10:00:00"
     assert approved.publications.get().due_at == approved.scheduled_at
     assert approved.transitions.last().action == "reschedule"
 

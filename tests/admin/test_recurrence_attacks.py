@@ -75,10 +75,11 @@ def test_month_view_survives_a_smuggled_event(workspace, staff_member, login, st
     Event.objects.filter(pk=bad.pk).update(recurrence_ends_at=None, **changes)
     client = login(staff_member(Role.VIEWER))
     response = client.get(
-        reverse("admin:calendar_app_contentitem_calendar"), {"brand": brand.pk, "month": "2027-03"}
+        reverse("admin:calendar_app_contentitem_calendar"),
+        {"brand": brand.pk, "month": "2027-03", "all_events": "1"},
     )
     assert response.status_code == 200
-    titles = {e.title for week in response.context["weeks"] for d in week for e in d.events}
+    titles = {b.title for week in response.context["weeks"] for b in week.bars}
     assert good.title in titles and bad.title not in titles
     assert steps["steps"] < 100
 
@@ -95,8 +96,10 @@ def test_a_long_valid_event_costs_the_grid_not_its_length(workspace, staff_membe
     )
     client = login(staff_member(Role.VIEWER))
     response = client.get(
-        reverse("admin:calendar_app_contentitem_calendar"), {"brand": brand.pk, "month": "2027-03"}
+        reverse("admin:calendar_app_contentitem_calendar"),
+        {"brand": brand.pk, "month": "2027-03", "all_events": "1"},
     )
     assert response.status_code == 200
-    days = [d for week in response.context["weeks"] for d in week]
-    assert all(any(e.title == "Season" for e in d.events) for d in days)
+    # One bar per week row, across all seven days.
+    for week in response.context["weeks"]:
+        assert [(b.title, b.column, b.span) for b in week.bars] == [("Season", 1, 7)]

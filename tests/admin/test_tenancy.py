@@ -102,8 +102,24 @@ def test_outsider_does_not_see_other_brands_in_the_calendar(world, outsider, log
     client = login(outsider)
     response = client.get(_url(ContentItem, "calendar"), {"brand": world["brand"].pk})
     assert response.status_code == 200
-    assert response.context["brand"].name == "Outsider brand"
-    assert world["brand"].name not in response.content.decode()
+    assert response.context["brand"] is None  # not theirs: their own workspace's brands
+    assert [b.name for b in response.context["brands"]] == ["Outsider brand"]
+    html = response.content.decode()
+    assert world["brand"].name not in html and world["item"].title not in html
+    other = client.get(_url(ContentItem, "calendar"), {"workspace": world["workspace"].pk})
+    assert world["brand"].name not in other.content.decode()
+
+
+def test_outsider_cannot_move_another_workspace_item(world, outsider, login):
+    item = world["item"]
+    before = item.scheduled_at
+    response = login(outsider).post(
+        reverse("admin:calendar_app_contentitem_move", args=[item.pk]),
+        {"date": "2031-01-01", "time": "10:00"},
+    )
+    assert response.status_code == 404
+    item.refresh_from_db()
+    assert item.scheduled_at == before
 
 
 def test_member_sees_their_rows_and_viewer_cannot_change(world, staff_member, login):

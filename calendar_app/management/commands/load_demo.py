@@ -9,6 +9,7 @@ and workflow history) are only created when missing.
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,38 @@ TARGET_STATES = {
 }
 
 
+#: The plan of the current month (:meth:`Command.plan_this_month`).
+THIS_MONTH_TITLES = [
+    "Monday motivation",
+    "Behind the scenes",
+    "Customer story",
+    "Weekend teaser",
+    "Product tip",
+    "Team spotlight",
+    "Poll of the week",
+    "New in store",
+]
+THIS_MONTH_BODIES = [
+    "A new week, a fresh start. What are you planning?",
+    "How our team gets it ready, from the first sketch to your door.",
+    "“It changed my mornings.” One customer tells us how.",
+    "Something is coming this weekend. Stay tuned.",
+    "One tip in one minute: get more out of what you already have.",
+    "Meet the people behind the product.",
+    "Which one would you pick? Tell us below.",
+    "Just arrived: see what is new this week.",
+]
+THIS_MONTH_TIMES = [(9, 0), (12, 30), (17, 0), (10, 15)]
+THIS_MONTH_STATES = [
+    ContentStatus.SCHEDULED,
+    ContentStatus.APPROVED,
+    ContentStatus.IN_REVIEW,
+    ContentStatus.SCHEDULED,
+    ContentStatus.DRAFT,
+]
+THIS_MONTH_STATES_PAST = [ContentStatus.APPROVED, ContentStatus.DRAFT, ContentStatus.IN_REVIEW]
+
+
 class Command(BaseCommand):
     help = "Load the Kairos demo data (idempotent) and create the demo users."
 
@@ -95,7 +128,9 @@ class Command(BaseCommand):
             fits = self.refresh_fits(workspace)
             approved = self.approve_templates(workspace, users.get("marketer"))
             moved = self.advance_content(workspace, users)
+            planned = self.plan_this_month(workspace, users)
         self.report(counts, fits, approved, moved, users)
+        self.stdout.write(f"  this month's plan: {planned} post(s) dated around today")
 
     # --- steps -----------------------------------------------------------------------------
     def load_fixtures(self) -> dict[str, int]:
@@ -216,6 +251,72 @@ class Command(BaseCommand):
                 continue
             moved.append(f"{item.title} → {item.get_status_display()}")
         return moved
+
+    def plan_this_month(self, workspace: Workspace, users: dict[str, Any]) -> int:
+        """Posts dated relative to today, so a newcomer opens the calendar on a full month.
+
+        The fixtures' own posts belong to their events (a Super Bowl in February); these fill
+        the current month and the start of the next one, across the brands, in the states a
+        team sees every day. Past days hold drafts and posts waiting or approved; days to come
+        also hold scheduled ones (nothing is scheduled in the past: it would go out at once).
+        Keyed by title and month: loading again the same month adds nothing.
+        """
+        editor = Actor.for_user(users["editor"], workspace) if "editor" in users else None
+        approver = Actor.for_user(users["marketer"], workspace) if "marketer" in users else None
+        system = Actor.system("demo")
+        brands = list(Brand.objects.filter(workspace=workspace).order_by("pk"))
+        if not brands:
+            return 0
+        now = timezone.now()
+        zone = brands[0].tz
+        today = now.astimezone(zone).date()
+        first = today.replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        days = [first + timedelta(days=n) for n in range(0, (following - first).days, 2)]
+        days += [following + timedelta(days=n) for n in (1, 3, 6)]
+        created = 0
+        for index, day in enumerate(days):
+            brand = brands[index % len(brands)]
+            title = f"{THIS_MONTH_TITLES[index % len(THIS_MONTH_TITLES)]} ({brand.name})"
+            hour, minute = THIS_MONTH_TIMES[index % len(THIS_MONTH_TIMES)]
+            when = datetime.combine(day, time(hour, minute), tzinfo=brand.tz)
+            month_start = datetime.combine(day.replace(day=1), time.min, tzinfo=brand.tz)
+            if ContentItem.objects.filter(
+                workspace=workspace,
+                title=title,
+                scheduled_at__gte=month_start,
+                scheduled_at__lt=month_start + timedelta(days=32),
+            ).exists():
+                continue
+            item = ContentItem.objects.create(
+                workspace=workspace,
+                brand=brand,
+                title=title,
+                body=THIS_MONTH_BODIES[index % len(THIS_MONTH_BODIES)],
+                scheduled_at=when,
+                created_by=users.get("editor"),
+            )
+            item.channels.set(brand.channels.filter(status="connected"))
+            created += 1
+            future = when > now + timedelta(hours=1)
+            states = THIS_MONTH_STATES if future else THIS_MONTH_STATES_PAST
+            target = states[index % len(states)]
+            steps = {
+                ContentStatus.DRAFT: [],
+                ContentStatus.IN_REVIEW: [(workflow.submit, editor)],
+                ContentStatus.APPROVED: [(workflow.submit, editor), (workflow.approve, approver)],
+                ContentStatus.SCHEDULED: [
+                    (workflow.submit, editor),
+                    (workflow.approve, approver),
+                    (workflow.schedule, approver),
+                ],
+            }[target]
+            try:
+                for step, actor in steps:
+                    item = step(item, actor or system)
+            except (workflow.WorkflowError, ValidationError) as exc:
+                self.stderr.write(f"  could not move “{item.title}”: {exc}")
+        return created
 
     def report(
         self,
