@@ -263,6 +263,10 @@ KAIROS_RETRY_NETWORKS = os.environ.get("KAIROS_RETRY_NETWORKS", "{}")
 KAIROS_OVERDUE_GRACE = float(os.environ.get("KAIROS_OVERDUE_GRACE", "60"))
 KAIROS_METRICS_WINDOW_DAYS = int(os.environ.get("KAIROS_METRICS_WINDOW_DAYS", "14"))
 KAIROS_METRICS_INTERVAL_MINUTES = int(os.environ.get("KAIROS_METRICS_INTERVAL_MINUTES", "15"))
+# OAuth access tokens are renewed when they expire within this many seconds (calendar_app.connect.refresh).
+KAIROS_TOKEN_REFRESH_MARGIN_SECONDS = int(
+    os.environ.get("KAIROS_TOKEN_REFRESH_MARGIN_SECONDS", "900")
+)
 
 # --- Tracked links -----------------------------------------------------------------------------
 # Public base URL of this deployment's short links (/r/<code>). Empty: CTA links are posted as

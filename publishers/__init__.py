@@ -57,7 +57,13 @@ from publishers.network import (
     media_problems,
     settings_problems,
 )
-from publishers.oauth import ConnectedAccount, OAuthApp, OAuthClient
+from publishers.oauth import (
+    ConnectedAccount,
+    OAuthApp,
+    OAuthClient,
+    token_expiry,
+    token_secrets,
+)
 from publishers.pipeline import Outcome, Status, deliver
 from publishers.preview import PostPreview
 from publishers.progress import DeliveryProgress, MediaLoader, MemoryProgress
@@ -165,6 +171,8 @@ __all__ = [
     "split_counts",
     "split_recipients",
     "text_with_links",
+    "token_expiry",
+    "token_secrets",
     "variant_posts",
 ]
 
