@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema
@@ -175,7 +176,9 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
                 {"connection": flow.pk, "status": flow.status, "choices": choices(flow)}
             )
         message = format_html(
-            "You signed in. Go back to Kairos to pick which of the {} accounts to connect for {}.",
+            'You signed in. <a href="{}">Pick which of the {} accounts to connect for {}</a> '
+            "(or answer the connection's choices through the API).",
+            reverse("admin:calendar_app_brand_choose", args=[flow.brand_id, flow.pk]),
             len(choices(flow)),
             flow.brand.name,
         )

@@ -25,31 +25,11 @@ from calendar_app.models import (
     WebhookSubscription,
 )
 from calendar_app.outbound.sender import new_secret_value
-from calendar_app.plugins_runtime import reset_plugins, use_plugins
-from publishers import Post, build_plugin_manager
+from publishers import Post
 from tests import factories as f
-from tests.connect.oauth_network import KEY, Plugin
-from tests.connect.oauth_server import OAuthServer
+from tests.connect.oauth_network import KEY
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
-
-
-@pytest.fixture
-def server():
-    with OAuthServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def demo_network(server, monkeypatch, settings):
-    monkeypatch.setenv("KAIROS_ALLOW_PRIVATE_NETWORKS", KEY)
-    monkeypatch.setenv("KAIROS_OAUTH_OAUTHDEMO_CLIENT_ID", server.client.client_id)
-    monkeypatch.setenv("KAIROS_OAUTH_OAUTHDEMO_CLIENT_SECRET", server.client.client_secret)
-    settings.KAIROS_PUBLIC_BASE_URL = "https://kairos.example"
-    plugin = Plugin(server.base_url)
-    use_plugins(build_plugin_manager(load_entrypoints=False, extra_plugins=[("demo", plugin)]))
-    yield plugin.network
-    reset_plugins()
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db, pytest.mark.usefixtures("demo_network")]
 
 
 def start(client_for, workspace, brand):
