@@ -44,6 +44,9 @@ class OAuthApp:
     #: The token endpoint renews access with ``grant_type=refresh_token`` (RFC 6749 section
     #: 6); the host does it before the access token expires.
     refreshable: bool = False
+    #: How the client authenticates at the token endpoint when it has a secret:
+    #: ``client_secret_post`` (in the form) or ``client_secret_basic`` (HTTP Basic, X's way).
+    token_auth_method: str = "client_secret_post"
     #: Extra query parameters of the authorisation URL (a network's ``prompt``, ``audience``).
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
 

@@ -164,7 +164,7 @@ def _oauth(client: OAuthClient, app: OAuthApp, redirect: str) -> OAuth2Client:
         scope=" ".join(app.scopes) or None,
         redirect_uri=redirect,
         code_challenge_method="S256" if app.pkce else None,
-        token_endpoint_auth_method="client_secret_post" if client.client_secret else "none",
+        token_endpoint_auth_method=app.token_auth_method if client.client_secret else "none",
         trust_env=False,
         follow_redirects=False,
         timeout=_TIMEOUT,

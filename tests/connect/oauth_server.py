@@ -51,8 +51,10 @@ class Client:
     def check_client_secret(self, client_secret: str) -> bool:
         return secrets.compare_digest(client_secret, self.client_secret)
 
+    auth_method: str = "client_secret_post"
+
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method == "client_secret_post" if endpoint == "token" else True
+        return method == self.auth_method if endpoint == "token" else True
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"
@@ -130,8 +132,18 @@ class Account:
 class OAuthServer:
     """The server and its state; a context manager that serves on an ephemeral port."""
 
-    def __init__(self, client_id: str = "kairos-client", client_secret: str = "s3cret") -> None:
-        self.client = Client(client_id, client_secret)
+    def __init__(
+        self,
+        client_id: str = "kairos-client",
+        client_secret: str = "s3cret",
+        *,
+        authorize_path: str = "/authorize",
+        token_path: str = "/token",
+        auth_method: str = "client_secret_post",
+        scope: str = "post read offline",
+    ) -> None:
+        self.client = Client(client_id, client_secret, scope=scope, auth_method=auth_method)
+        self.authorize_path, self.token_path = authorize_path, token_path
         self.codes: dict[str, AuthorizationCode] = {}
         self.tokens: dict[str, Token] = {}
         self.accounts: dict[str, Account] = {
@@ -172,7 +184,7 @@ class OAuthServer:
         access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
         with self.lock:
             self.tokens[access] = Token(
-                self.client.client_id, user, "post read offline", access, refresh, self.expires_in
+                self.client.client_id, user, self.client.scope, access, refresh, self.expires_in
             )
         return {"access_token": access, "refresh_token": refresh}
 
@@ -204,7 +216,7 @@ class OAuthServer:
         )
 
         class CodeGrant(grants.AuthorizationCodeGrant):
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_post"]
+            TOKEN_ENDPOINT_AUTH_METHODS = [owner.client.auth_method]
 
             def save_authorization_code(self, code: str, req: Any) -> None:
                 payload = req.payload
@@ -229,7 +241,7 @@ class OAuthServer:
                 return authorization_code.user
 
         class RefreshGrant(grants.RefreshTokenGrant):
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_post"]
+            TOKEN_ENDPOINT_AUTH_METHODS = [owner.client.auth_method]
             INCLUDE_NEW_REFRESH_TOKEN = True
 
             def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
@@ -256,7 +268,7 @@ class OAuthServer:
         protect = ResourceProtector()
         protect.register_token_validator(Validator())
 
-        @app.route("/authorize", methods=["GET", "POST"])
+        @app.route(self.authorize_path, methods=["GET", "POST"])
         def authorize() -> Any:
             if request.method == "GET":
                 grant = server.get_consent_grant(end_user=None)
@@ -268,7 +280,7 @@ class OAuthServer:
                 grant_user=user if allowed else None, grant=grant
             )
 
-        @app.route("/token", methods=["POST"])
+        @app.route(self.token_path, methods=["POST"])
         def issue_token() -> Any:
             owner.token_requests += 1
             if owner.token_mode == "malformed":
@@ -313,7 +325,8 @@ class OAuthServer:
         assert page.status_code == 200, page.text
         query = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
         answer = httpx.post(
-            f"{self.base_url}/authorize?{urlencode(query)}", data={"user": user, "confirm": confirm}
+            f"{self.base_url}{self.authorize_path}?{urlencode(query)}",
+            data={"user": user, "confirm": confirm},
         )
         assert answer.status_code == 302, answer.text
         location = answer.headers["location"]
