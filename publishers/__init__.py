@@ -61,12 +61,13 @@ from publishers.oauth import (
     ConnectedAccount,
     OAuthApp,
     OAuthClient,
+    operator_client,
     token_expiry,
     token_secrets,
 )
 from publishers.pipeline import Outcome, Status, deliver
 from publishers.preview import PostPreview
-from publishers.progress import DeliveryProgress, MediaLoader, MemoryProgress
+from publishers.progress import Checkpoint, DeliveryProgress, MediaLoader, MemoryProgress
 from publishers.ratelimit import RateLimit, observe_rate_limit, parse_rate_limit
 from publishers.registry import NetworkRegistry
 from publishers.rendering import (
@@ -107,6 +108,7 @@ __all__ = [
     "CallToAction",
     "Capabilities",
     "ChannelContext",
+    "Checkpoint",
     "ConnectedAccount",
     "CredentialsExpired",
     "DeliveryProgress",
@@ -160,6 +162,7 @@ __all__ = [
     "media_problems",
     "next_delay",
     "observe_rate_limit",
+    "operator_client",
     "parse_rate_limit",
     "pinned_request",
     "placeholders_in",

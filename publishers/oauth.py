@@ -22,12 +22,20 @@ the host keeps the rest.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["ConnectedAccount", "OAuthApp", "OAuthClient", "token_expiry", "token_secrets"]
+__all__ = [
+    "ConnectedAccount",
+    "OAuthApp",
+    "OAuthClient",
+    "operator_client",
+    "token_expiry",
+    "token_secrets",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,3 +133,14 @@ def token_expiry(token: Mapping[str, Any]) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         return None
     return float(value)
+
+
+def operator_client(network_key: str) -> OAuthClient | None:
+    """The client the operator configured for ``network_key`` in the environment
+    (``KAIROS_OAUTH_<NETWORK>_CLIENT_ID`` / ``_CLIENT_SECRET``), or ``None``. A plugin needs it
+    only for a network-specific exchange beyond the standard flow (Facebook's long-lived token)."""
+    prefix = f"KAIROS_OAUTH_{network_key.upper().replace('-', '_')}"
+    client_id = os.environ.get(f"{prefix}_CLIENT_ID", "")
+    if not client_id:
+        return None
+    return OAuthClient(client_id, os.environ.get(f"{prefix}_CLIENT_SECRET", ""))

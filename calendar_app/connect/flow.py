@@ -18,7 +18,6 @@ Why it is built this way:
 from __future__ import annotations
 
 import logging
-import os
 import secrets as pysecrets
 import warnings
 from collections.abc import Mapping
@@ -44,6 +43,7 @@ from publishers import (
     OAuthClient,
     PublisherError,
     UnknownNetworkError,
+    operator_client,
     private_allowed,
     resolve_target,
     settings_problems,
@@ -119,11 +119,7 @@ def _app(network: Network, settings: Mapping[str, Any]) -> OAuthApp:
 
 
 def _operator_client(network: Network) -> OAuthClient | None:
-    prefix = f"KAIROS_OAUTH_{network.key.upper().replace('-', '_')}"
-    client_id = os.environ.get(f"{prefix}_CLIENT_ID", "")
-    return (
-        OAuthClient(client_id, os.environ.get(f"{prefix}_CLIENT_SECRET", "")) if client_id else None
-    )
+    return operator_client(network.key)
 
 
 def _client(
