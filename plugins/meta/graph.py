@@ -24,12 +24,12 @@ from publishers import (
     CredentialsExpired,
     OAuthApp,
     PermanentError,
+    RateLimit,
     TransientError,
     observe_rate_limit,
     operator_client,
     send_request,
 )
-from publishers.ratelimit import RateLimit
 
 __all__ = ["GRAPH_VERSION", "Graph", "facebook_login"]
 
