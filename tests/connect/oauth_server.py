@@ -141,9 +141,11 @@ class OAuthServer:
         token_path: str = "/token",
         auth_method: str = "client_secret_post",
         scope: str = "post read offline",
+        pkce_required: bool = True,
     ) -> None:
         self.client = Client(client_id, client_secret, scope=scope, auth_method=auth_method)
         self.authorize_path, self.token_path = authorize_path, token_path
+        self.pkce_required = pkce_required
         self.codes: dict[str, AuthorizationCode] = {}
         self.tokens: dict[str, Token] = {}
         self.accounts: dict[str, Account] = {
@@ -258,7 +260,7 @@ class OAuthServer:
                 if owner.rotate_refresh_tokens:
                     refresh_token.revoked = True
 
-        server.register_grant(CodeGrant, [CodeChallenge(required=True)])
+        server.register_grant(CodeGrant, [CodeChallenge(required=owner.pkce_required)])
         server.register_grant(RefreshGrant)
 
         class Validator(BearerTokenValidator):
