@@ -139,9 +139,8 @@ class ConnectionViewSet(
         try:
             flow = choose_account(flow.pk, flow.workspace_id, body.validated_data["account"])
         except ConnectError as exc:
-            raise serializers.ValidationError(
-                {exc.field or "non_field_errors": [exc.message]}
-            ) from None
+            # Every refusal here is about the pick: name the one field this call has.
+            raise serializers.ValidationError({"account": [exc.message]}) from None
         return Response(self.get_serializer(flow).data)
 
 

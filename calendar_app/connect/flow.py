@@ -115,6 +115,13 @@ def _app(network: Network, settings: Mapping[str, Any]) -> OAuthApp:
             "The server's address is private or reserved; Kairos does not connect to it.",
             "settings",
         ) from None
+    except PublisherError as exc:  # the name does not resolve: nothing to connect to now
+        raise ConnectError(
+            "server_unreachable",
+            f"{network.display_name}'s sign-in server could not be reached ({exc.reason}); "
+            "try again later.",
+            "network",
+        ) from None
     return app
 
 

@@ -25,6 +25,7 @@ from calendar_app.models import (
     WebhookSubscription,
 )
 from calendar_app.outbound.sender import new_secret_value
+from calendar_app.plugins_runtime import reset_plugins
 from publishers import Post
 from tests import factories as f
 from tests.connect.oauth_network import KEY
@@ -365,3 +366,18 @@ def test_refresh_throughput(server, workspace, brand) -> None:
     counts = refresh_due_tokens()
     assert counts[RefreshOutcome.REFRESHED] == count
     print(f"\nrefresh run: {counts['per_second']:.1f} channels/s on loopback")
+
+
+def test_a_sign_in_server_that_does_not_resolve_is_a_field_message(
+    workspace, brand, client_for, monkeypatch
+) -> None:
+    monkeypatch.setenv("KAIROS_X_API_URL", "https://api.kairos-test.invalid")
+    reset_plugins()  # the installed networks, X among them
+    response = client_for(Role.ADMIN).post(
+        reverse("api:connection-list", kwargs={"workspace_slug": workspace.slug}),
+        {"brand": brand.pk, "network": "x"},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert "could not be reached" in response.json()["fields"]["network"][0]
+    assert not OAuthFlow.objects.exists()
