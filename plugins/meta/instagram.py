@@ -113,6 +113,7 @@ class InstagramNetwork(Network):
         max_media=10,
         media_types=("image/jpeg",),
         max_media_bytes=8 * 1024 * 1024,
+        max_posts_per_day=DAILY_CAP,
     )
     settings_schema = (
         SettingField("ig_user_id", "Instagram account id", "Set when the channel is connected."),

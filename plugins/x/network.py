@@ -101,6 +101,7 @@ class XNetwork(Network):
         media_types=IMAGE_TYPES,
         max_media_bytes=MAX_IMAGE_BYTES,
         characters_per_url=23,
+        max_posts_per_day=100,  # the Basic tier's; the operator sets theirs (below)
     )
     settings_schema = (
         SettingField(
@@ -206,6 +207,14 @@ class XNetwork(Network):
         raise PermanentError(
             f"X refused {doing} (HTTP {status}: {message}).", code=f"http_{status}", detail=detail
         )
+
+    def capabilities_for(self, channel: ChannelContext) -> Capabilities:
+        """X's posts-per-24-hours cap depends on the app's access tier (Free 17, Basic 100...):
+        the operator says which in ``KAIROS_X_POSTS_PER_DAY``."""
+        raw = os.environ.get("KAIROS_X_POSTS_PER_DAY", "")
+        if raw.isascii() and raw.isdigit() and int(raw) > 0:
+            return self.capabilities.replace(max_posts_per_day=int(raw))
+        return self.capabilities
 
     # --- counting --------------------------------------------------------------------------------
 
