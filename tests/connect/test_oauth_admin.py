@@ -74,3 +74,19 @@ def test_an_unknown_network_is_a_message_not_an_error(workspace, brand) -> None:
     )
     assert answer.status_code == 200 and b"connects by signing in" in answer.content
     assert not OAuthFlow.objects.exists()
+
+
+def test_a_network_that_needs_a_server_asks_for_it_first(workspace, brand) -> None:
+    from calendar_app.plugins_runtime import reset_plugins
+
+    reset_plugins()  # the installed networks: Mastodon needs its instance before signing in
+    admin = staff(workspace, Role.ADMIN)
+    page = admin.get(reverse("admin:calendar_app_brand_connect", args=[brand.pk, "mastodon"]))
+    assert page.status_code == 200 and b'name="instance"' in page.content
+    refused = admin.post(
+        reverse("admin:calendar_app_brand_connect", args=[brand.pk, "mastodon"]),
+        {"instance": "not a url"},
+        follow=True,
+    )
+    assert refused.status_code == 200 and b"must be an http(s) URL" in refused.content
+    assert not OAuthFlow.objects.exists()
