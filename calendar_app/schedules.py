@@ -48,6 +48,11 @@ def wanted() -> dict[str, dict]:
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
         },
+        "kairos.refresh_tokens": {
+            "func": "calendar_app.connect.refresh.refresh_due_tokens",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+        },
         "kairos.channel_facts": {
             "func": "calendar_app.delivery.facts.refresh_all_facts",
             "schedule_type": Schedule.DAILY,

@@ -301,6 +301,22 @@ def _check_deliverable(action: str, item: ContentItem) -> None:
     )
 
 
+def _check_daily_caps(action: str, item: ContentItem, due: datetime) -> None:
+    """Refuse a time that would put a channel over its network's daily posting cap, while the
+    person can still pick another (the reason says the first time that fits)."""
+    from calendar_app.delivery.daily_caps import cap_problems
+
+    problems = cap_problems(item, due)
+    if problems:
+        raise WorkflowError(
+            action=action,
+            item=item,
+            code="daily_cap_exceeded",
+            field="scheduled_at",
+            reason=" ".join(problems[:5]),
+        )
+
+
 @transaction.atomic
 def submit(item: ContentItem, actor: Actor, note: str = "") -> ContentItem:
     item = _locked(item)
@@ -400,6 +416,7 @@ def schedule(
         )
     _check_deliverable("schedule", item)
     due = scheduling.resolve_due_time(item, when)
+    _check_daily_caps("schedule", item, due)
     item.scheduled_at = due
     item.save(update_fields=["scheduled_at", "updated_at"])
     scheduling.create_publications(item)
@@ -413,6 +430,7 @@ def reschedule(item: ContentItem, actor: Actor, when: datetime, note: str = "") 
     item = _locked(item)
     _check("reschedule", item, actor)
     due = scheduling.resolve_due_time(item, when)
+    _check_daily_caps("reschedule", item, due)
     item.scheduled_at = due
     item.save(update_fields=["scheduled_at", "updated_at"])
     scheduling.move_publications(item, due)

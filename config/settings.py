@@ -277,6 +277,10 @@ KAIROS_METRICS_INTERVAL_MINUTES = int(os.environ.get("KAIROS_METRICS_INTERVAL_MI
 # A collection run is queued as tasks of at most this many publications (calendar_app.metrics):
 # small enough that one task stays far below Q_CLUSTER's timeout even on a slow network.
 KAIROS_METRICS_BATCH = int(os.environ.get("KAIROS_METRICS_BATCH", "100"))
+# OAuth access tokens are renewed when they expire within this many seconds (calendar_app.connect.refresh).
+KAIROS_TOKEN_REFRESH_MARGIN_SECONDS = int(
+    os.environ.get("KAIROS_TOKEN_REFRESH_MARGIN_SECONDS", "900")
+)
 
 # --- Tracked links -----------------------------------------------------------------------------
 # Public base URL of this deployment's short links (/r/<code>). Empty: CTA links are posted as

@@ -57,10 +57,17 @@ from publishers.network import (
     media_problems,
     settings_problems,
 )
-from publishers.oauth import ConnectedAccount, OAuthApp, OAuthClient
+from publishers.oauth import (
+    ConnectedAccount,
+    OAuthApp,
+    OAuthClient,
+    operator_client,
+    token_expiry,
+    token_secrets,
+)
 from publishers.pipeline import Outcome, Status, deliver
 from publishers.preview import PostPreview
-from publishers.progress import DeliveryProgress, MediaLoader, MemoryProgress
+from publishers.progress import Checkpoint, DeliveryProgress, MediaLoader, MemoryProgress
 from publishers.ratelimit import RateLimit, observe_rate_limit, parse_rate_limit
 from publishers.registry import NetworkRegistry
 from publishers.rendering import (
@@ -101,6 +108,7 @@ __all__ = [
     "CallToAction",
     "Capabilities",
     "ChannelContext",
+    "Checkpoint",
     "ClientPool",
     "ConnectedAccount",
     "CredentialsExpired",
@@ -155,6 +163,7 @@ __all__ = [
     "media_problems",
     "next_delay",
     "observe_rate_limit",
+    "operator_client",
     "parse_rate_limit",
     "pinned_request",
     "placeholders_in",
@@ -166,6 +175,8 @@ __all__ = [
     "split_counts",
     "split_recipients",
     "text_with_links",
+    "token_expiry",
+    "token_secrets",
     "variant_posts",
 ]
 

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from publishers.errors import PermanentError
-from publishers.oauth import ConnectedAccount, OAuthApp, OAuthClient
+from publishers.oauth import ConnectedAccount, OAuthApp, OAuthClient, token_secrets
 from publishers.preview import PostPreview
 from publishers.rendering import text_with_links
 from publishers.retry import RetryPolicy
@@ -225,6 +225,27 @@ class Network(abc.ABC):
         """Read the account the token belongs to (its handle, name, avatar) and say which
         secrets the channel keeps from the token. Override with :meth:`oauth_app`."""
         raise PermanentError(f"{self.display_name} cannot connect by OAuth.", code="not_supported")
+
+    def oauth_accounts(
+        self, settings: Mapping[str, Any], token: Mapping[str, Any]
+    ) -> Sequence[ConnectedAccount]:
+        """The accounts this login can connect: one (the default, :meth:`oauth_account`), or
+        several the person picks from after signing in (the Facebook Pages they manage, the
+        LinkedIn organisations they administer). An empty answer means the login gives access
+        to no account Kairos can post to; say why by raising :class:`PermanentError` instead."""
+        return [self.oauth_account(settings, token)]
+
+    def oauth_refreshed(
+        self, secrets: Mapping[str, str], token: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """The channel's secrets after a refresh answered ``token``: the new access token, and
+        the new refresh token when the network rotated it. A refresh token is never replaced by
+        an empty one (some networks send none back when it did not change).
+
+        :raises ValueError: the answer holds no access token.
+        """
+        fresh = token_secrets(token)
+        return {**secrets, **fresh}
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description for the API's list of networks."""

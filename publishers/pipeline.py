@@ -33,7 +33,7 @@ from publishers.errors import (
 from publishers.manager import KairosPlugins
 from publishers.media import fetch_media
 from publishers.network import Network, opted_in
-from publishers.progress import DeliveryProgress, MediaLoader, MemoryProgress
+from publishers.progress import Checkpoint, DeliveryProgress, MediaLoader, MemoryProgress
 from publishers.ratelimit import RateLimit, observing
 from publishers.rendering import render_post
 from publishers.values import ChannelContext, Post, Problem, PublishResult, ReplyTarget
@@ -319,7 +319,10 @@ def _attempt(
         first_pending = False
         part = _with_uploads(network, attempt, part, load_media)
         attempt.stage = "publish" if len(parts) == 1 else f"publish (part {index + 1})"
-        result = network.publish(part, channel, part_key, **audience_kwargs(network, audience))
+        kwargs = audience_kwargs(network, audience)
+        if opted_in(network, "publish", ("checkpoint",)):
+            kwargs["checkpoint"] = Checkpoint(progress, index)
+        result = network.publish(part, channel, part_key, **kwargs)
         _check_result(result, "publish")
         progress.record_part(index, result)
         attempt.parts.append(result)

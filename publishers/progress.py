@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from publishers.values import MediaRef, PublishResult
 
-__all__ = ["DeliveryProgress", "MediaLoader", "MemoryProgress"]
+__all__ = ["Checkpoint", "DeliveryProgress", "MediaLoader", "MemoryProgress"]
 
 #: Reads a medium's bytes for :meth:`publishers.Network.upload_media`. The host supplies one that
 #: reads its own storage; :func:`publishers.media.fetch_media` fetches remote URLs.
@@ -57,3 +57,28 @@ class MemoryProgress:
 
     def record_upload(self, key: str, network_id: str) -> None:
         self.uploads[key] = network_id
+
+
+class Checkpoint:
+    """Steps of one post a network must not repeat on the next attempt, kept durably by the host.
+
+    A network whose publishing takes several calls with a wait in between (Instagram: create a
+    container, wait until it is processed, publish it) declares a keyword parameter
+    ``checkpoint`` on :meth:`~publishers.Network.publish`. It records each id the moment it has
+    it (``checkpoint.set("container", id)``) and reads it on the next attempt, so a retry - or the
+    attempt after a crash - continues instead of starting over, and a worker never sits idle
+    waiting: the network raises :class:`~publishers.TransientError` with ``retry_after`` and the
+    host comes back later. Values are short strings; each thread part has its own checkpoint.
+    """
+
+    def __init__(self, progress: DeliveryProgress, part_index: int = 0) -> None:
+        self._progress = progress
+        self._prefix = f"checkpoint:{part_index}:"
+
+    def get(self, name: str) -> str | None:
+        """The value recorded under ``name`` by an earlier step, or ``None``."""
+        return self._progress.uploaded(self._prefix + name) or None
+
+    def set(self, name: str, value: str) -> None:
+        """Record ``value`` under ``name``, durably, before the next network call."""
+        self._progress.record_upload(self._prefix + name, value)

@@ -1,7 +1,7 @@
 """Rate limits a network announces in its answers, learned while delivering.
 
 Networks say how much of their budget is left in response headers (Mastodon and many others:
-``X-RateLimit-Limit``/``-Remaining``/``-Reset``; the IETF draft: ``RateLimit-Limit``/
+``X-RateLimit-Limit``/``-Remaining``/``-Reset``; X: ``x-rate-limit-*``; the IETF draft: ``RateLimit-Limit``/
 ``-Remaining``/``-Reset``). Reading them lets Kairos wait for the window to reset instead of
 sending into a wall of 429s. Every request made with :func:`publishers.send_request` is read here
 automatically; the pipeline collects the last reading of an attempt into ``Outcome.rate_limit``
@@ -77,7 +77,11 @@ def parse_rate_limit(headers: Mapping[str, str], now: datetime | None = None) ->
     """The reading in ``headers`` (case-insensitive mapping), or ``None`` when there is none."""
     now = now or datetime.now(UTC)
     lower = {k.lower(): v for k, v in headers.items()}
-    for prefix, delta_only in (("x-ratelimit-", False), ("ratelimit-", True)):
+    for prefix, delta_only in (
+        ("x-ratelimit-", False),
+        ("x-rate-limit-", False),
+        ("ratelimit-", True),
+    ):
         limit = _int(lower.get(prefix + "limit"))
         remaining = _int(lower.get(prefix + "remaining"))
         if limit is None and remaining is None:

@@ -520,6 +520,10 @@ class Capabilities:
     #: How many characters every URL counts for, whatever its length (Mastodon: 23), or
     #: ``None`` when URLs count as written.
     characters_per_url: int | None = None
+    #: Most posts the network lets one account publish in any 24 hours (Instagram: 100 through
+    #: the API), or ``None``. Kairos refuses to schedule a post that would exceed it - when a
+    #: person can still pick another time - instead of failing it when it is due.
+    max_posts_per_day: int | None = None
 
     def __post_init__(self) -> None:
         window = self.idempotency_window
@@ -533,6 +537,7 @@ class Capabilities:
             "max_media_bytes",
             "max_thread_parts",
             "characters_per_url",
+            "max_posts_per_day",
         ):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):

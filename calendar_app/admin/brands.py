@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from calendar_app.admin.base import RelatedOnly, TenantAdmin, TenantInline, local_time
 from calendar_app.admin.forms import ChannelForm
+from calendar_app.connect.admin import ConnectButtons
 from calendar_app.models import Brand, Channel, Role
 
 
@@ -34,7 +35,7 @@ class ChannelInline(TenantInline, admin.TabularInline):
 
 
 @admin.register(Brand)
-class BrandAdmin(TenantAdmin):
+class BrandAdmin(ConnectButtons, TenantAdmin):
     list_display = ("name", "workspace", "time_zone", "local_now", "language", "channel_count")
     list_filter = (("workspace", RelatedOnly), "time_zone", "language")
     search_fields = ("name", "slug", "description")
@@ -42,8 +43,17 @@ class BrandAdmin(TenantAdmin):
     autocomplete_fields = ("workspace",)
     list_select_related = ("workspace",)
     inlines = [ChannelInline]
+    readonly_fields = ("connect_buttons",)
     fieldsets = (
         (None, {"fields": ("workspace", "name", "slug", "time_zone", "language", "description")}),
+        (
+            "Channels",
+            {
+                "fields": ("connect_buttons",),
+                "description": "Connect an account by signing in on its network; the channel "
+                "appears below once the network sends you back.",
+            },
+        ),
         (
             "Brand fit profile",
             {

@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from calendar_app.api.serializers.common import (
     KairosModelSerializer,
@@ -16,8 +20,14 @@ from calendar_app.api.serializers.common import (
     ShownOnceMethodField,
 )
 from calendar_app.api.views.base import AtomicMixin, WorkspaceScopedMixin
-from calendar_app.connect.flow import ConnectError, finish_flow, start_flow
-from calendar_app.connect.models import OAuthFlow
+from calendar_app.connect.flow import (
+    ConnectError,
+    choices,
+    choose_account,
+    finish_flow,
+    start_flow,
+)
+from calendar_app.connect.models import FlowStatus, OAuthFlow
 from calendar_app.models import Brand, Role
 
 __all__ = ["ConnectionViewSet", "oauth_callback"]
@@ -50,9 +60,19 @@ class ConnectionSerializer(KairosModelSerializer):
             "channel",
             "expires_at",
             "authorize_url",
+            "choices",
             "created_at",
         ]
         read_only_fields = ["id", "status", "reason", "channel", "expires_at", "created_at"]
+
+    choices = serializers.SerializerMethodField(
+        help_text="While `status` is `choosing`: the accounts this login can connect (Facebook "
+        "Pages, Instagram business accounts, LinkedIn organisations); POST one's `id` to "
+        "`.../connections/<id>/choose/`."
+    )
+
+    def get_choices(self, flow: OAuthFlow) -> list[dict[str, str]]:
+        return choices(flow)
 
     def get_authorize_url(self, flow: OAuthFlow) -> str | None:
         return getattr(flow, "authorize_url", None)
@@ -81,6 +101,12 @@ class ConnectionSerializer(KairosModelSerializer):
         return flow
 
 
+class ChooseSerializer(serializers.Serializer):
+    account = serializers.CharField(
+        max_length=200, help_text="The `id` of one of the connection's `choices`."
+    )
+
+
 @extend_schema(tags=["channels"])
 class ConnectionViewSet(
     AtomicMixin,
@@ -102,6 +128,20 @@ class ConnectionViewSet(
     serializer_class = ConnectionSerializer
     permission = Role.ADMIN
     write_permission = Role.ADMIN
+
+    @extend_schema(request=ChooseSerializer, responses=ConnectionSerializer)
+    @action(detail=True, methods=["post"])
+    def choose(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Pick the account to connect when one login gives several (``status: choosing``)."""
+        flow = self.get_object()
+        body = ChooseSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            flow = choose_account(flow.pk, flow.workspace_id, body.validated_data["account"])
+        except ConnectError as exc:
+            # Every refusal here is about the pick: name the one field this call has.
+            raise serializers.ValidationError({"account": [exc.message]}) from None
+        return Response(self.get_serializer(flow).data)
 
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -129,6 +169,19 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             return JsonResponse({"code": exc.code, "detail": exc.message, "fields": {}}, status=400)
         page = format_html(_PAGE, title="Not connected", message=exc.message)
         return HttpResponse(page, status=400)
+    if flow.status == FlowStatus.CHOOSING:
+        if wants_json:
+            return JsonResponse(
+                {"connection": flow.pk, "status": flow.status, "choices": choices(flow)}
+            )
+        message = format_html(
+            'You signed in. <a href="{}">Pick which of the {} accounts to connect for {}</a> '
+            "(or answer the connection's choices through the API).",
+            reverse("admin:calendar_app_brand_choose", args=[flow.brand_id, flow.pk]),
+            len(choices(flow)),
+            flow.brand.name,
+        )
+        return HttpResponse(format_html(_PAGE, title="Pick an account", message=message))
     channel = flow.channel
     if wants_json:
         return JsonResponse(

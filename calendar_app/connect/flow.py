@@ -18,12 +18,11 @@ Why it is built this way:
 from __future__ import annotations
 
 import logging
-import os
 import secrets as pysecrets
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -33,16 +32,18 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from calendar_app.connect.models import FlowStatus, OAuthFlow, OAuthRegistration
+from calendar_app.connect.models import ChannelToken, FlowStatus, OAuthFlow, OAuthRegistration
 from calendar_app.models import Brand, Channel, ChannelStatus
 from calendar_app.plugins_runtime import get_plugins
 from publishers import (
     AddressRefused,
+    ConnectedAccount,
     Network,
     OAuthApp,
     OAuthClient,
     PublisherError,
     UnknownNetworkError,
+    operator_client,
     private_allowed,
     resolve_target,
     settings_problems,
@@ -54,7 +55,15 @@ with warnings.catch_warnings():  # ...then Authlib announces a future httpx2 por
     from authlib.common.security import generate_token
     from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 
-__all__ = ["FLOW_TTL", "ConnectError", "callback_url", "finish_flow", "start_flow"]
+__all__ = [
+    "FLOW_TTL",
+    "ConnectError",
+    "callback_url",
+    "choices",
+    "choose_account",
+    "finish_flow",
+    "start_flow",
+]
 
 logger = logging.getLogger("kairos.connect")
 FLOW_TTL = timedelta(minutes=10)
@@ -106,15 +115,18 @@ def _app(network: Network, settings: Mapping[str, Any]) -> OAuthApp:
             "The server's address is private or reserved; Kairos does not connect to it.",
             "settings",
         ) from None
+    except PublisherError as exc:  # the name does not resolve: nothing to connect to now
+        raise ConnectError(
+            "server_unreachable",
+            f"{network.display_name}'s sign-in server could not be reached ({exc.reason}); "
+            "try again later.",
+            "network",
+        ) from None
     return app
 
 
 def _operator_client(network: Network) -> OAuthClient | None:
-    prefix = f"KAIROS_OAUTH_{network.key.upper().replace('-', '_')}"
-    client_id = os.environ.get(f"{prefix}_CLIENT_ID", "")
-    return (
-        OAuthClient(client_id, os.environ.get(f"{prefix}_CLIENT_SECRET", "")) if client_id else None
-    )
+    return operator_client(network.key)
 
 
 def _client(
@@ -155,7 +167,7 @@ def _oauth(client: OAuthClient, app: OAuthApp, redirect: str) -> OAuth2Client:
         scope=" ".join(app.scopes) or None,
         redirect_uri=redirect,
         code_challenge_method="S256" if app.pkce else None,
-        token_endpoint_auth_method="client_secret_post" if client.client_secret else "none",
+        token_endpoint_auth_method=app.token_auth_method if client.client_secret else "none",
         trust_env=False,
         follow_redirects=False,
         timeout=_TIMEOUT,
@@ -179,7 +191,10 @@ def start_flow(
     verifier = generate_token(64) if app.pkce else ""
     with _oauth(client, app, redirect) as oauth:
         url, _ = oauth.create_authorization_url(
-            app.authorize_url, state=state, code_verifier=verifier or None
+            app.authorize_url,
+            state=state,
+            code_verifier=verifier or None,
+            **dict(app.extra_authorize_params),
         )
     flow = OAuthFlow.objects.create(
         workspace=brand.workspace,
@@ -227,7 +242,8 @@ def _fail(flow: OAuthFlow, code: str, message: str) -> ConnectError:
 def finish_flow(
     state: str, code: str = "", error: str = "", error_description: str = ""
 ) -> OAuthFlow:
-    """Complete the flow the network sent the person back with; returns it connected.
+    """Complete the flow the network sent the person back with; returns it connected, or
+    waiting for the person to pick one of several accounts (``choosing``).
 
     :raises ConnectError: unknown or used state, expired flow, refused consent, a network that
         refused the code - with nothing created.
@@ -258,14 +274,106 @@ def finish_flow(
     try:
         with _oauth(client, app, flow.redirect_uri) as oauth:
             token = oauth.fetch_token(app.token_url, code=code, code_verifier=verifier)
-        account = network.oauth_account(flow.settings, token)
-    except (OAuthError, httpx.HTTPError, ValueError, KeyError) as exc:
-        logger.warning("code exchange for flow %s failed: %r", flow.pk, exc)
+        if not isinstance(token.get("access_token"), str) or not token["access_token"]:
+            raise ValueError("the token response holds no access_token")
+    except OAuthError as exc:
+        logger.warning("code exchange for flow %s refused: %r", flow.pk, exc)
         raise _fail(
             flow, "token_refused", "The network refused the authorisation code; start again."
         ) from exc
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("code exchange for flow %s failed: %r", flow.pk, exc)
+        raise _fail(
+            flow,
+            "token_malformed",
+            "The network's answer to the code exchange could not be read; start again.",
+        ) from exc
+    try:
+        accounts = list(network.oauth_accounts(flow.settings, token))
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("reading the account of flow %s failed: %r", flow.pk, exc)
+        raise _fail(
+            flow,
+            "account_unreadable",
+            "Signed in, but the network did not say which account; start again.",
+        ) from exc
     except PublisherError as exc:
         raise _fail(flow, exc.code, exc.reason) from exc
+    if not accounts:
+        raise _fail(
+            flow,
+            "no_account",
+            f"This login gives access to no {network.display_name} account Kairos can post to.",
+        )
+    if len(accounts) == 1:
+        return _connect(flow, accounts[0])
+    return _offer_choices(flow, accounts)
+
+
+def _account_to_json(account: ConnectedAccount) -> dict[str, Any]:
+    return {
+        "handle": account.handle,
+        "secrets": dict(account.secrets),
+        "display_name": account.display_name,
+        "account_id": account.account_id,
+        "avatar_url": account.avatar_url,
+        "settings": dict(account.settings),
+        "expires_at": account.expires_at,
+        "kind": account.kind,
+    }
+
+
+def _offer_choices(flow: OAuthFlow, accounts: list[ConnectedAccount]) -> OAuthFlow:
+    """Several accounts behind one login: keep them (their tokens encrypted, with the flow)
+    until the person picks one, for another ten minutes."""
+    flow.secrets = {**flow.secrets, "choices": [_account_to_json(a) for a in accounts[:200]]}
+    flow.status = FlowStatus.CHOOSING
+    flow.expires_at = timezone.now() + FLOW_TTL
+    flow.save(update_fields=["secrets", "status", "expires_at", "updated_at"])
+    return flow
+
+
+def choices(flow: OAuthFlow) -> list[dict[str, str]]:
+    """What the picker shows for a flow waiting for a choice (never a token)."""
+    if flow.status != FlowStatus.CHOOSING:
+        return []
+    return [ConnectedAccount(**item).public() for item in (flow.secrets or {}).get("choices", [])]
+
+
+def choose_account(flow_id: int, workspace_id: int, account: str) -> OAuthFlow:
+    """Connect the account the person picked after signing in.
+
+    :raises ConnectError: the flow is not waiting for a choice, it expired, or ``account`` is
+        not one it offered.
+    """
+    with transaction.atomic():
+        flow = (
+            OAuthFlow.objects.select_for_update()
+            .filter(pk=flow_id, workspace_id=workspace_id)
+            .first()
+        )
+        if flow is None or flow.status != FlowStatus.CHOOSING:
+            raise ConnectError(
+                "not_choosing", "This connection is not waiting for an account to be picked."
+            )
+        if flow.expires_at < timezone.now():
+            raise _fail(
+                flow, "flow_expired", "The connection took more than 10 minutes; start again."
+            )
+        offered = [ConnectedAccount(**item) for item in flow.secrets.get("choices", [])]
+        picked = next((a for a in offered if (a.account_id or a.handle) == account), None)
+        if picked is None:
+            known = ", ".join(a.account_id or a.handle for a in offered)
+            raise ConnectError(
+                "unknown_account", f"Pick one of the accounts offered ({known}).", "account"
+            )
+        return _connect(flow, picked)
+
+
+def _connect(flow: OAuthFlow, account: ConnectedAccount) -> OAuthFlow:
+    """Create or update the brand's channel for ``account``, all at once; a reconnect of an
+    expired channel releases its held publications (``delivery.held``)."""
+    expires_at = datetime.fromtimestamp(account.expires_at, tz=UTC) if account.expires_at else None
     with transaction.atomic():
         channel = Channel.objects.filter(
             brand=flow.brand_id, network=flow.network, handle=account.handle
@@ -280,9 +388,22 @@ def finish_flow(
         channel.settings = {**flow.settings, **account.settings}
         channel.secrets = dict(account.secrets)
         channel.display_name = (account.display_name or account.handle)[:120]
+        if channel.status != ChannelStatus.CONNECTED:
+            channel.status_changed_at = timezone.now()
         channel.status = ChannelStatus.CONNECTED
         channel.status_reason = ""
         channel.save()
+        ChannelToken.objects.update_or_create(
+            channel=channel,
+            defaults={
+                "workspace_id": flow.workspace_id,
+                "expires_at": expires_at,
+                "refreshing_until": None,
+                "last_error": "",
+            },
+        )
         flow.status, flow.channel, flow.reason = FlowStatus.CONNECTED, channel, ""
-        flow.save(update_fields=["status", "channel", "reason", "updated_at"])
+        # The other accounts' tokens are not kept once one is picked.
+        flow.secrets = {k: v for k, v in flow.secrets.items() if k != "choices"}
+        flow.save(update_fields=["status", "channel", "reason", "secrets", "updated_at"])
     return flow

@@ -11,6 +11,7 @@ from calendar_app.models.base import Timestamped, WorkspaceOwned
 
 class FlowStatus(models.TextChoices):
     PENDING = "pending", "Waiting for the person to authorise"
+    CHOOSING = "choosing", "Waiting for the person to pick an account"
     CONNECTED = "connected", "Connected"
     FAILED = "failed", "Failed"
 
@@ -57,3 +58,23 @@ class OAuthRegistration(Timestamped):
                 fields=["network", "server", "redirect_uri"], name="oauth_registration_unique"
             )
         ]
+
+
+class ChannelToken(WorkspaceOwned):
+    """When a channel's access token expires, kept beside the channel (its secrets are
+    encrypted, so they cannot be queried) for the refresh schedule to find what is due.
+
+    ``refreshing_until`` is a short lease: the run that sets it is the only one spending the
+    refresh token (refresh tokens rotate, so a second concurrent refresh would be refused and
+    wrongly expire the channel)."""
+
+    channel = models.OneToOneField(
+        "calendar_app.Channel", on_delete=models.CASCADE, related_name="oauth_token"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    refreshing_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return f"token of channel {self.channel_id} (expires {self.expires_at})"

@@ -1,6 +1,6 @@
 """Every model of Kairos, re-exported so the rest of the code imports from one place."""
 
-from calendar_app.connect.models import OAuthFlow, OAuthRegistration
+from calendar_app.connect.models import ChannelToken, OAuthFlow, OAuthRegistration
 from calendar_app.media.models import MediaAsset
 from calendar_app.models.brands import Brand, Channel, ChannelStatus
 from calendar_app.models.content import (
@@ -50,6 +50,7 @@ __all__ = [
     "CalendarFeed",
     "Channel",
     "ChannelStatus",
+    "ChannelToken",
     "Click",
     "ContentItem",
     "ContentStatus",

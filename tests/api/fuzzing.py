@@ -120,6 +120,10 @@ CROSS_FIELD_RULES: dict[tuple[str, str], dict[str, str]] = {
         "network": "an installed network that signs in with OAuth",
         "settings": "the keys the chosen network needs to start a sign-in",
     },
+    ("POST", "/connections/{id}/choose/"): {
+        "account": "one of the accounts the sign-in offered, while the connection waits for "
+        "a pick (its stored state)",
+    },
     ("*", "/events/"): {
         "rrule": "an RFC 5545 recurrence rule the server can expand",
         "ends_at": "after starts_at, at most 366 days later, and before 2201 in UTC",

@@ -55,7 +55,7 @@ REQUIRED: dict[str, dict[str, str]] = {
     },
     "webhook-delivery": {"list": AP, "retrieve": AP, "replay": AP},
     "media": CRUD_EDITOR,
-    "connection": {"list": AD, "retrieve": AD, "create": AD},
+    "connection": {"list": AD, "retrieve": AD, "create": AD, "choose": AD},
     # Feature packages (their own routers, same rules).
     "approval-policy": CRUD_ADMIN,
     "approval-step": CRUD_ADMIN,

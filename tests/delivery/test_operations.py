@@ -89,6 +89,7 @@ def test_schedules_are_created_once_by_name() -> None:
         "kairos.crisis_auto_end",
         "kairos.login_records_purge",
         "kairos.moment_readiness",
+        "kairos.refresh_tokens",
         "kairos.sweep",
         "kairos.task_failures_purge",
         "kairos.webhooks_sweep",

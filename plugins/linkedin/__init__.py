@@ -1,0 +1,1 @@
+"""The LinkedIn network: member and organisation posts through the versioned Posts API."""
