@@ -108,7 +108,13 @@ class ContentItemAdmin(TenantAdmin):
         "channel_count",
         "comment_count",
     )
-    list_filter = ("status", ("brand", RelatedOnly), ("event", RelatedOnly), "lateness_policy")
+    list_filter = (
+        "status",
+        ("brand", RelatedOnly),
+        ("event", RelatedOnly),
+        "priority",
+        "lateness_policy",
+    )
     search_fields = ("title", "body", "brand__name", "event__title")
     date_hierarchy = "scheduled_at"
     autocomplete_fields = ("brand", "event", "experiment", "channels")
@@ -160,6 +166,7 @@ class ContentItemAdmin(TenantAdmin):
                     "local_time",
                     "lateness_policy",
                     "lateness_tolerance",
+                    "priority",
                 ),
                 "description": "Times in this form are UTC; “local time” shows the brand's wall-clock time.",
             },

@@ -12,6 +12,7 @@ import os
 import re
 import time
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -211,6 +212,7 @@ _RESOURCE = {
     "approval-steps": "approval-step",
     "comments": "comment",
     "moments": "moment",
+    "approval-links": "approval-link",
 }
 #: names of query or body fields holding an id -> the world's basename it refers to
 _REFERENCES = {
@@ -283,6 +285,20 @@ def fuzz_world(workspace: Any) -> Any:
         workspace=workspace, brand=brand, templates=[world["reactive-template"]]
     )
     item = world["content-item"]
+    # A client link to read, email or revoke (its item need not be in review to exist).
+    from calendar_app.approvals.models import ApprovalLink
+
+    world.objects["approval-link"] = ApprovalLink.objects.create(
+        workspace=workspace,
+        content_item=item,
+        version=item.version,
+        name="Dana Client",
+        email="dana@client.example",
+        token_hash="f" * 64,
+        prefix="ffffffff",
+        expires_at=brand.created_at + timedelta(days=3650),
+        created_by_label="fuzz",
+    )
     world.objects["comment"] = Comment.objects.create(
         workspace=workspace,
         content_item=item,
@@ -326,7 +342,9 @@ def name_real_rows(case: Any, world: Any) -> None:
     """Point a positive case at the world's rows (see the module docstring)."""
     path = case.operation.path
     params = case.path_parameters or {}
-    for match in re.finditer(r"/([a-z-]+)/\{(id|experiment_pk|audience_pk|item_pk)\}", path):
+    for match in re.finditer(
+        r"/([a-z-]+)/\{(id|experiment_pk|audience_pk|item_pk|template_pk)\}", path
+    ):
         basename = _RESOURCE.get(match.group(1))
         pk = _real_id(world, basename) if basename else None
         if pk is not None and match.group(2) in params:

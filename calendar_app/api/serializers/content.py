@@ -30,6 +30,7 @@ from calendar_app.models import (
     Event,
     Experiment,
     LatenessPolicy,
+    Priority,
 )
 
 EDITABLE_FIELDS = workflow.EDITABLE_FIELDS
@@ -66,6 +67,12 @@ class ContentItemSerializer(KairosModelSerializer):
     scheduled_at_local = LocalTimeField(source="scheduled_at", zone="brand.time_zone")
     lateness_policy = serializers.ChoiceField(choices=LatenessPolicy.choices, required=False)
     lateness_tolerance = BoundedDurationField(required=False)
+    priority = serializers.ChoiceField(
+        choices=Priority.choices,
+        required=False,
+        help_text="low, normal (default) or high. A moment can hold the brand's posts below a "
+        "threshold during its window; changing it never needs a new approval.",
+    )
     allowed_actions = serializers.SerializerMethodField(
         help_text="Workflow actions you may take on this item now."
     )
@@ -92,6 +99,7 @@ class ContentItemSerializer(KairosModelSerializer):
             "scheduled_at_local",
             "lateness_policy",
             "lateness_tolerance",
+            "priority",
             "version",
             "allowed_actions",
             "created_at",
