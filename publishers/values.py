@@ -520,6 +520,9 @@ class Capabilities:
     #: How many characters every URL counts for, whatever its length (Mastodon: 23), or
     #: ``None`` when URLs count as written.
     characters_per_url: int | None = None
+    #: Most posts one account may make in 24 hours (``None``: no cap known). A moment's
+    #: readiness check is red when a template's remaining fires do not fit in what is left.
+    max_posts_per_day: int | None = None
 
     def __post_init__(self) -> None:
         window = self.idempotency_window
@@ -533,6 +536,7 @@ class Capabilities:
             "max_media_bytes",
             "max_thread_parts",
             "characters_per_url",
+            "max_posts_per_day",
         ):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
