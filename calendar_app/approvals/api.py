@@ -131,7 +131,9 @@ class ApprovalStepSerializer(KairosModelSerializer):
 
 
 class ApprovalLinkSerializer(serializers.ModelSerializer):
-    step_name = serializers.CharField(source="step.name", read_only=True, default=None)
+    step_name = serializers.CharField(
+        source="step.name", read_only=True, default=None, allow_null=True
+    )
     status = serializers.SerializerMethodField(
         help_text="`open` (usable until `expires_at`), `used`, `revoked` or `expired`."
     )
