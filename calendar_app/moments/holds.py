@@ -18,6 +18,7 @@ them when the window closes, so a planned promotion does not step on the live co
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -322,3 +323,17 @@ def holds_of(moment: Moment) -> list[dict[str, Any]]:
         }
         for h in rows.order_by("publication__due_at", "publication_id")
     ]
+
+
+def _deleting(sender: type, instance: Moment, **kwargs: Any) -> None:
+    """A moment deleted while it holds posts gives them back first (they would wait for ever)."""
+    if instance.held_at is not None and instance.released_at is None:
+        with contextlib.suppress(HoldError):  # released meanwhile
+            release(instance, workflow.Actor.system("moment deleted"))
+
+
+def connect() -> None:
+    """Called by :class:`calendar_app.apps.CalendarAppConfig` at start-up."""
+    from django.db.models.signals import pre_delete
+
+    pre_delete.connect(_deleting, sender=Moment, dispatch_uid="kairos_moment_release_on_delete")

@@ -264,3 +264,11 @@ def test_admin_actions_hold_and_release(moment, post, window, login, staff_membe
     assert f"#{publication.pk} “{publication.content_item.title}” (low)" in html
     client.post(changelist, {"action": "release_now", "_selected_action": [moment.pk]})
     assert status(publication)[0] == P.PENDING
+
+
+def test_deleting_a_moment_that_holds_gives_its_posts_back(moment, post, window, workspace):
+    publication = post(Priority.LOW, window[0] + timedelta(minutes=30))
+    holds.hold(moment)
+    client = token_client(workspace, Role.EDITOR)
+    assert client.delete(url("moment-detail", workspace, pk=moment.pk)).status_code == 204
+    assert status(publication) == (P.PENDING, "")
