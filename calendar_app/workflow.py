@@ -222,12 +222,13 @@ EDITABLE_FIELDS = (
 LOCKED_STATES = frozenset({S.PUBLISHING, S.PUBLISHED, S.PARTLY_FAILED, S.FAILED})
 
 
-def allowed_actions(item: ContentItem, actor: Actor) -> list[str]:
+def allowed_actions(item: ContentItem, actor: Actor, cache: dict | None = None) -> list[str]:
     """The actions ``actor`` may take on ``item`` now (for admin buttons and API hints).
 
     "approve" is listed only when the approval would be taken: not for the author under
     separation of duties, nor for someone who is not a member of the chain's step deciding now
-    (or has voted on it), nor below the role an active crisis requires."""
+    (or has voted on it), nor below the role an active crisis requires. ``cache``: see
+    :func:`calendar_app.approvals.services.may_approve`."""
     actions = [
         rule.action
         for rule in RULES.values()
@@ -236,7 +237,7 @@ def allowed_actions(item: ContentItem, actor: Actor) -> list[str]:
     if "approve" in actions:
         from calendar_app.approvals.services import may_approve  # it imports this module
 
-        if not may_approve(item, actor):
+        if not may_approve(item, actor, cache):
             actions.remove("approve")
     return actions
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -192,16 +193,77 @@ def check_vote(item: ContentItem, actor: Actor) -> tuple[list[ApprovalStep], Ste
     return steps, state
 
 
-def may_approve(item: ContentItem, actor: Actor) -> bool:
-    """True when an approval by ``actor`` would be taken now (role apart: the caller checks it)."""
-    from calendar_app.crisis.services import check_approval
+def may_approve(item: ContentItem, actor: Actor, cache: dict | None = None) -> bool:
+    """True when an approval by ``actor`` would be taken now (role apart: the caller checks it).
 
-    try:
-        check_approval(item, actor)
-        check_vote(item, actor)
-    except WorkflowError:
+    The same rules as :func:`take_vote` and the crisis guard, read without writing. ``cache``
+    (one dict per API page) keeps what items of a page share - the active crises, each brand's
+    policy and chain, each step's members - and :func:`prime_votes` loads the page's votes in
+    one query, so a list answers in a fixed number of queries whatever it holds.
+    """
+    from calendar_app.crisis import scope
+    from calendar_app.crisis.services import active_activations
+
+    cache = {} if cache is None else cache
+
+    def cached(key: tuple, compute: Any) -> Any:
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
+    for activation in cached(
+        ("crises", item.workspace_id), lambda: active_activations(item.workspace_id)
+    ):
+        playbook = activation.playbook
+        if scope.covers_item(playbook, item) and not actor.may(playbook.required_role):
+            return False
+    if actor.is_system:
+        return True
+    separated = actor.link is None and cached(
+        ("separates", item.brand_id), lambda: separates_duties(item)
+    )
+    if separated and (
+        actor.user is None or actor.user.pk in {item.created_by_id, item.last_edited_by_id}
+    ):
         return False
-    return True
+    steps = cached(("chain", item.brand_id), lambda: chain_of(item.brand_id))
+    if not steps:
+        return True
+    votes = cache.get(("votes", item.pk, item.version))
+    if votes is None:
+        votes = list(StepVote.objects.filter(content_item=item, version=item.version))
+    user_id = actor.user.pk if actor.user is not None else None
+    for step in steps:
+        deciders = cached(("deciders", step.pk), lambda step=step: _deciders(step))
+        mine = [v for v in votes if v.step_id == step.pk]
+        voters = {v.decided_by_id for v in mine if v.decided_by_id is not None}
+        if any(v.via_link_id is not None for v in mine):
+            continue
+        done = (
+            bool(deciders) and deciders <= voters
+            if step.rule == StepRule.ALL
+            else bool(voters & deciders)
+        )
+        if done:
+            continue
+        return user_id is not None and user_id in deciders and user_id not in voters
+    return True  # every step passed: the next approval completes it
+
+
+def prime_votes(items: list[ContentItem], cache: dict) -> None:
+    """Load the votes of ``items``' current versions into ``cache`` in one query (for
+    :func:`may_approve` over a page of items)."""
+    waiting = [i for i in items if i.status == ContentStatus.IN_REVIEW]
+    if not waiting:
+        return
+    from django.db.models import Q
+
+    condition = Q()
+    for item in waiting:
+        condition |= Q(content_item_id=item.pk, version=item.version)
+        cache.setdefault(("votes", item.pk, item.version), [])
+    for vote in StepVote.objects.filter(condition):
+        cache[("votes", vote.content_item_id, vote.version)].append(vote)
 
 
 def take_vote(item: ContentItem, actor: Actor, note: str = "") -> bool:

@@ -231,3 +231,29 @@ def test_another_workspace_leaving_changes_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         stranger.delete()
     assert fresh(item).status == S.IN_REVIEW
+
+
+def test_the_approve_hint_costs_a_fixed_number_of_queries(brand, approvers, workspace):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    (legal, legal_a), (other, _) = approvers(2)
+    f.ApprovalPolicyFactory(brand=brand, separate_duties=True)
+    f.ApprovalStepFactory(brand=brand, order=1, name="Legal", members=[legal])
+    f.ApprovalStepFactory(brand=brand, order=2, name="Brand", members=[other])
+    client = token_client(workspace, Role.APPROVER, user=legal)
+
+    def listed() -> tuple[int, list]:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url("content-item-list", workspace), {"status": "in_review"})
+        return len(captured), [r["allowed_actions"] for r in response.json()["results"]]
+
+    f.ContentItemFactory(brand=brand, workspace=workspace, status=S.IN_REVIEW)
+    one, hints = listed()
+    assert "approve" in hints[0]
+    for _ in range(5):
+        item = f.ContentItemFactory(brand=brand, workspace=workspace, status=S.IN_REVIEW)
+    workflow.approve(item, legal_a)  # Legal passed: Brand decides next, not legal
+    many, hints = listed()
+    assert many == one
+    assert sum("approve" in h for h in hints) == 5

@@ -110,7 +110,18 @@ class ContentItemSerializer(KairosModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_allowed_actions(self, item: ContentItem) -> list[str]:
         actor = getattr(self.context.get("request"), "actor", None)
-        return workflow.allowed_actions(item, actor) if actor else []
+        if not actor:
+            return []
+        # One cache per page (a list's items share this context): the approve hint reads the
+        # brands' chains and the page's votes once, not once per item.
+        cache = self.context.get("_approval_hints")
+        if cache is None:
+            from calendar_app.approvals.services import prime_votes
+
+            cache = self.context["_approval_hints"] = {}
+            page = getattr(self.parent, "instance", None)
+            prime_votes(list(page) if page is not None else [item], cache)
+        return workflow.allowed_actions(item, actor, cache)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is not None:
