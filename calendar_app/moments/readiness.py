@@ -88,6 +88,22 @@ def template_urls(template: ReactiveTemplate, values: dict[str, str]) -> list[st
     return urls
 
 
+_CLIENT: list = []
+
+
+def _link_client():
+    """The process's link-checking client. No connection is kept alive: each request is pinned
+    to the address checked for its own host (with its own TLS name), so none may reuse another
+    host's connection."""
+    import httpx
+
+    if not _CLIENT:
+        _CLIENT.append(
+            httpx.Client(follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0))
+        )
+    return _CLIENT[0]
+
+
 def resolve_links(urls: list[str]) -> dict[str, str]:
     """Ask each distinct address whether it answers: ``{url: problem}`` ("" when it does).
 
@@ -103,35 +119,36 @@ def resolve_links(urls: list[str]) -> dict[str, str]:
     seconds = float(getattr(settings, "KAIROS_READINESS_LINK_TIMEOUT", 3.0))
     timeout = httpx.Timeout(seconds, connect=seconds)
     found: dict[str, str] = {}
-    with httpx.Client(follow_redirects=False) as client:
-        for url in list(dict.fromkeys(urls))[:MAX_LINKS]:
-            if link_problem(url, allow_private=True):
-                continue  # refused by form already
-            try:
-                for method in ("HEAD", "GET"):
-                    response = send_request(
-                        client,
-                        method,
-                        url,
-                        network=LINK_CHECK,
-                        peer="its site",
-                        headers={"User-Agent": USER_AGENT},
-                        timeout=timeout,
-                    )
-                    if response.status_code not in (405, 501):
-                        break
-            except AddressRefused:
-                found[url] = "points at a private or reserved address."
-            except PublisherError as exc:
-                reason = (
-                    "its host name does not resolve." if exc.code == "dns_failure" else exc.reason
+    wanted = list(dict.fromkeys(urls))[:MAX_LINKS]
+    if not wanted:
+        return found
+    client = _link_client()  # one per process: its TLS context costs more than a request
+    for url in wanted:
+        if link_problem(url, allow_private=True):
+            continue  # refused by form already
+        try:
+            for method in ("HEAD", "GET"):
+                response = send_request(
+                    client,
+                    method,
+                    url,
+                    network=LINK_CHECK,
+                    peer="its site",
+                    headers={"User-Agent": USER_AGENT},
+                    timeout=timeout,
                 )
-                found[url] = f"does not answer: {reason}"
-            except Exception as exc:  # a malformed answer, say: red, never a failed check
-                found[url] = f"could not be checked ({type(exc).__name__})."
-            else:
-                status = response.status_code
-                found[url] = f"answers HTTP {status}." if status >= 400 else ""
+                if response.status_code not in (405, 501):
+                    break
+        except AddressRefused:
+            found[url] = "points at a private or reserved address."
+        except PublisherError as exc:
+            reason = "its host name does not resolve." if exc.code == "dns_failure" else exc.reason
+            found[url] = f"does not answer: {reason}"
+        except Exception as exc:  # a malformed answer, say: red, never a failed check
+            found[url] = f"could not be checked ({type(exc).__name__})."
+        else:
+            status = response.status_code
+            found[url] = f"answers HTTP {status}." if status >= 400 else ""
     return found
 
 
