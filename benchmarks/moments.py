@@ -2,8 +2,10 @@
 time from a fire in the moment's window to its first post.
 
 * ``readiness``: wall time of one readiness check (every template rendered with its sample
-  values and validated per channel, each of the 6 sandbox channels' connection tested once,
-  headroom, links, crisis), p50 and p95 over repeated runs, and the SQL statements per check.
+  values and validated per channel, each of the 6 sandbox channels' credentials renewed where
+  the network allows and connection tested once, headroom and daily caps, links - asked for
+  real, over HTTP, from a loopback server the run allows -, crisis), p50 and p95 over repeated
+  runs, and the SQL statements per check.
 * ``fire_to_first_post``: a template armed on 6 sandbox channels fired through the moment
   (:func:`calendar_app.moments.services.fire`) with the task queue run synchronously (django-q
   ``sync``: the worker runs in this process as the fire commits), so the figure is Kairos's own
@@ -27,7 +29,7 @@ from benchmarks.stats import percentile, summary
 TEMPLATES, CHANNELS = 10, 6
 
 
-def _fixtures(fires: int):
+def _fixtures(fires: int, link_base: str):
     from django.contrib.auth import get_user_model
 
     from calendar_app.models import (
@@ -50,7 +52,11 @@ def _fixtures(fires: int):
     brand = Brand.objects.create(workspace=workspace, name="Bench brand", slug="bench")
     channels = [
         Channel.objects.create(
-            workspace=workspace, brand=brand, network="sandbox", handle=f"@moment{i}"
+            workspace=workspace,
+            brand=brand,
+            network="sandbox",
+            handle=f"@moment{i}",
+            daily_post_cap=10_000,
         )
         for i in range(CHANNELS)
     ]
@@ -61,7 +67,7 @@ def _fixtures(fires: int):
             brand=brand,
             name=f"Reaction {i}",
             body=f"{{{{ player }}}} does it again ({i})! {{{{ minute }}}}' #final",
-            links=["https://example.com/live/{{ minute }}"],
+            links=[link_base + "/live/{{ minute }}"],
             cooldown=timedelta(0),
             max_fires=fires + 1,
         )
@@ -85,22 +91,39 @@ def _p50_p95(values: list[float], unit: str = "ms") -> dict:
 
 
 def run(*, quick: bool, scratch: Path) -> dict:
+    import os
+
+    from django.conf import settings
     from django_q.conf import Conf
 
     from calendar_app.models import Fire
     from calendar_app.moments import readiness, services
+    from publishers.testing import FakeServer
 
     repeats = 5 if quick else 20
     fires = 5 if quick else 20
-    moment, templates, actor = _fixtures(fires)
-    checks, queries, greens = [], [], set()
-    for _ in range(repeats):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            report = readiness.check(moment)
-            checks.append((time.perf_counter() - started) * 1000)
-        queries.append(len(captured))
-        greens.add((report["green"], report["red"]))
+    checks, queries, greens, links = [], [], set(), set()
+    allowed = os.environ.get("KAIROS_ALLOW_PRIVATE_NETWORKS")
+    os.environ["KAIROS_ALLOW_PRIVATE_NETWORKS"] = readiness.LINK_CHECK
+    checking = settings.KAIROS_READINESS_CHECK_LINKS
+    settings.KAIROS_READINESS_CHECK_LINKS = True
+    try:
+        with FakeServer() as site:  # the templates' link target, asked for real over HTTP
+            moment, templates, actor = _fixtures(fires, site.url)
+            for _ in range(repeats):
+                with CaptureQueriesContext(connection) as captured:
+                    started = time.perf_counter()
+                    report = readiness.check(moment)
+                    checks.append((time.perf_counter() - started) * 1000)
+                queries.append(len(captured))
+                greens.add((report["green"], report["red"]))
+                links.add(report["links_checked"])
+    finally:
+        settings.KAIROS_READINESS_CHECK_LINKS = checking
+        if allowed is None:
+            os.environ.pop("KAIROS_ALLOW_PRIVATE_NETWORKS", None)
+        else:
+            os.environ["KAIROS_ALLOW_PRIVATE_NETWORKS"] = allowed
     was_sync = Conf.SYNC
     Conf.SYNC = True
     try:
@@ -119,6 +142,7 @@ def run(*, quick: bool, scratch: Path) -> dict:
         "green_red": sorted(greens),
         "readiness": _p50_p95(checks),
         "queries_per_check": sorted(set(queries)),
+        "links_asked_per_check": sorted(links),
         "fire_to_first_post": _p50_p95(first) if first else "no post delivered",
         "fires_delivered": f"{len(first)}/{fires}",
     }

@@ -16,6 +16,12 @@ class CalendarAppConfig(AppConfig):
         from calendar_app.delivery.held import connect as connect_held_publications
 
         connect_held_publications()
+        from calendar_app.approvals.services import connect as connect_approval_chains
+
+        connect_approval_chains()
+        from calendar_app.moments.holds import connect as connect_moment_holds
+
+        connect_moment_holds()
 
         post_migrate.connect(_sync_schedules, sender=self, dispatch_uid="kairos_sync_schedules")
 

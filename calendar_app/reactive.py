@@ -238,7 +238,11 @@ def fire_template(
 
 @transaction.atomic
 def approve_template(template: ReactiveTemplate, actor: workflow.Actor) -> ReactiveTemplate:
-    """Approve the template's current words *and* guardrails; any later change voids it."""
+    """Approve the template's current words *and* guardrails; any later change voids it.
+
+    Through the brand's approval chain and separation of duties, and the stricter role of an
+    active crisis covering it (:mod:`calendar_app.approvals.template_votes`): the approval is
+    recorded once the chain's last step approves."""
     if not actor.may(Role.APPROVER):
         raise FireRefused(
             "permission_denied",
@@ -248,6 +252,10 @@ def approve_template(template: ReactiveTemplate, actor: workflow.Actor) -> React
     problems = check_template(template.body)
     if problems:
         raise FireRefused(problems[0].code, problems[0].message, "body")
+    from calendar_app.approvals.template_votes import take_template_vote  # it imports this module
+
+    if not take_template_vote(template, actor):
+        return template  # a step of the brand's chain approved; a later one decides next
     template.approved_version = template.version
     template.approved_hash = template.content_hash()
     template.approved_by = actor.user

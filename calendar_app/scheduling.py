@@ -76,6 +76,9 @@ def create_publications(item: ContentItem) -> list[Publication]:
     from calendar_app.crisis.services import hold_new  # it imports the delivery code
 
     hold_new(item, created)  # scheduled into an active crisis: held at once
+    from calendar_app.moments import holds
+
+    holds.hold_new(item, created)  # into an open moment that holds its priority
     return created
 
 

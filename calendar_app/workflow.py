@@ -213,6 +213,7 @@ EDITABLE_FIELDS = (
     "scheduled_at",
     "lateness_policy",
     "lateness_tolerance",
+    "priority",
     "event",
     "experiment",
 )
@@ -221,13 +222,24 @@ EDITABLE_FIELDS = (
 LOCKED_STATES = frozenset({S.PUBLISHING, S.PUBLISHED, S.PARTLY_FAILED, S.FAILED})
 
 
-def allowed_actions(item: ContentItem, actor: Actor) -> list[str]:
-    """The actions ``actor`` may take on ``item`` now (for admin buttons and API hints)."""
-    return [
+def allowed_actions(item: ContentItem, actor: Actor, cache: dict | None = None) -> list[str]:
+    """The actions ``actor`` may take on ``item`` now (for admin buttons and API hints).
+
+    "approve" is listed only when the approval would be taken: not for the author under
+    separation of duties, nor for someone who is not a member of the chain's step deciding now
+    (or has voted on it), nor below the role an active crisis requires. ``cache``: see
+    :func:`calendar_app.approvals.services.may_approve`."""
+    actions = [
         rule.action
         for rule in RULES.values()
         if rule.role is not None and item.status in rule.sources and actor.may(rule.role)
     ]
+    if "approve" in actions:
+        from calendar_app.approvals.services import may_approve  # it imports this module
+
+        if not may_approve(item, actor, cache):
+            actions.remove("approve")
+    return actions
 
 
 def _check(action: str, item: ContentItem, actor: Actor) -> Rule:
@@ -416,6 +428,16 @@ def schedule(
         )
     _check_deliverable("schedule", item)
     due = scheduling.resolve_due_time(item, when)
+    if item.scheduled_at is not None and due != item.scheduled_at and time_needs_approval(item):
+        raise WorkflowError(
+            action="schedule",
+            item=item,
+            code="time_needs_approval",
+            field="scheduled_at",
+            reason=f"{item.brand.name}'s approval covers the time, and "
+            f"{item.scheduled_at:%Y-%m-%d %H:%M} UTC was approved: schedule it then, or change "
+            "its time (which sends it back for approval).",
+        )
     _check_daily_caps("schedule", item, due)
     item.scheduled_at = due
     item.save(update_fields=["scheduled_at", "updated_at"])
@@ -423,14 +445,38 @@ def schedule(
     return _move(item, "schedule", actor, S.SCHEDULED, note)
 
 
+def time_needs_approval(item: ContentItem) -> bool:
+    """Does the brand's approval policy count the planned time as part of what is approved?"""
+    from calendar_app.approvals.models import ApprovalPolicy  # it imports the models only
+
+    return ApprovalPolicy.objects.filter(brand_id=item.brand_id, time_needs_approval=True).exists()
+
+
 @transaction.atomic
 def reschedule(item: ContentItem, actor: Actor, when: datetime, note: str = "") -> ContentItem:
+    """Move a scheduled item's delivery; when the brand's chain approves the time too, the
+    move sends it back for approval (its publications are withdrawn) instead."""
     from calendar_app import scheduling
 
     item = _locked(item)
     _check("reschedule", item, actor)
     due = scheduling.resolve_due_time(item, when)
     _check_daily_caps("reschedule", item, due)
+    if due != item.scheduled_at and time_needs_approval(item):
+        scheduling.cancel_publications(item)
+        item.scheduled_at = due
+        item.version += 1
+        item.last_edited_by = actor.user
+        item.save(update_fields=["scheduled_at", "version", "last_edited_by", "updated_at"])
+        return _move(
+            item,
+            "reschedule",
+            actor,
+            S.IN_REVIEW,
+            note
+            or f"Moved to {due:%Y-%m-%d %H:%M} UTC; {item.brand.name}'s approval covers the "
+            "time: back to review.",
+        )
     item.scheduled_at = due
     item.save(update_fields=["scheduled_at", "updated_at"])
     scheduling.move_publications(item, due)
@@ -480,6 +526,7 @@ def edit(
         )
     before = item.content_hash()
     experiment_before = item.experiment_id
+    time_before = item.scheduled_at
     for name, value in changes.items():
         setattr(item, name, value)
     # What goes out is the words *and* where they go and which calls to action they carry.
@@ -487,7 +534,10 @@ def edit(
         item.channels.values_list("pk", flat=True)
     )
     content_changed = (
-        item.content_hash() != before or item.experiment_id != experiment_before or channels_changed
+        item.content_hash() != before
+        or item.experiment_id != experiment_before
+        or channels_changed
+        or (time_before != item.scheduled_at and time_needs_approval(item))
     )
     if item.status in LOCKED_STATES and (content_changed or channels is not None):
         raise WorkflowError(

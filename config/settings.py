@@ -309,6 +309,12 @@ KAIROS_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("KAIROS_WEBHOOKS_ALLOW_PRIVATE") 
 # environment themselves (publishers.private_allowed); a workspace can never switch it on.
 KAIROS_WEBHOOKS_RETENTION_DAYS = int(os.environ.get("KAIROS_WEBHOOKS_RETENTION_DAYS", "30"))
 
+# A moment's readiness check asks each link of the armed templates whether it answers (HEAD, or
+# GET when refused), with this time-out in seconds; "0" checks their form only. Links on private
+# addresses are checked only when KAIROS_ALLOW_PRIVATE_NETWORKS lists "link-check".
+KAIROS_READINESS_CHECK_LINKS = os.environ.get("KAIROS_READINESS_CHECK_LINKS", "1") != "0"
+KAIROS_READINESS_LINK_TIMEOUT = float(os.environ.get("KAIROS_READINESS_LINK_TIMEOUT", "3"))
+
 # Counted clicks: at most KAIROS_CLICK_CLIENT_LIMIT clicks of one client (an IPv4 address or an
 # IPv6 /64, whatever its user agent) on one link count within KAIROS_CLICK_CLIENT_WINDOW seconds;
 # further clicks still redirect and are recorded as not counted (calendar_app.tracking).

@@ -161,6 +161,16 @@ class Network(abc.ABC):
                 )
         return problems
 
+    def refresh_credentials(self, channel: ChannelContext) -> Mapping[str, Any] | None:
+        """Renew the channel's credentials now, when the network allows it (an OAuth refresh
+        token, a fresh session), so a live moment does not meet a token that expires mid-way.
+        Kairos calls it before testing a channel for a moment's readiness check.
+
+        Return the secrets to store (merged into the channel's, e.g. the new access and refresh
+        tokens), or ``None`` when there is nothing to renew. Raise ``CredentialsExpired`` when
+        the network refuses to renew (the channel must be reconnected). Default: ``None``."""
+        return None
+
     def capabilities_for(self, channel: ChannelContext) -> Capabilities:
         """What this network can do for one channel: the class's :attr:`capabilities`,
         narrowed or widened by what is known about the channel's server (a Mastodon instance

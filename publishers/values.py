@@ -522,7 +522,8 @@ class Capabilities:
     characters_per_url: int | None = None
     #: Most posts the network lets one account publish in any 24 hours (Instagram: 100 through
     #: the API), or ``None``. Kairos refuses to schedule a post that would exceed it - when a
-    #: person can still pick another time - instead of failing it when it is due.
+    #: person can still pick another time - instead of failing it when it is due; a moment's
+    #: readiness check is red when a template's remaining fires do not fit in what is left.
     max_posts_per_day: int | None = None
 
     def __post_init__(self) -> None:

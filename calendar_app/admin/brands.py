@@ -107,7 +107,7 @@ class ChannelAdmin(TenantAdmin):
     workspace_from = "brand"
     change_role = Role.ADMIN
     fieldsets = (
-        (None, {"fields": ("brand", "network", "handle", "display_name")}),
+        (None, {"fields": ("brand", "network", "handle", "display_name", "daily_post_cap")}),
         ("Status", {"fields": ("status", "status_reason", "status_changed_at")}),
         (
             "Settings",

@@ -156,7 +156,13 @@ class ContentItemAdmin(TenantAdmin):
         "channel_count",
         "comment_count",
     )
-    list_filter = ("status", ("brand", RelatedOnly), ("event", RelatedOnly), "lateness_policy")
+    list_filter = (
+        "status",
+        ("brand", RelatedOnly),
+        ("event", RelatedOnly),
+        "priority",
+        "lateness_policy",
+    )
     search_fields = ("title", "body", "brand__name", "event__title")
     date_hierarchy = "scheduled_at"
     autocomplete_fields = ("brand", "event", "experiment", "channels")
@@ -208,6 +214,7 @@ class ContentItemAdmin(TenantAdmin):
                     "local_time",
                     "lateness_policy",
                     "lateness_tolerance",
+                    "priority",
                 ),
                 "description": "Times in this form are the brand's wall-clock time, in the "
                 "time zone named beside the field (the brand's); “local time” repeats the saved "

@@ -199,10 +199,13 @@ class ReactiveTemplateAdmin(TenantAdmin):
         return ", ".join(placeholders(obj.body)) or "none"
 
     def save_model(self, request: HttpRequest, obj: ReactiveTemplate, form, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
         if change:
             stored = ReactiveTemplate.objects.get(pk=obj.pk)
             if stored.content_hash() != obj.content_hash():
                 obj.version = stored.version + 1
+                obj.last_edited_by = request.user
                 if stored.is_approved:
                     messages.warning(
                         request,
@@ -235,7 +238,15 @@ class ReactiveTemplateAdmin(TenantAdmin):
             except Exception as exc:
                 messages.error(request, f"Cannot approve “{template.name}”: {exc}")
             else:
-                messages.success(request, f"“{template.name}” v{template.version} approved.")
+                template.refresh_from_db()
+                if template.is_approved:
+                    messages.success(request, f"“{template.name}” v{template.version} approved.")
+                else:
+                    messages.info(
+                        request,
+                        f"“{template.name}”: your step of the approval chain is recorded; a "
+                        "later step decides next.",
+                    )
 
     @admin.action(description="Fire now…")
     def fire_template_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:

@@ -34,6 +34,7 @@ from calendar_app.models import (
     Event,
     Experiment,
     MetricSnapshot,
+    Priority,
     Publication,
     PublicationStatus,
     ReactiveTemplate,
@@ -338,12 +339,13 @@ class ContentItemFilter(RangeFilterSet):
     experiment = df.ModelChoiceFilter(queryset=_scoped(Experiment))
     channel = df.ModelChoiceFilter(queryset=_scoped(Channel), field_name="channels")
     status = df.MultipleChoiceFilter(choices=ContentStatus.choices)
+    priority = df.MultipleChoiceFilter(choices=Priority.choices)
     scheduled_after = InstantFilter(field_name="scheduled_at", lookup_expr="gte")
     scheduled_before = InstantFilter(field_name="scheduled_at", lookup_expr="lt")
 
     class Meta:
         model = ContentItem
-        fields = ["brand", "event", "experiment", "channel", "status"]
+        fields = ["brand", "event", "experiment", "channel", "status", "priority"]
 
 
 class ReactiveTemplateFilter(KairosFilterSet):

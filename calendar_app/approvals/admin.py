@@ -43,8 +43,8 @@ COMMENT_TEMPLATE = "admin/calendar_app/contentitem/comment.html"
 
 @admin.register(ApprovalPolicy)
 class ApprovalPolicyAdmin(TenantAdmin):
-    list_display = ("brand", "separate_duties")
-    list_filter = ("separate_duties",)
+    list_display = ("brand", "separate_duties", "time_needs_approval")
+    list_filter = ("separate_duties", "time_needs_approval")
     autocomplete_fields = ("brand",)
     workspace_from = "brand"
     change_role = Role.ADMIN
@@ -84,10 +84,37 @@ class ApprovalStepAdmin(TenantAdmin):
 
 @admin.register(ApprovalLink)
 class ApprovalLinkAdmin(ReadOnlyAdmin):
-    list_display = ("content_item", "name", "email", "step", "version", "expires_at", "used_at")
+    list_display = (
+        "content_item",
+        "name",
+        "email",
+        "step",
+        "version",
+        "link_status",
+        "expires_at",
+        "emailed_at",
+        "used_at",
+        "revoked_at",
+    )
     list_filter = ("decision",)
     search_fields = ("name", "email", "content_item__title")
     view_role = Role.EDITOR
+    actions = ["revoke_links"]
+
+    @admin.display(description="status")
+    def link_status(self, obj: ApprovalLink) -> str:
+        return links.link_status(obj)
+
+    @admin.action(description="Revoke the selected links")
+    def revoke_links(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for link in queryset.select_related("workspace"):
+            actor = Actor.for_user(request.user, link.workspace)
+            try:
+                links.revoke_link(link, actor)
+            except links.LinkRefused as exc:
+                messages.error(request, f"{link}: {exc.reason}")
+            else:
+                messages.success(request, f"{link} revoked: it no longer works.")
 
 
 class CommentInline(ReadOnlyTabular):
@@ -126,6 +153,9 @@ class LinkForm(forms.Form):
     name = forms.CharField(max_length=120)
     email = forms.EmailField(max_length=254)
     expires_in_hours = forms.IntegerField(min_value=1, max_value=720, initial=72)
+    send_email = forms.BooleanField(
+        required=False, initial=True, label="Email the link to this address now"
+    )
 
 
 def send_approval_link(
@@ -154,6 +184,11 @@ def send_approval_link(
             messages.error(request, str(exc))
             return None
         url = request.build_absolute_uri(new.path)
+        if form.cleaned_data.get("send_email"):
+            if links.email_link(new, url):
+                messages.info(request, f"Emailed to {new.link.email}.")
+            else:
+                messages.warning(request, "The email could not be sent: copy the link below.")
         messages.success(
             request,
             format_html(

@@ -2,10 +2,13 @@
 
 approval-policies/                           a brand's policy: separation of duties (CRUD)
 approval-steps/                              the steps of brands' chains (CRUD)
-approval-links/                              client links: list, read, create (the URL once)
+approval-links/                              client links: list, read, create (the URL once,
+                                             emailed to the client with ``send_email``)
+approval-links/<id>/revoke/                  POST: withdraw a link (it answers 410 from then)
 content-items/<id>/approval-progress/        GET: each step and whether the current version
                                              passed it
 content-items/<id>/comments/                 comments with @mentions: list, create
+reactive-templates/<id>/approval-progress/   GET: the same for a reactive template's version
 
 Roles: reading needs ``viewer``; policies and steps ``admin`` to change; links ``editor`` (they
 carry clients' addresses, so listing them too); comments ``editor`` to write. Everything is
@@ -25,11 +28,13 @@ from django.shortcuts import get_object_or_404
 from django.urls import include, path
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from calendar_app.api.exceptions import WorkflowConflict
 from calendar_app.api.serializers.common import (
     BoundedDurationField,
     KairosModelSerializer,
@@ -40,7 +45,7 @@ from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.api.views.base import AtomicMixin, WorkspaceScopedMixin, WorkspaceViewSet
 from calendar_app.approvals import links, services
 from calendar_app.approvals.models import ApprovalLink, ApprovalPolicy, ApprovalStep, Comment
-from calendar_app.models import Brand, ContentItem, Role
+from calendar_app.models import Brand, ContentItem, ReactiveTemplate, Role
 
 MAX_STEPS = 20
 
@@ -57,7 +62,14 @@ class ApprovalPolicySerializer(KairosModelSerializer):
 
     class Meta:
         model = ApprovalPolicy
-        fields = ["id", "brand", "separate_duties", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "brand",
+            "separate_duties",
+            "time_needs_approval",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "created_at", "updated_at"]
         validators: list = []
 
@@ -119,7 +131,15 @@ class ApprovalStepSerializer(KairosModelSerializer):
 
 
 class ApprovalLinkSerializer(serializers.ModelSerializer):
-    step_name = serializers.CharField(source="step.name", read_only=True, default=None)
+    step_name = serializers.CharField(
+        source="step.name", read_only=True, default=None, allow_null=True
+    )
+    status = serializers.SerializerMethodField(
+        help_text="`open` (usable until `expires_at`), `used`, `revoked` or `expired`."
+    )
+
+    def get_status(self, link: ApprovalLink) -> str:
+        return links.link_status(link)
 
     class Meta:
         model = ApprovalLink
@@ -134,6 +154,10 @@ class ApprovalLinkSerializer(serializers.ModelSerializer):
             "prefix",
             "expires_at",
             "used_at",
+            "revoked_at",
+            "revoked_by_label",
+            "emailed_at",
+            "status",
             "decision",
             "note",
             "created_by_label",
@@ -148,6 +172,10 @@ class NewApprovalLinkSerializer(KairosSerializer):
     email = serializers.EmailField(max_length=254)
     expires_in_hours = serializers.IntegerField(
         min_value=1, max_value=720, default=72, help_text="How long the link works (1 to 720)."
+    )
+    send_email = serializers.BooleanField(
+        default=False,
+        help_text="Email the link to `email` now (the answer's `emailed_at` says it left).",
     )
 
 
@@ -265,7 +293,27 @@ class ApprovalLinkViewSet(
         # Rendered by the serializer that marks `url` shown once, so the idempotency store
         # keeps the answer without it.
         new.link.url = request.build_absolute_uri(new.path)
+        if values["send_email"]:
+            links.email_link(new, new.link.url)
         return Response(NewApprovalLinkAnswer(new.link).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses={200: ApprovalLinkSerializer},
+        description=(
+            "Withdraw a link: from now on it answers 410 and decides nothing. 409 `link_used` "
+            "(decided already) or `link_revoked` (withdrawn already). Needs editor."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            link = links.revoke_link(self.get_object(), self.actor)
+        except links.LinkRefused as exc:
+            if exc.status == 403:
+                raise PermissionDenied(exc.reason, code=exc.code) from None
+            raise WorkflowConflict(exc.reason, code=exc.code) from None
+        return Response(ApprovalLinkSerializer(link).data)
 
 
 class _ItemNested(AtomicMixin, WorkspaceScopedMixin, viewsets.GenericViewSet):
@@ -301,6 +349,28 @@ class ApprovalProgressViewSet(_ItemNested, mixins.ListModelMixin):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         item = self.item()
         return Response([state.as_dict() for state in services.progress(item)])
+
+
+class TemplateApprovalProgressViewSet(AtomicMixin, WorkspaceScopedMixin, viewsets.GenericViewSet):
+    """Where a reactive template's current version stands in its brand's chain (templates are
+    approved through the same chain and duties as items)."""
+
+    model = ApprovalStep
+    serializer_class = StepProgressSerializer
+    pagination_class = None
+    filter_backends: list = []
+
+    def base_queryset(self) -> QuerySet:
+        return ApprovalStep.objects.none()
+
+    @extend_schema(responses={200: StepProgressSerializer(many=True)})
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from calendar_app.approvals.template_votes import template_progress
+
+        template = get_object_or_404(
+            ReactiveTemplate.objects.filter(workspace=self.workspace), pk=self.kwargs["template_pk"]
+        )
+        return Response([state.as_dict() for state in template_progress(template)])
 
 
 class CommentViewSet(_ItemNested, mixins.ListModelMixin, mixins.CreateModelMixin):
@@ -343,8 +413,18 @@ item_router.register(
 )
 item_router.register("comments", CommentViewSet, basename="content-item-comment")
 
+#: Under one reactive template.
+template_router = SimpleRouter()
+template_router.register(
+    "approval-progress", TemplateApprovalProgressViewSet, basename="template-approval-progress"
+)
+
 urlpatterns = [
     path("workspaces/<slug:workspace_slug>/", include(approvals_router.urls)),
+    path(
+        "workspaces/<slug:workspace_slug>/reactive-templates/<int:template_pk>/",
+        include(template_router.urls),
+    ),
     path(
         "workspaces/<slug:workspace_slug>/content-items/<int:item_pk>/",
         include(item_router.urls),

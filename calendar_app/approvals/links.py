@@ -8,9 +8,12 @@ one exact version, at ``/approve/<token>/``.
 * ``POST`` (with the page's CSRF token) approves or rejects through
   :func:`calendar_app.workflow.approve` / ``reject``, like any approval; the audit records name
   ``external: <name> <email>`` and the vote names the link.
-* A link works once, until it expires (72 hours by default), for the version and step it was
-  made for. An unknown token answers 404; a used or expired one 410; one whose item changed
-  (edited, decided, moved on to another step) 409 - each a page saying so, nothing changed.
+* A link works once, until it expires (72 hours by default) or an editor revokes it, for the
+  version and step it was made for. An unknown token answers 404; a used, revoked or expired
+  one 410; one whose item changed (edited, decided, moved on to another step) 409 - each a page
+  saying so, nothing changed.
+* Kairos can email the link to its person when it is made (the token exists only then); the
+  message names the post, the step and when the link expires.
 """
 
 from __future__ import annotations
@@ -113,6 +116,85 @@ def create_link(
     return NewLink(link=link, token=token)
 
 
+def link_status(link: ApprovalLink) -> str:
+    """``used``, ``revoked``, ``expired`` or ``open`` (shown with the expiry in API and admin)."""
+    if link.used_at is not None:
+        return "used"
+    if link.revoked_at is not None:
+        return "revoked"
+    return "expired" if link.expires_at <= timezone.now() else "open"
+
+
+@transaction.atomic
+def revoke_link(link: ApprovalLink, actor: Actor) -> ApprovalLink:
+    """Withdraw a link so it no longer decides anything (sent to the wrong person, say).
+
+    :raises LinkRefused: ``link_used`` (decided already: nothing to withdraw) or
+        ``link_revoked`` (withdrawn already); ``permission_denied`` below the editor role.
+    """
+    link = ApprovalLink.objects.select_for_update().get(pk=link.pk)
+    if not actor.may(CREATE_ROLE):
+        raise LinkRefused(
+            "permission_denied",
+            403,
+            "Not allowed",
+            f"Revoking a link needs the {CREATE_ROLE} role; {actor.label} has "
+            f"{actor.role or 'none'}.",
+        )
+    if link.used_at is not None:
+        raise LinkRefused(
+            "link_used",
+            409,
+            "Already decided",
+            f"This link was used on {link.used_at:%Y-%m-%d %H:%M} UTC: its decision stands.",
+        )
+    if link.revoked_at is not None:
+        raise LinkRefused(
+            "link_revoked",
+            409,
+            "Already withdrawn",
+            f"This link was revoked on {link.revoked_at:%Y-%m-%d %H:%M} UTC by "
+            f"{link.revoked_by_label}.",
+        )
+    link.revoked_at = timezone.now()
+    link.revoked_by_label = actor.label[:200]
+    link.save(update_fields=["revoked_at", "revoked_by_label", "updated_at"])
+    return link
+
+
+def email_link(new: NewLink, url: str) -> bool:
+    """Email the link to its person now (the token exists only at creation). A mail outage is
+    logged and leaves the link valid, to be copied from the answer; ``emailed_at`` says whether
+    the message left.
+
+    :returns: True when the mail server took the message.
+    """
+    import logging
+
+    from django.core.mail import send_mail
+
+    link = new.link
+    item = link.content_item
+    step = f" (step “{link.step.name}”)" if link.step_id else ""
+    subject = f"[Kairos] Please approve: {item.title}"[:200]
+    body = (
+        f"Hello {link.name},\n\n"
+        f"{link.created_by_label} asks you to approve or reject “{item.title}” for "
+        f"{item.brand.name}{step}. The page shows exactly what each network will receive.\n\n"
+        f"{url}\n\n"
+        f"The link works once and expires on {link.expires_at:%Y-%m-%d %H:%M} UTC. If you did "
+        "not expect it, ignore this message."
+    )
+    try:
+        send_mail(subject, body, None, [link.email])
+    except Exception:
+        logging.getLogger("kairos.approvals").exception("could not email link %s", link.pk)
+        return False
+    link.emailed_at = timezone.now()
+    link.save(update_fields=["emailed_at", "updated_at"])
+    return True
+
+
 def usable(link: ApprovalLink | None, item: ContentItem | None = None) -> ApprovalLink:
     """The link if it can decide now; else :class:`LinkRefused` saying why."""
     if link is None:
@@ -125,6 +207,14 @@ def usable(link: ApprovalLink | None, item: ContentItem | None = None) -> Approv
             410,
             "Already decided",
             f"This link was used on {link.used_at:%Y-%m-%d %H:%M} UTC; it works once.",
+        )
+    if link.revoked_at is not None:
+        raise LinkRefused(
+            "link_revoked",
+            410,
+            "This link was withdrawn",
+            f"It was withdrawn on {link.revoked_at:%Y-%m-%d %H:%M} UTC. Ask the person who sent "
+            "it for a new one if you still need to decide.",
         )
     if link.expires_at <= timezone.now():
         raise LinkRefused(

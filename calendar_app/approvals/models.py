@@ -33,6 +33,11 @@ class ApprovalPolicy(WorkspaceOwned):
         help_text="The person who wrote or last edited an item cannot approve it, whatever "
         "their role; a workspace API key (nobody's person) cannot approve at all.",
     )
+    time_needs_approval = models.BooleanField(
+        default=False,
+        help_text="The planned time is part of what is approved: moving an approved or "
+        "scheduled item sends it back for approval (otherwise moving it keeps the approval).",
+    )
 
     class Meta:
         verbose_name_plural = "approval policies"
@@ -106,6 +111,11 @@ class ApprovalLink(WorkspaceOwned):
     prefix = models.CharField(max_length=8, editable=False, help_text="To recognise it.")
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by_label = models.CharField(max_length=200, blank=True)
+    emailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Kairos last emailed the link to its person."
+    )
     decision = models.CharField(max_length=16, blank=True)
     note = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -152,6 +162,37 @@ class StepVote(WorkspaceOwned):
                 fields=["content_item", "version", "step", "decided_by"],
                 condition=Q(decided_by__isnull=False),
                 name="step_vote_once_per_person",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step.name} v{self.version} by {self.decided_by_label}"
+
+
+class TemplateStepVote(WorkspaceOwned):
+    """One approval of one chain step on one exact version of a reactive template: templates
+    are approved through the same chain as items, since firing one posts without a new round."""
+
+    template = models.ForeignKey(
+        "calendar_app.ReactiveTemplate", on_delete=models.CASCADE, related_name="step_votes"
+    )
+    version = models.PositiveIntegerField()
+    step = models.ForeignKey(ApprovalStep, on_delete=models.CASCADE, related_name="template_votes")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_by_label = models.CharField(max_length=200)
+    via_token = models.ForeignKey(
+        "calendar_app.ApiToken", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["template", "version", "step__order", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "version", "step", "decided_by"],
+                condition=Q(decided_by__isnull=False),
+                name="template_vote_once_per_person",
             )
         ]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -89,7 +90,7 @@ def _deciders(step: ApprovalStep) -> set[int]:
 
 
 def _is_done(step: ApprovalStep, votes: list[StepVote]) -> bool:
-    if any(v.via_link_id is not None for v in votes):
+    if any(getattr(v, "via_link_id", None) is not None for v in votes):
         return True  # the step's link was sent to its external decider, who approved
     voters = {v.decided_by_id for v in votes if v.decided_by_id is not None}
     deciders = _deciders(step)
@@ -139,21 +140,21 @@ def _position(steps: list[ApprovalStep], step: ApprovalStep) -> str:
     return f"step {steps.index(step) + 1} of {len(steps)}"
 
 
-def take_vote(item: ContentItem, actor: Actor, note: str = "") -> bool:
-    """Check ``actor`` may approve ``item`` now and record their vote.
+def check_vote(item: ContentItem, actor: Actor) -> tuple[list[ApprovalStep], StepState | None]:
+    """Would ``actor``'s approval of ``item`` count now? Writes nothing, so the API and the
+    admin ask it before showing an "approve" button (:func:`calendar_app.workflow.allowed_actions`).
 
-    :returns: True when the approval is complete (no chain, or this vote completed its last
-        step): the caller then approves the item.
-    :raises WorkflowError: ``separation_of_duties``, ``not_in_step`` (403: not a member of the
-        step deciding now), ``out_of_order`` (their step comes later), ``already_voted``.
+    :returns: the chain and the step deciding now (``None`` without a chain, for the system, or
+        once every step passed: the approval is then complete).
+    :raises WorkflowError: as :func:`take_vote`.
     """
     check_separation(item, actor)
     steps = chain_of(item.brand_id)
     if not steps or actor.is_system:
-        return True
+        return steps, None
     state = current_step(item, steps)
     if state is None:  # every step passed, yet not approved: complete it now
-        return True
+        return steps, None
     step = state.step
     where = f"“{step.name}” ({_position(steps, step)})"
     if actor.link is not None:
@@ -189,6 +190,94 @@ def take_vote(item: ContentItem, actor: Actor, note: str = "") -> bool:
                 code="already_voted",
                 reason=f"{actor.label} already approved {where}; it waits for its other members.",
             )
+    return steps, state
+
+
+def may_approve(item: ContentItem, actor: Actor, cache: dict | None = None) -> bool:
+    """True when an approval by ``actor`` would be taken now (role apart: the caller checks it).
+
+    The same rules as :func:`take_vote` and the crisis guard, read without writing. ``cache``
+    (one dict per API page) keeps what items of a page share - the active crises, each brand's
+    policy and chain, each step's members - and :func:`prime_votes` loads the page's votes in
+    one query, so a list answers in a fixed number of queries whatever it holds.
+    """
+    from calendar_app.crisis import scope
+    from calendar_app.crisis.services import active_activations
+
+    cache = {} if cache is None else cache
+
+    def cached(key: tuple, compute: Any) -> Any:
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
+    for activation in cached(
+        ("crises", item.workspace_id), lambda: active_activations(item.workspace_id)
+    ):
+        playbook = activation.playbook
+        if scope.covers_item(playbook, item) and not actor.may(playbook.required_role):
+            return False
+    if actor.is_system:
+        return True
+    separated = actor.link is None and cached(
+        ("separates", item.brand_id), lambda: separates_duties(item)
+    )
+    if separated and (
+        actor.user is None or actor.user.pk in {item.created_by_id, item.last_edited_by_id}
+    ):
+        return False
+    steps = cached(("chain", item.brand_id), lambda: chain_of(item.brand_id))
+    if not steps:
+        return True
+    votes = cache.get(("votes", item.pk, item.version))
+    if votes is None:
+        votes = list(StepVote.objects.filter(content_item=item, version=item.version))
+    user_id = actor.user.pk if actor.user is not None else None
+    for step in steps:
+        deciders = cached(("deciders", step.pk), lambda step=step: _deciders(step))
+        mine = [v for v in votes if v.step_id == step.pk]
+        voters = {v.decided_by_id for v in mine if v.decided_by_id is not None}
+        if any(v.via_link_id is not None for v in mine):
+            continue
+        done = (
+            bool(deciders) and deciders <= voters
+            if step.rule == StepRule.ALL
+            else bool(voters & deciders)
+        )
+        if done:
+            continue
+        return user_id is not None and user_id in deciders and user_id not in voters
+    return True  # every step passed: the next approval completes it
+
+
+def prime_votes(items: list[ContentItem], cache: dict) -> None:
+    """Load the votes of ``items``' current versions into ``cache`` in one query (for
+    :func:`may_approve` over a page of items)."""
+    waiting = [i for i in items if i.status == ContentStatus.IN_REVIEW]
+    if not waiting:
+        return
+    from django.db.models import Q
+
+    condition = Q()
+    for item in waiting:
+        condition |= Q(content_item_id=item.pk, version=item.version)
+        cache.setdefault(("votes", item.pk, item.version), [])
+    for vote in StepVote.objects.filter(condition):
+        cache[("votes", vote.content_item_id, vote.version)].append(vote)
+
+
+def take_vote(item: ContentItem, actor: Actor, note: str = "") -> bool:
+    """Check ``actor`` may approve ``item`` now and record their vote.
+
+    :returns: True when the approval is complete (no chain, or this vote completed its last
+        step): the caller then approves the item.
+    :raises WorkflowError: ``separation_of_duties``, ``not_in_step`` (403: not a member of the
+        step deciding now), ``out_of_order`` (their step comes later), ``already_voted``.
+    """
+    steps, state = check_vote(item, actor)
+    if state is None:
+        return True
+    step = state.step
     vote = StepVote.objects.create(
         workspace_id=item.workspace_id,
         content_item=item,
@@ -418,3 +507,84 @@ def _escalate(item: ContentItem, step: ApprovalStep, escalation: StepEscalation)
         },
         item.brand_id,
     )
+
+
+# --- membership changes -----------------------------------------------------------------------------
+
+
+def recompute_after_departure(workspace_id: int, user_id: int) -> dict[str, int]:
+    """A member left the workspace: items waiting at a step they
+    belonged to are looked at again, so an "all of the group" step never waits for them.
+
+    * When every remaining member of the step has approved, the step is done; if it was the
+      last one, the item is approved now, by the system, saying why.
+    * When nobody is left to decide a step, the item cannot move: the workspace's admins are
+      emailed and the item's history says so, once per version.
+
+    :returns: ``{"approved": n, "stuck": m}``.
+    """
+    from calendar_app.crisis.services import _notify_after_commit
+
+    steps = ApprovalStep.objects.filter(workspace_id=workspace_id, members__pk=user_id)
+    brand_ids = set(steps.values_list("brand_id", flat=True))
+    done = {"approved": 0, "stuck": 0}
+    if not brand_ids:
+        return done
+    ids = list(
+        ContentItem.objects.filter(
+            workspace_id=workspace_id, status=ContentStatus.IN_REVIEW, brand_id__in=brand_ids
+        ).values_list("pk", flat=True)
+    )
+    actor = Actor.system("approval chain (a member left)")
+    for pk in ids:
+        with transaction.atomic():
+            item = ContentItem.objects.select_for_update().get(pk=pk)
+            if item.status != ContentStatus.IN_REVIEW:
+                continue
+            state = current_step(item)
+            if state is None:
+                try:
+                    workflow.approve(
+                        item,
+                        actor,
+                        "Every remaining member of its last step had approved; the member it "
+                        "waited for left the workspace.",
+                    )
+                except WorkflowError as exc:  # it could no longer go out, say
+                    workflow._record(item, "approve_step", item.status, actor, str(exc)[:2000])
+                    continue
+                done["approved"] += 1
+            elif not _deciders(state.step):
+                note = (
+                    f"Nobody left to decide “{state.step.name}”: its members left the "
+                    "workspace. An admin must add a member to the step."
+                )
+                if Transition.objects.filter(
+                    content_item=item, version=item.version, note=note
+                ).exists():
+                    continue
+                workflow._record(item, "approve_step", item.status, actor, note)
+                admins = Membership.objects.filter(workspace_id=workspace_id, role="admin").exclude(
+                    user__email=""
+                )
+                _notify_after_commit(
+                    sorted({m.user.email for m in admins.select_related("user")}),
+                    f"[Kairos] Nobody can approve “{item.title}”"[:200],
+                    f"“{item.title}” ({item.brand.name}) waits at the approval step "
+                    f"“{state.step.name}”, whose members have all left the workspace. Add a "
+                    "member to the step so it can be decided.",
+                )
+                done["stuck"] += 1
+    return done
+
+
+def _member_left(sender: type, instance: Membership, **kwargs: object) -> None:
+    workspace_id, user_id = instance.workspace_id, instance.user_id
+    transaction.on_commit(lambda: recompute_after_departure(workspace_id, user_id))
+
+
+def connect() -> None:
+    """Called by :class:`calendar_app.apps.CalendarAppConfig` at start-up."""
+    from django.db.models.signals import post_delete
+
+    post_delete.connect(_member_left, sender=Membership, dispatch_uid="kairos_approvals_left")

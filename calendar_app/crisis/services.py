@@ -307,7 +307,7 @@ class ResumeResult:
         }
 
 
-def _sort_by_lateness(
+def sort_by_lateness(
     rows: list[Publication], now: datetime
 ) -> tuple[list[int], list[int], list[int]]:
     """(release, keep the channel's hold, skip) - with the delivery code's own lateness rule,
@@ -373,7 +373,7 @@ def resume(
                 "content_item__lateness_tolerance",
             )
         )
-        release, channel_held, skip = _sort_by_lateness(rows, now)
+        release, channel_held, skip = sort_by_lateness(rows, now)
         label = actor.label[:200]
         name = activation.playbook.name
         if release:

@@ -17,7 +17,7 @@ from calendar_app.models import Channel, ChannelStatus, ContentItem, Publication
 from calendar_app.plugins_runtime import get_plugins
 from publishers import UnknownNetworkError
 
-__all__ = ["cap_problems", "first_fitting_time"]
+__all__ = ["cap_problems", "channel_daily_cap", "first_fitting_time"]
 
 WINDOW = timedelta(hours=24)
 _NOT_COUNTED = (PublicationStatus.CANCELLED, PublicationStatus.FAILED, PublicationStatus.SKIPPED)
@@ -44,12 +44,25 @@ def first_fitting_time(due: datetime, others: list[datetime], cap: int) -> datet
     return max(others, default=due) + WINDOW
 
 
-def _cap(channel: Channel) -> int | None:
+def channel_daily_cap(channel: Channel) -> int | None:
+    """The channel's cap in any 24 hours: the smaller of the one set on the channel
+    (``daily_post_cap``, the brand's own rule) and its network's ``max_posts_per_day``."""
+    found = [channel.daily_post_cap]
     try:
         network = get_plugins().network(channel.network)
+    except UnknownNetworkError:  # reported by the channel's connection test
+        pass
+    else:
+        found.append(network.capabilities_for(channel_context(channel)).max_posts_per_day)
+    known = [cap for cap in found if cap is not None]
+    return min(known) if known else None
+
+
+def _network_name(channel: Channel) -> str:
+    try:
+        return get_plugins().network(channel.network).display_name
     except UnknownNetworkError:
-        return None
-    return network.capabilities_for(channel_context(channel)).max_posts_per_day
+        return channel.network
 
 
 def cap_problems(item: ContentItem, due: datetime) -> list[str]:
@@ -57,7 +70,7 @@ def cap_problems(item: ContentItem, due: datetime) -> list[str]:
     with a post at ``due``; empty when every channel has room."""
     problems = []
     for channel in item.channels.filter(status=ChannelStatus.CONNECTED).order_by("pk"):
-        cap = _cap(channel)
+        cap = channel_daily_cap(channel)
         if not cap:
             continue
         others = list(
@@ -73,7 +86,7 @@ def cap_problems(item: ContentItem, due: datetime) -> list[str]:
         fits_at = first_fitting_time(due, others, cap)
         problems.append(
             f"{channel.handle} can publish {cap} posts in any 24 hours on "
-            f"{get_plugins().network(channel.network).display_name}, and this time would make "
-            f"one more; the first time it fits is {fits_at:%Y-%m-%d %H:%M} UTC."
+            f"{_network_name(channel)}, and this time would make one more; the first time it "
+            f"fits is {fits_at:%Y-%m-%d %H:%M} UTC."
         )
     return problems

@@ -9,6 +9,7 @@ from calendar_app.models.content import (
     ContentItem,
     ContentStatus,
     LatenessPolicy,
+    Priority,
     Transition,
 )
 from calendar_app.models.delivery import (
@@ -70,6 +71,7 @@ __all__ = [
     "MetricSnapshot",
     "OAuthFlow",
     "OAuthRegistration",
+    "Priority",
     "Publication",
     "PublicationStatus",
     "ReactiveTemplate",
@@ -115,6 +117,7 @@ from calendar_app.approvals.models import (  # noqa: E402
     StepEscalation,
     StepRule,
     StepVote,
+    TemplateStepVote,
 )
 
 __all__ += [
@@ -125,7 +128,8 @@ __all__ += [
     "StepEscalation",
     "StepRule",
     "StepVote",
+    "TemplateStepVote",
 ]
-from calendar_app.moments.models import Moment  # noqa: E402
+from calendar_app.moments.models import Moment, MomentHold, MomentHoldOutcome  # noqa: E402
 
-__all__ += ["Moment"]
+__all__ += ["Moment", "MomentHold", "MomentHoldOutcome"]

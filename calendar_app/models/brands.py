@@ -86,6 +86,13 @@ class Channel(WorkspaceOwned):
         help_text="The network's budget is spent until then: nothing is sent to this channel "
         "before (instead of collecting 429s).",
     )
+    daily_post_cap = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most posts this account may make in 24 hours, if its plan caps it (the "
+        "network's own cap applies too). A moment's readiness check is red when a template's "
+        "remaining fires do not fit in what is left.",
+    )
     status = models.CharField(
         max_length=16, choices=ChannelStatus.choices, default=ChannelStatus.CONNECTED
     )

@@ -36,6 +36,21 @@ class LatenessPolicy(models.TextChoices):
     SKIP = "skip", "Skip if its moment has passed"
 
 
+class Priority(models.TextChoices):
+    """How much a post matters against a live moment: a moment can hold the brand's posts below
+    a threshold during its window so they do not step on the live conversation."""
+
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+
+    @classmethod
+    def below(cls, threshold: str) -> list[str]:
+        """The priorities strictly below ``threshold`` (none for an unknown or empty one)."""
+        order = [cls.LOW, cls.NORMAL, cls.HIGH]
+        return [p.value for p in order[: order.index(threshold)]] if threshold in order else []
+
+
 class ContentItem(WorkspaceOwned):
     brand = models.ForeignKey(
         "calendar_app.Brand", on_delete=models.CASCADE, related_name="content_items"
@@ -100,6 +115,13 @@ class ContentItem(WorkspaceOwned):
     lateness_tolerance = models.DurationField(
         default=timedelta(minutes=15),
         help_text="With 'skip', how late a post may still go out.",
+    )
+    priority = models.CharField(
+        max_length=8,
+        choices=Priority.choices,
+        default=Priority.NORMAL,
+        help_text="A moment that holds lower-priority posts during its window holds this one "
+        "when its priority is below the moment's threshold. Not part of the approval.",
     )
     version = models.PositiveIntegerField(default=1, editable=False)
     created_by = models.ForeignKey(

@@ -68,6 +68,24 @@ class ReactiveTemplate(WorkspaceOwned):
     max_fires = models.PositiveIntegerField(default=1)
     is_active = models.BooleanField(default=True)
     version = models.PositiveIntegerField(default=1, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    last_edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        help_text="Who last changed what the approval covers (separation of duties keeps them "
+        "from approving it).",
+    )
     approved_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
     approved_hash = models.CharField(max_length=64, blank=True, editable=False)
     approved_by = models.ForeignKey(

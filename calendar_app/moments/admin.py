@@ -18,12 +18,12 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.dateparse import parse_datetime
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from calendar_app.admin.base import WORKSPACE_PATHS, TenantAdmin
 from calendar_app.admin.previews import template_panel
 from calendar_app.models import Role
-from calendar_app.moments import readiness, services
+from calendar_app.moments import holds, readiness, services
 from calendar_app.moments.models import Moment
 from calendar_app.reactive import required_placeholders
 from calendar_app.workflow import Actor
@@ -49,7 +49,17 @@ class MomentAdmin(TenantAdmin):
     search_fields = ("name",)
     autocomplete_fields = ("brand", "event", "templates")
     date_hierarchy = "starts_at"
-    readonly_fields = ("war_room_link", "readiness_checked_at", "readiness_ok", "checks_done")
+    readonly_fields = (
+        "war_room_link",
+        "readiness_checked_at",
+        "readiness_ok",
+        "checks_done",
+        "held_at",
+        "released_at",
+        "released_by_label",
+        "held_posts",
+    )
+    actions = ["hold_now", "release_now"]
     fieldsets = (
         (None, {"fields": ("workspace", "name", "brand", "event", "war_room_link")}),
         ("Window (UTC)", {"fields": ("starts_at", "ends_at")}),
@@ -62,8 +72,77 @@ class MomentAdmin(TenantAdmin):
             },
         ),
         ("Team on duty", {"fields": ("team",)}),
+        (
+            "Lower-priority posts",
+            {
+                "fields": (
+                    "hold_below",
+                    "held_at",
+                    "released_at",
+                    "released_by_label",
+                    "held_posts",
+                ),
+                "description": "Hold the brand's scheduled posts of a lower priority during "
+                "the window, so they do not step on the live conversation; they are released "
+                "when it closes (a post whose moment passed follows its lateness policy).",
+            },
+        ),
         ("Readiness", {"fields": ("readiness_ok", "readiness_checked_at", "checks_done")}),
     )
+
+    @admin.display(description="held posts")
+    def held_posts(self, obj: Moment) -> str:
+        if obj.pk is None:
+            return "—"
+        rows = holds.holds_of(obj)
+        if not rows:
+            return "none"
+        return format_html_join(
+            "",
+            "<div>#{} “{}” ({}), due {} UTC: {}</div>",
+            (
+                (
+                    r["publication"],
+                    r["title"],
+                    r["priority"],
+                    r["due_at"].strftime("%Y-%m-%d %H:%M"),
+                    r["outcome"],
+                )
+                for r in rows[:200]
+            ),
+        )
+
+    @admin.action(description="Hold the lower-priority posts now (window open)")
+    def hold_now(self, request: HttpRequest, queryset: Any) -> None:
+        for moment in queryset:
+            actor = Actor.for_user(request.user, moment.workspace)
+            if not actor.may(Role.EDITOR):
+                messages.error(request, f"{moment}: holding posts needs the editor role.")
+                continue
+            try:
+                count = holds.hold(moment, on_demand=True)
+            except holds.HoldError as exc:
+                messages.error(request, f"{moment}: {exc}")
+            else:
+                messages.success(request, f"{moment}: {count} post(s) held.")
+
+    @admin.action(description="Release the held posts now")
+    def release_now(self, request: HttpRequest, queryset: Any) -> None:
+        for moment in queryset:
+            actor = Actor.for_user(request.user, moment.workspace)
+            if not actor.may(Role.EDITOR):
+                messages.error(request, f"{moment}: releasing posts needs the editor role.")
+                continue
+            try:
+                result = holds.release(moment, actor)
+            except holds.HoldError as exc:
+                messages.error(request, f"{moment}: {exc}")
+            else:
+                messages.success(
+                    request,
+                    f"{moment}: {len(result.released)} released, {len(result.skipped)} skipped, "
+                    f"{len(result.to_crisis)} kept held by an active crisis.",
+                )
 
     @admin.display(boolean=True, description="ready")
     def ready(self, obj: Moment) -> bool | None:

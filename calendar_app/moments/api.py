@@ -6,8 +6,12 @@ moments/<id>/readiness/      POST: run the readiness check now; the report (200)
 moments/<id>/fire/           POST: fire an armed template (201, the fire); 400 ``not_armed``
 moments/<id>/live/           GET: fires, publications, fire-to-live, failures (``?since=cursor``)
 moments/<id>/report/         GET: fired count, latency per network, engagement per template
+moments/<id>/hold/           POST: hold the brand's lower-priority posts now (window open)
+moments/<id>/release/        POST: release what the moment holds now (lateness policy applies)
+moments/<id>/holds/          GET: each post the moment held and what became of it
 
-Roles: reading needs ``viewer``; writing moments and running the check ``editor``; firing
+Roles: reading needs ``viewer``; writing moments, running the check, holding and releasing
+``editor``; firing
 ``approver`` (as firing any template does). Everything is scoped to the workspace in the URL;
 another workspace's ids answer 404.
 """
@@ -36,8 +40,9 @@ from calendar_app.api.serializers.common import (
 from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.api.views.base import WorkspaceViewSet
 from calendar_app.models import Brand, Event, Membership, ReactiveTemplate, Role
-from calendar_app.moments import readiness, services
+from calendar_app.moments import holds, readiness, services
 from calendar_app.moments.models import MAX_TEAM, Moment
+from calendar_app.outbound import events
 from calendar_app.validators import validate_no_nul
 
 MAX_ARMED = 100
@@ -90,6 +95,10 @@ class MomentSerializer(KairosModelSerializer):
             "readiness_checked_at",
             "readiness",
             "checks_done",
+            "hold_below",
+            "held_at",
+            "released_at",
+            "released_by_label",
             "created_at",
             "updated_at",
         ]
@@ -99,6 +108,9 @@ class MomentSerializer(KairosModelSerializer):
             "readiness_checked_at",
             "readiness",
             "checks_done",
+            "held_at",
+            "released_at",
+            "released_by_label",
             "created_at",
             "updated_at",
         ]
@@ -175,6 +187,9 @@ class MomentViewSet(WorkspaceViewSet):
         "fire": services.FIRE_ROLE,
         "live": Role.VIEWER,
         "report": Role.VIEWER,
+        "hold": Role.EDITOR,
+        "release": Role.EDITOR,
+        "holds": Role.VIEWER,
     }
     filterset_fields = ["brand", "event"]
     ordering_fields = ["starts_at", "name", "id"]
@@ -270,12 +285,67 @@ class MomentViewSet(WorkspaceViewSet):
                 raise ValidationError({"since": ["Give the `cursor` of a previous answer."]})
         return Response(services.live(moment, since))
 
+    @extend_schema(
+        request=None,
+        responses={200: dict},
+        description=(
+            "Hold the brand's scheduled posts below the moment's `hold_below` priority that "
+            "are due inside the window, now (the schedule does it every minute while the window "
+            "is open). 409 `no_threshold`, `outside_window` or `already_released`."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def hold(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        moment = self.get_object()
+        try:
+            count = holds.hold(moment, on_demand=True)
+        except holds.HoldError as exc:
+            raise WorkflowConflict(str(exc), code=exc.code) from None
+        return Response({"moment": moment.pk, "held": count, "holding": _holding(moment)})
+
+    @extend_schema(
+        request=None,
+        responses={200: dict},
+        description=(
+            "Release what the moment holds now (the schedule does it when the window closes): "
+            "each post goes out or follows its lateness policy; a post an active crisis covers "
+            "stays held, by the crisis. 409 `already_released` or `nothing_held`."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            result = holds.release(self.get_object(), self.actor)
+        except holds.HoldError as exc:
+            raise WorkflowConflict(str(exc), code=exc.code) from None
+        body = result.as_dict()
+        body["released_at"] = events.iso(body["released_at"])
+        return Response(body)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def holds(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Each post the moment held (priority, due time) and what became of it: held,
+        released, skipped, handed to a crisis, or gone (cancelled while held)."""
+        moment = self.get_object()
+        rows = [
+            r | {k: events.iso(r[k]) for k in ("due_at", "held_at", "released_at")}
+            for r in holds.holds_of(moment)
+        ]
+        return Response({"moment": moment.pk, "hold_below": moment.hold_below, "holds": rows})
+
     @extend_schema(responses={200: dict})
     @action(detail=True, methods=["get"])
     def report(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """After the window: fired count, latency per network (median, p95), engagement per
         template (the sum of each post's latest metrics)."""
         return Response(services.report(self.get_object()))
+
+
+def _holding(moment: Moment) -> int:
+    from calendar_app.moments.models import MomentHold, MomentHoldOutcome
+
+    return MomentHold.objects.filter(moment=moment, outcome=MomentHoldOutcome.HELD).count()
 
 
 #: Workspace-scoped resources of this package (tests/moments/test_api.py covers every route).

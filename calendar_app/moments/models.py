@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 
-from calendar_app.models.base import WorkspaceOwned
+from calendar_app.models.base import Timestamped, WorkspaceOwned
 from calendar_app.validators import validate_json_object, validate_no_nul
 
 MAX_TEAM = 50
@@ -40,6 +40,13 @@ def validate_team(value: object) -> None:
                 'Each entry is {"user": <member id>, "role": "<duty, 60 characters at most>"}.',
                 code="invalid_team",
             )
+
+
+#: A moment's threshold: it holds the posts whose priority is below it.
+HOLD_THRESHOLDS = (
+    ("normal", "Hold low-priority posts"),
+    ("high", "Hold low- and normal-priority posts"),
+)
 
 
 class Moment(WorkspaceOwned):
@@ -82,6 +89,17 @@ class Moment(WorkspaceOwned):
     readiness_ok = models.BooleanField(null=True, blank=True, editable=False)
     readiness_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     checks_done = models.JSONField(default=list, blank=True, editable=False)
+    hold_below = models.CharField(
+        max_length=8,
+        blank=True,
+        choices=HOLD_THRESHOLDS,
+        default="",
+        help_text="Hold the brand's scheduled posts of a lower priority than this, due inside "
+        "the window, and release them when it closes. Empty: hold nothing.",
+    )
+    held_at = models.DateTimeField(null=True, blank=True, editable=False)
+    released_at = models.DateTimeField(null=True, blank=True, editable=False)
+    released_by_label = models.CharField(max_length=200, blank=True, editable=False)
 
     class Meta:
         ordering = ["-starts_at", "-id"]
@@ -93,3 +111,42 @@ class Moment(WorkspaceOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def marker(self) -> str:
+        """What a publication it holds carries in ``claimed_by`` (a crisis's reads ``crisis:``)."""
+        return f"moment:{self.pk}"
+
+
+class MomentHoldOutcome(models.TextChoices):
+    HELD = "held", "Held"
+    RELEASED = "released", "Released (goes out)"
+    SKIPPED = "skipped", "Skipped (its moment had passed)"
+    CRISIS = "crisis", "Handed to an active crisis (still held)"
+    GONE = "gone", "Cancelled or changed while held"
+
+
+class MomentHold(Timestamped):
+    """One publication a moment held during its window, and what became of it."""
+
+    moment = models.ForeignKey(Moment, on_delete=models.CASCADE, related_name="holds")
+    publication = models.ForeignKey(
+        "calendar_app.Publication", on_delete=models.CASCADE, related_name="moment_holds"
+    )
+    held_at = models.DateTimeField()
+    outcome = models.CharField(
+        max_length=16, choices=MomentHoldOutcome.choices, default=MomentHoldOutcome.HELD
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by_label = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["moment", "publication"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["moment", "publication"], name="moment_hold_unique_publication"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.publication_id} {self.outcome} by {self.moment}"

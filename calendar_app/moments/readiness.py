@@ -8,14 +8,17 @@ reason, in words a marketer can act on:
   the network counts (length, media, links), with
   :func:`~calendar_app.delivery.preflight.template_previews`;
 * the template can be fired at all: switched on, approved, fires left under ``max_fires``;
-* the channel is connected and its credentials pass the network's connection test (each
-  distinct channel is tested once per check, not once per template; a network that can
-  refresh its limits does so as part of the test);
-* the channel is not paused by the network and its last rate-limit reading leaves room for the
-  template's remaining fires (Kairos knows headroom only from what the network announced; no
-  network plugin announces a daily cap, so none is checked);
-* the links and the call to action are public http(s) addresses (checked without a request:
-  tests and checks never call arbitrary URLs; a literal private address is refused);
+* the channel is connected, its credentials are renewed where the network allows it
+  (:meth:`publishers.Network.refresh_credentials`: a new token now, not one that expires
+  mid-match) and pass the network's connection test - each distinct channel once per check;
+* the channel is not paused by the network, its last rate-limit reading leaves room for the
+  template's remaining fires, and so does its daily cap (the channel's ``daily_post_cap`` or the
+  network's ``max_posts_per_day``, the smaller): posts made in the last 24 hours and those
+  still due before the window closes count against it;
+* the links and the call to action resolve: each distinct address (placeholders filled) is
+  asked with a ``HEAD`` (a ``GET`` when the site refuses ``HEAD``) through the SSRF-safe, pinned
+  client of :mod:`publishers.http`, with a short time-out; an error answer, no answer or a
+  private address is red. ``KAIROS_READINESS_CHECK_LINKS=0`` checks their form only;
 * no active crisis covers the template (it would be refused at the click).
 
 The report is kept on the moment; any red item sends ``moment.readiness_failed``.
@@ -48,6 +51,12 @@ logger = logging.getLogger("kairos.moments")
 SAMPLE_LENGTH = 24
 #: How many red items the webhook event lists (the count is always complete).
 LISTED = 50
+#: The key under which links are checked: the operator may let it reach private addresses (an
+#: intranet landing page) by adding it to ``KAIROS_ALLOW_PRIVATE_NETWORKS``.
+LINK_CHECK = "link-check"
+USER_AGENT = "Kairos-LinkCheck/1"
+#: How many distinct addresses one check asks at most (the rest are checked by form only).
+MAX_LINKS = 100
 
 
 def stand_in(name: str) -> str:
@@ -69,7 +78,82 @@ def _reason(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
 
-def _template_reasons(template: ReactiveTemplate, values: dict[str, str]) -> list[dict]:
+def template_urls(template: ReactiveTemplate, values: dict[str, str]) -> list[str]:
+    """The addresses a fire of ``template`` would link to: its links (placeholders filled) and
+    its call to action."""
+    urls = [fill(link, values)[0] for link in template.links or ()]
+    if template.cta_url and not template.without_cta:
+        urls.append(template.cta_url)
+    return urls
+
+
+_CLIENT: list = []
+
+
+def _link_client():
+    """The process's link-checking client. No connection is kept alive: each request is pinned
+    to the address checked for its own host (with its own TLS name), so none may reuse another
+    host's connection."""
+    import httpx
+
+    if not _CLIENT:
+        _CLIENT.append(
+            httpx.Client(follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0))
+        )
+    return _CLIENT[0]
+
+
+def resolve_links(urls: list[str]) -> dict[str, str]:
+    """Ask each distinct address whether it answers: ``{url: problem}`` ("" when it does).
+
+    Through :func:`publishers.http.send_request` - the host resolved and every address checked,
+    the connection pinned to it - with a short time-out; redirects are not followed (a 3xx is
+    an answer). A site that refuses ``HEAD`` is asked with ``GET``."""
+    import httpx
+
+    from publishers import PublisherError
+    from publishers.addresses import AddressRefused
+    from publishers.http import send_request
+
+    seconds = float(getattr(settings, "KAIROS_READINESS_LINK_TIMEOUT", 3.0))
+    timeout = httpx.Timeout(seconds, connect=seconds)
+    found: dict[str, str] = {}
+    wanted = list(dict.fromkeys(urls))[:MAX_LINKS]
+    if not wanted:
+        return found
+    client = _link_client()  # one per process: its TLS context costs more than a request
+    for url in wanted:
+        if link_problem(url, allow_private=True):
+            continue  # refused by form already
+        try:
+            for method in ("HEAD", "GET"):
+                response = send_request(
+                    client,
+                    method,
+                    url,
+                    network=LINK_CHECK,
+                    peer="its site",
+                    headers={"User-Agent": USER_AGENT},
+                    timeout=timeout,
+                )
+                if response.status_code not in (405, 501):
+                    break
+        except AddressRefused:
+            found[url] = "points at a private or reserved address."
+        except PublisherError as exc:
+            reason = "its host name does not resolve." if exc.code == "dns_failure" else exc.reason
+            found[url] = f"does not answer: {reason}"
+        except Exception as exc:  # a malformed answer, say: red, never a failed check
+            found[url] = f"could not be checked ({type(exc).__name__})."
+        else:
+            status = response.status_code
+            found[url] = f"answers HTTP {status}." if status >= 400 else ""
+    return found
+
+
+def _template_reasons(
+    template: ReactiveTemplate, values: dict[str, str], resolved: dict[str, str] | None = None
+) -> list[dict]:
     reasons = []
     if not template.is_active:
         reasons.append(_reason("inactive", "The template is switched off."))
@@ -87,19 +171,21 @@ def _template_reasons(template: ReactiveTemplate, values: dict[str, str]) -> lis
         )
     if template.valid_until and template.valid_until <= timezone.now():
         reasons.append(_reason("expired", "The template has expired (valid_until)."))
-    urls = [fill(link, values)[0] for link in template.links or ()]
-    if template.cta_url and not template.without_cta:
-        urls.append(template.cta_url)
-    for url in urls:
-        problem = link_problem(url)
+    from publishers.addresses import private_allowed
+
+    private = private_allowed(LINK_CHECK)
+    for url in template_urls(template, values):
+        problem = link_problem(url, allow_private=private)
         if problem:
             reasons.append(_reason("bad_link", f"{url[:200]}: {problem}"))
+        elif (resolved or {}).get(url):
+            reasons.append(_reason("link_unreachable", f"{url[:200]} {resolved[url]}"))
     return reasons
 
 
-def link_problem(url: str) -> str:
+def link_problem(url: str, *, allow_private: bool = False) -> str:
     """Why ``url`` cannot be a tracked link's target ("" when it can): http(s), a host, no
-    literal private address. No request is made."""
+    literal private address (unless the operator allows them). No request is made."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises on a bad port)
@@ -112,10 +198,10 @@ def link_problem(url: str) -> str:
     try:
         address = ipaddress.ip_address(parts.hostname)
     except ValueError:
-        if "." not in parts.hostname:
+        if "." not in parts.hostname and not allow_private:
             return "the host is not a public name."
         return ""
-    return "" if address.is_global else "points at a private address."
+    return "" if address.is_global or allow_private else "points at a private address."
 
 
 def _channel_reasons(channel: Channel, now: datetime, tested: list[dict]) -> list[dict]:
@@ -162,19 +248,94 @@ def _headroom(channel: Channel, fires_left: int, now: datetime) -> dict | None:
     return None
 
 
-def _test_connections(channels: list[Channel]) -> dict[int, list[dict]]:
-    """Each distinct channel's connection test, once (a plugin that crashes is a red reason,
-    never a failed check)."""
+def daily_room(channels: list[Channel], moment: Moment, now: datetime) -> dict[int, tuple]:
+    """``{channel: (cap, left)}`` for the channels with a daily cap: the smaller of the
+    channel's ``daily_post_cap`` and its network's ``max_posts_per_day``, less the posts made in
+    the last 24 hours and those still due before the window closes (two queries)."""
+    from django.db.models import Q
+
+    from calendar_app.delivery.daily_caps import channel_daily_cap
+    from calendar_app.models import Publication, PublicationStatus
+
+    caps: dict[int, int] = {}
+    for channel in channels:
+        cap = channel_daily_cap(channel)
+        if cap is not None:
+            caps[channel.pk] = cap
+    if not caps:
+        return {}
+    used = dict(
+        Publication.objects.filter(channel_id__in=caps)
+        .filter(
+            Q(published_at__gte=now - timedelta(hours=24))
+            | Q(
+                status__in=[PublicationStatus.PENDING, PublicationStatus.PUBLISHING],
+                due_at__lt=moment.ends_at,
+            )
+        )
+        .values("channel_id")
+        .annotate(n=Count("pk"))
+        .values_list("channel_id", "n")
+    )
+    return {pk: (cap, max(cap - used.get(pk, 0), 0)) for pk, cap in caps.items()}
+
+
+def _daily_cap(channel: Channel, fires_left: int, room: dict[int, tuple]) -> dict | None:
+    if channel.pk not in room:
+        return None
+    cap, left = room[channel.pk]
+    if left < fires_left:
+        return _reason(
+            "daily_cap",
+            f"{channel.handle} may post {cap} time(s) in 24 hours and has {left} left before "
+            f"the window closes, fewer than the template's {fires_left} remaining fire(s).",
+        )
+    return None
+
+
+def _refresh_credentials(channel: Channel) -> tuple[bool, list[dict]]:
+    """Renew the channel's credentials when its network allows it: (renewed, problems)."""
+    from calendar_app.delivery.posts import channel_context
+    from calendar_app.plugins_runtime import get_plugins
+    from publishers import CredentialsExpired, PublisherError
+
+    try:
+        network = get_plugins().network(channel.network)
+    except Exception:
+        return False, []  # the connection test names the unknown network
+    try:
+        renewed = network.refresh_credentials(channel_context(channel))
+    except CredentialsExpired as exc:
+        return False, [{"code": "refresh_refused", "message": exc.reason}]
+    except PublisherError as exc:
+        return False, [{"code": "refresh_failed", "message": exc.reason}]
+    if not renewed:
+        return False, []
+    channel.secrets = {**(channel.secrets or {}), **dict(renewed)}
+    channel.save(update_fields=["secrets", "updated_at"])
+    return True, []
+
+
+def _test_connections(channels: list[Channel]) -> tuple[dict[int, list[dict]], set[int]]:
+    """Each distinct channel's credentials renewed where the network allows it, then its
+    connection test, once (a plugin that crashes is a red reason, never a failed check)."""
     from calendar_app.api.networks import test_connection
 
-    results = {}
+    results: dict[int, list[dict]] = {}
+    refreshed: set[int] = set()
     for channel in channels:
         try:
+            renewed, problems = _refresh_credentials(channel)
+            if problems:
+                results[channel.pk] = problems
+                continue
+            if renewed:
+                refreshed.add(channel.pk)
             results[channel.pk] = test_connection(channel)
         except Exception as exc:  # a broken plugin must not stop the other checks
             logger.exception("connection test of channel %s crashed", channel.pk)
             results[channel.pk] = [{"code": "crashed", "message": str(exc)[:200]}]
-    return results
+    return results, refreshed
 
 
 def _crisis_reasons(templates: list[ReactiveTemplate], workspace_id: int) -> dict[int, list]:
@@ -207,9 +368,15 @@ def check(moment: Moment, *, trigger: str = "manual", now: datetime | None = Non
         .order_by("name", "pk")
     )
     channels = {c.pk: c for t in templates for c in t.channels.all()}
-    tested = _test_connections([c for c in channels.values() if c.status == "connected"])
+    tested, refreshed = _test_connections([c for c in channels.values() if c.status == "connected"])
     if tested:  # the test may have refreshed the channels' facts and rate-limit readings
         channels = {c.pk: c for c in Channel.objects.filter(pk__in=channels)}
+    room = daily_room(list(channels.values()), moment, now)
+    resolved: dict[str, str] = {}
+    if getattr(settings, "KAIROS_READINESS_CHECK_LINKS", True):
+        resolved = resolve_links(
+            [url for t in templates for url in template_urls(t, sample_values(moment, t)[0])]
+        )
     channel_reasons = {
         pk: _channel_reasons(c, now, tested.get(pk, [])) for pk, c in channels.items()
     }
@@ -217,7 +384,7 @@ def check(moment: Moment, *, trigger: str = "manual", now: datetime | None = Non
     items, summaries = [], []
     for template in templates:
         values, defaulted = sample_values(moment, template)
-        own = _template_reasons(template, values) + crisis.get(template.pk, [])
+        own = _template_reasons(template, values, resolved) + crisis.get(template.pk, [])
         notes = (
             [
                 f"No sample for {', '.join(defaulted)}: checked with a stand-in of "
@@ -249,9 +416,9 @@ def check(moment: Moment, *, trigger: str = "manual", now: datetime | None = Non
         left = max(template.max_fires - template.n_fires, 0)
         for channel in targets:
             reasons = list(own) + list(channel_reasons[channel.pk])
-            room = _headroom(channel, left, now)
-            if room:
-                reasons.append(room)
+            for problem in (_headroom(channel, left, now), _daily_cap(channel, left, room)):
+                if problem:
+                    reasons.append(problem)
             said = " ".join(r["message"] for r in reasons)
             for preview in previews.get(channel.pk, []):
                 # The network's validation repeats a settings problem the test already named.
@@ -276,9 +443,13 @@ def check(moment: Moment, *, trigger: str = "manual", now: datetime | None = Non
                 "network": c.network,
                 "ok": not channel_reasons[pk],
                 "reasons": channel_reasons[pk],
+                "credentials_refreshed": pk in refreshed,
+                "daily_cap": room[pk][0] if pk in room else None,
+                "daily_left": room[pk][1] if pk in room else None,
             }
             for pk, c in sorted(channels.items())
         ],
+        "links_checked": len(resolved),
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
     }
     with transaction.atomic():

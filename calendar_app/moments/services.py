@@ -271,11 +271,15 @@ def _window_event(pk: int, mark: str, now: datetime) -> bool:
 def tick(now: datetime | None = None) -> dict[str, int]:
     """The ``kairos.moment_readiness`` schedule, every minute: the readiness checks due, then
     ``moment.started`` when a window opens and ``moment.ended`` (with the report) when it
-    closes - each once per moment."""
+    closes - each once per moment; and the holds of lower-priority posts
+    (:mod:`calendar_app.moments.holds`): taken while a window is open, released once it closed."""
+    from calendar_app.moments import holds
     from calendar_app.moments.readiness import run_due_checks
 
     now = now or timezone.now()
     done = {"checks": run_due_checks(now), "started": 0, "ended": 0}
+    done["held"] = holds.hold_open(now)
+    done["released"] = holds.release_due(now)
     opened = Moment.objects.filter(starts_at__lte=now, ends_at__gt=now).values_list(
         "pk", "checks_done"
     )

@@ -12,6 +12,7 @@ import os
 import re
 import time
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -215,6 +216,7 @@ _RESOURCE = {
     "approval-steps": "approval-step",
     "comments": "comment",
     "moments": "moment",
+    "approval-links": "approval-link",
 }
 #: names of query or body fields holding an id -> the world's basename it refers to
 _REFERENCES = {
@@ -245,33 +247,13 @@ _STATS: Counter[str] = Counter()
 
 def fuzz_world(workspace: Any) -> Any:
     """:func:`build_world` plus the rows of the newer resources the schema also serves."""
-    from calendar_app.audiences.models import AudienceList, AudienceSend, Subscriber
     from calendar_app.models import CalendarFeed
-
-    world = build_world(workspace)
-    brand = world["brand"]
-    audience = AudienceList.objects.create(workspace=workspace, brand=brand, name="Fans")
-    world.objects["audience"] = audience
-    world.objects["subscriber"] = Subscriber.objects.create(
-        workspace=workspace,
-        audience=audience,
-        email="fan@example.com",
-        consent_at=brand.created_at,
-        consent_source="fuzz",
-    )
-    world.objects["audience-send"] = AudienceSend.objects.create(
-        workspace=workspace, publication=world["publication"], audience=audience
-    )
-    world.objects["calendar-feed"], _ = CalendarFeed.issue(brand=brand, name="fuzz")
-    # A playbook and one drill of it: a crisis record to read, without a crisis in force that
-    # would refuse every approval and fire of the run.
-    from calendar_app.crisis import services as crisis
-    from calendar_app.workflow import Actor
     from tests import factories as f
 
-    playbook = f.PlaybookFactory(workspace=workspace, brand=brand)
-    world.objects["crisis-playbook"] = playbook
-    world.objects["crisis"] = crisis.drill(playbook, Actor.system("fuzz"), "rehearsal")
+    # build_world holds an audience, a subscriber, a send, a playbook and a finished drill.
+    world = build_world(workspace)
+    brand = world["brand"]
+    world.objects["calendar-feed"], _ = CalendarFeed.issue(brand=brand, name="fuzz")
     # An approver (a person ids can name), a one-person approval step and a comment.
     from calendar_app.approvals.models import Comment
 
@@ -287,6 +269,20 @@ def fuzz_world(workspace: Any) -> Any:
         workspace=workspace, brand=brand, templates=[world["reactive-template"]]
     )
     item = world["content-item"]
+    # A client link to read, email or revoke (its item need not be in review to exist).
+    from calendar_app.approvals.models import ApprovalLink
+
+    world.objects["approval-link"] = ApprovalLink.objects.create(
+        workspace=workspace,
+        content_item=item,
+        version=item.version,
+        name="Dana Client",
+        email="dana@client.example",
+        token_hash="f" * 64,
+        prefix="ffffffff",
+        expires_at=brand.created_at + timedelta(days=3650),
+        created_by_label="fuzz",
+    )
     world.objects["comment"] = Comment.objects.create(
         workspace=workspace,
         content_item=item,
@@ -330,7 +326,9 @@ def name_real_rows(case: Any, world: Any) -> None:
     """Point a positive case at the world's rows (see the module docstring)."""
     path = case.operation.path
     params = case.path_parameters or {}
-    for match in re.finditer(r"/([a-z-]+)/\{(id|experiment_pk|audience_pk|item_pk)\}", path):
+    for match in re.finditer(
+        r"/([a-z-]+)/\{(id|experiment_pk|audience_pk|item_pk|template_pk)\}", path
+    ):
         basename = _RESOURCE.get(match.group(1))
         pk = _real_id(world, basename) if basename else None
         if pk is not None and match.group(2) in params:

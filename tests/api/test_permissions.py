@@ -59,7 +59,7 @@ REQUIRED: dict[str, dict[str, str]] = {
     # Feature packages (their own routers, same rules).
     "approval-policy": CRUD_ADMIN,
     "approval-step": CRUD_ADMIN,
-    "approval-link-api": {"list": E, "retrieve": E, "create": E},
+    "approval-link-api": {"list": E, "retrieve": E, "create": E, "revoke": E},
     "content-item-approval-progress": {"list": V},
     "content-item-comment": {"list": V, "create": E},
     "audience": {"list": V, "retrieve": V, "create": E, "update": E, "partial_update": E},
@@ -75,7 +75,16 @@ REQUIRED: dict[str, dict[str, str]] = {
         "drill": E,
     },
     "crisis": {**READ, "held": V, "resume": AP},
-    "moment": {**CRUD_EDITOR, "readiness": E, "fire": AP, "live": V, "report": V},
+    "moment": {
+        **CRUD_EDITOR,
+        "readiness": E,
+        "fire": AP,
+        "live": V,
+        "report": V,
+        "hold": E,
+        "release": E,
+        "holds": V,
+    },
 }
 
 ROLES = [V, E, AP, AD]

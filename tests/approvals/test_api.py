@@ -7,7 +7,7 @@ import pytest
 from django.forms.models import model_to_dict
 from django.urls import reverse
 
-from calendar_app.approvals.api import approvals_router, item_router
+from calendar_app.approvals.api import approvals_router, item_router, template_router
 from calendar_app.approvals.links import create_link
 from calendar_app.approvals.models import ApprovalLink, ApprovalStep, Comment
 from calendar_app.models import ContentStatus, Role
@@ -18,8 +18,10 @@ from tests.api.conftest import _routes, call, token_client
 pytestmark = pytest.mark.django_db
 V, E, AP, AD = Role.VIEWER, Role.EDITOR, Role.APPROVER, Role.ADMIN
 
-ROUTES = _routes(approvals_router, ("workspace_slug",)) + _routes(
-    item_router, ("workspace_slug", "item_pk")
+ROUTES = (
+    _routes(approvals_router, ("workspace_slug",))
+    + _routes(item_router, ("workspace_slug", "item_pk"))
+    + _routes(template_router, ("workspace_slug", "template_pk"))
 )
 CRUD_ADMIN = {
     "list": V,
@@ -32,11 +34,13 @@ CRUD_ADMIN = {
 REQUIRED = {
     "approval-policy": CRUD_ADMIN,
     "approval-step": CRUD_ADMIN,
-    "approval-link-api": {"list": E, "retrieve": E, "create": E},
+    "approval-link-api": {"list": E, "retrieve": E, "create": E, "revoke": E},
     "content-item-approval-progress": {"list": V},
     "content-item-comment": {"list": V, "create": E},
+    "template-approval-progress": {"list": V},
 }
 NESTED = {"content-item-approval-progress", "content-item-comment"}
+TEMPLATE_NESTED = {"template-approval-progress"}
 
 
 def url(name: str, workspace, **kwargs) -> str:
@@ -54,12 +58,14 @@ def build(workspace) -> dict:
     comment = Comment.objects.create(
         workspace=workspace, content_item=item, version=1, author_label="x", body="Looks good"
     )
+    template = f.ReactiveTemplateFactory(brand=brand, workspace=workspace)
     return {
         "approval-policy": policy,
         "approval-step": step,
         "approval-link-api": link,
         "content-item": item,
         "comment": comment,
+        "template": template,
     }
 
 
@@ -67,6 +73,8 @@ def route_kwargs(case, world) -> dict:
     kwargs = {"pk": world[case.basename].pk} if case.detail else {}
     if case.basename in NESTED:
         kwargs["item_pk"] = world["content-item"].pk
+    if case.basename in TEMPLATE_NESTED:
+        kwargs["template_pk"] = world["template"].pk
     return kwargs
 
 
@@ -96,7 +104,7 @@ def test_foreign_ids_and_foreign_slug_answer_404_and_change_nothing(
     before = snapshot(theirs)
     kwargs = route_kwargs(case, theirs)
     targets = [url(case.url_name, other_workspace, **kwargs)]
-    if case.detail or case.basename in NESTED:
+    if case.detail or case.basename in NESTED | TEMPLATE_NESTED:
         targets.append(url(case.url_name, workspace, **kwargs))
     for target in targets:
         response = call(client, case, target, {"body": "hi", "name": "x"})

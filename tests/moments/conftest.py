@@ -31,3 +31,10 @@ def armed(brand, channel, actor):
         return approve_template(template, actor(Role.APPROVER))
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _links_checked_by_form(settings):
+    """Tests never call arbitrary URLs: links are checked by form unless a test serves them
+    itself (tests/moments/test_readiness_reach.py)."""
+    settings.KAIROS_READINESS_CHECK_LINKS = False

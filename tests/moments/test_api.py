@@ -33,6 +33,9 @@ REQUIRED = {
         "fire": AP,
         "live": V,
         "report": V,
+        "hold": E,
+        "release": E,
+        "holds": V,
     },
 }
 

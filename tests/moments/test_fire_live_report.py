@@ -171,6 +171,8 @@ def test_window_events_are_sent_once_each(workspace, brand, armed):
         "checks": 1,
         "started": 0,
         "ended": 0,
+        "held": 0,
+        "released": 0,
     }
     assert services.tick(now=start + timedelta(seconds=1))["started"] == 1
     assert services.tick(now=start + timedelta(minutes=1))["started"] == 0
@@ -189,5 +191,11 @@ def test_no_window_events_for_a_moment_long_past(brand, armed):
 
     start = timezone.now() - timedelta(days=2)
     f.MomentFactory(brand=brand, starts_at=start, ends_at=start + timedelta(hours=2))
-    assert services.tick() == {"checks": 0, "started": 0, "ended": 0}
+    assert services.tick() == {
+        "checks": 0,
+        "started": 0,
+        "ended": 0,
+        "held": 0,
+        "released": 0,
+    }
     assert not WebhookEvent.objects.filter(type__startswith="moment.").exists()

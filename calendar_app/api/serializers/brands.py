@@ -68,6 +68,14 @@ class ChannelSerializer(KairosModelSerializer):
         help_text="The network's settings for this channel (see its schema).",
     )
     has_secrets = serializers.BooleanField(read_only=True)
+    daily_post_cap = serializers.IntegerField(
+        min_value=1,
+        max_value=100000,
+        required=False,
+        allow_null=True,
+        help_text="Most posts this account may make in 24 hours, if its plan caps it; a "
+        "moment's readiness check is red when a template's remaining fires do not fit.",
+    )
     status = serializers.ChoiceField(
         choices=[ChannelStatus.CONNECTED, ChannelStatus.DISABLED],
         required=False,
@@ -92,6 +100,7 @@ class ChannelSerializer(KairosModelSerializer):
             "facts_checked_at",
             "rate_limit",
             "paused_until",
+            "daily_post_cap",
             "created_at",
             "updated_at",
         ]

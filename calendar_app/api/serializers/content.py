@@ -30,6 +30,7 @@ from calendar_app.models import (
     Event,
     Experiment,
     LatenessPolicy,
+    Priority,
 )
 
 EDITABLE_FIELDS = workflow.EDITABLE_FIELDS
@@ -66,6 +67,12 @@ class ContentItemSerializer(KairosModelSerializer):
     scheduled_at_local = LocalTimeField(source="scheduled_at", zone="brand.time_zone")
     lateness_policy = serializers.ChoiceField(choices=LatenessPolicy.choices, required=False)
     lateness_tolerance = BoundedDurationField(required=False)
+    priority = serializers.ChoiceField(
+        choices=Priority.choices,
+        required=False,
+        help_text="low, normal (default) or high. A moment can hold the brand's posts below a "
+        "threshold during its window; changing it never needs a new approval.",
+    )
     allowed_actions = serializers.SerializerMethodField(
         help_text="Workflow actions you may take on this item now."
     )
@@ -92,6 +99,7 @@ class ContentItemSerializer(KairosModelSerializer):
             "scheduled_at_local",
             "lateness_policy",
             "lateness_tolerance",
+            "priority",
             "version",
             "allowed_actions",
             "created_at",
@@ -102,7 +110,18 @@ class ContentItemSerializer(KairosModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_allowed_actions(self, item: ContentItem) -> list[str]:
         actor = getattr(self.context.get("request"), "actor", None)
-        return workflow.allowed_actions(item, actor) if actor else []
+        if not actor:
+            return []
+        # One cache per page (a list's items share this context): the approve hint reads the
+        # brands' chains and the page's votes once, not once per item.
+        cache = self.context.get("_approval_hints")
+        if cache is None:
+            from calendar_app.approvals.services import prime_votes
+
+            cache = self.context["_approval_hints"] = {}
+            page = getattr(self.parent, "instance", None)
+            prime_votes(list(page) if page is not None else [item], cache)
+        return workflow.allowed_actions(item, actor, cache)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is not None:
