@@ -22,6 +22,7 @@ from calendar_app.approvals import admin as approvals_admin  # noqa: F401
 from calendar_app.audiences import admin as audiences_admin  # noqa: F401
 from calendar_app.crisis import admin as crisis_admin  # noqa: F401
 from calendar_app.moments import admin as moments_admin  # noqa: F401
+from calendar_app.slots import admin as slots_admin  # noqa: F401
 
 admin.site.site_header = "Kairos"
 admin.site.site_title = "Kairos admin"

@@ -13,6 +13,7 @@ workspaces/<slug>/{crisis-playbooks,crises}/  crisis playbooks, activations and 
 workspaces/<slug>/approval-{policies,steps,links}/  separation of duties, chains, client links
 workspaces/<slug>/content-items/<id>/{approval-progress,comments}/
 workspaces/<slug>/moments/                    moment windows (war room): readiness, fire, live
+workspaces/<slug>/posting-slots/              weekly slots, next-free, queue (calendar_app/slots/api.py)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from calendar_app.api.views.tenancy import ApiTokenViewSet, MemberViewSet, Works
 from calendar_app.api.views.webhooks import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 from calendar_app.connect.api import ConnectionViewSet
 from calendar_app.media.api import MediaAssetViewSet
+from calendar_app.slots.api import PostingSlotViewSet
 
 app_name = "api"
 
@@ -54,6 +56,8 @@ workspace_router.register("media", MediaAssetViewSet, basename="media")
 workspace_router.register("connections", ConnectionViewSet, basename="connection")
 workspace_router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook-subscription")
 workspace_router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
+# Posting slots, "next free slot" and "add to queue" (calendar_app/slots/api.py).
+workspace_router.register("posting-slots", PostingSlotViewSet, basename="posting-slot")
 
 #: Resources nested one level deeper (under an experiment).
 variant_router = SimpleRouter()

@@ -128,3 +128,6 @@ __all__ += [
 from calendar_app.moments.models import Moment  # noqa: E402
 
 __all__ += ["Moment"]
+from calendar_app.slots.models import PostingSlot, QueueEntry  # noqa: E402
+
+__all__ += ["PostingSlot", "QueueEntry"]

@@ -78,6 +78,7 @@ def build_world(workspace: Workspace) -> World:
     webhook_subscription, webhook_delivery = f.webhook_rows(workspace)
     medium = f.MediaAssetFactory(workspace=workspace)
     connection = f.oauth_flow(brand)
+    posting_slot = f.PostingSlotFactory(brand=brand, workspace=workspace, channel=channel)
     return World(
         workspace,
         {
@@ -96,6 +97,7 @@ def build_world(workspace: Workspace) -> World:
             "webhook-delivery": webhook_delivery,
             "media": medium,
             "connection": connection,
+            "posting-slot": posting_slot,
         },
     )
 

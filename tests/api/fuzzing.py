@@ -91,6 +91,19 @@ CROSS_FIELD_RULES: dict[tuple[str, str], dict[str, str]] = {
         "channels": "channels of the template (stored rows)",
         "values": "every placeholder of the template (stored rows)",
     },
+    ("*", "/posting-slots/"): {
+        "channel": "a channel of the slot's brand (stored rows)",
+        "local_time": "one slot per brand, channel, day and time (stored rows)",
+    },
+    ("*", "/posting-slots/{id}/"): {
+        "channel": "a channel of the slot's brand (stored rows)",
+        "local_time": "one slot per brand, channel, day and time (stored rows)",
+        "brand": "a slot's brand cannot change",
+    },
+    ("GET", "/posting-slots/next-free/"): {"channel": "a channel of that brand (stored rows)"},
+    ("POST", "/posting-slots/queue/"): {
+        "content_item": "an approved item with channels (state)",
+    },
     ("*", "/crisis-playbooks/"): {
         "notify_users": "members of this workspace (stored rows)",
         "holding_templates": "reactive templates of the playbook's brand (stored rows)",
@@ -211,6 +224,7 @@ _RESOURCE = {
     "approval-steps": "approval-step",
     "comments": "comment",
     "moments": "moment",
+    "posting-slots": "posting-slot",
 }
 #: names of query or body fields holding an id -> the world's basename it refers to
 _REFERENCES = {

@@ -56,6 +56,7 @@ REQUIRED: dict[str, dict[str, str]] = {
     "webhook-delivery": {"list": AP, "retrieve": AP, "replay": AP},
     "media": CRUD_EDITOR,
     "connection": {"list": AD, "retrieve": AD, "create": AD},
+    "posting-slot": {**CRUD_EDITOR, "next_free": V, "queue": E},
 }
 
 ROLES = [V, E, AP, AD]
