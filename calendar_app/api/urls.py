@@ -14,6 +14,7 @@ workspaces/<slug>/approval-{policies,steps,links}/  separation of duties, chains
 workspaces/<slug>/content-items/<id>/{approval-progress,comments}/
 workspaces/<slug>/moments/                    moment windows (war room): readiness, fire, live
 workspaces/<slug>/posting-slots/              weekly slots, next-free, queue (calendar_app/slots/api.py)
+workspaces/<slug>/content-imports/            CSV / JSON import, dry run, template (calendar_app/imports/api.py)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from calendar_app.api.views.reactive import ReactiveTemplateViewSet
 from calendar_app.api.views.tenancy import ApiTokenViewSet, MemberViewSet, WorkspaceListViewSet
 from calendar_app.api.views.webhooks import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 from calendar_app.connect.api import ConnectionViewSet
+from calendar_app.imports.api import ContentImportViewSet
 from calendar_app.media.api import MediaAssetViewSet
 from calendar_app.slots.api import PostingSlotViewSet
 
@@ -58,6 +60,8 @@ workspace_router.register("webhooks", WebhookSubscriptionViewSet, basename="webh
 workspace_router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 # Posting slots, "next free slot" and "add to queue" (calendar_app/slots/api.py).
 workspace_router.register("posting-slots", PostingSlotViewSet, basename="posting-slot")
+# Bulk import of content from CSV or JSON rows (calendar_app/imports/api.py).
+workspace_router.register("content-imports", ContentImportViewSet, basename="content-import")
 
 #: Resources nested one level deeper (under an experiment).
 variant_router = SimpleRouter()

@@ -47,6 +47,20 @@ from calendar_app.slots.models import PostingSlot
 IF_MATCH_DOC = "Send the ETag you read as If-Match; a stale one is answered 412."
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$"}
+)
+class WallClockField(serializers.TimeField):
+    """``HH:MM`` (a wall-clock time, no offset: the zone is the brand's); seconds are dropped.
+
+    JSON Schema's ``format: time`` is RFC 3339's, which requires an offset: the wrong promise."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("format", "%H:%M")
+        kwargs.setdefault("input_formats", ["%H:%M", "%H:%M:%S", "%H:%M:%S.%f"])
+        super().__init__(**kwargs)
+
+
 def refuse(exc: services.QueueError) -> Exception:
     if exc.field:
         return ValidationError({exc.field: [serializers.ErrorDetail(str(exc), code=exc.code)]})
@@ -70,8 +84,7 @@ class PostingSlotSerializer(KairosModelSerializer):
         allow_null=True,
         help_text="A channel of the brand; absent or null: every channel of the brand.",
     )
-    local_time = serializers.TimeField(
-        format="%H:%M",
+    local_time = WallClockField(
         help_text="Wall-clock time in the brand's time zone, HH:MM (seconds are dropped).",
     )
     time_zone = serializers.CharField(source="brand.time_zone", read_only=True)

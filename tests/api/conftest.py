@@ -98,6 +98,8 @@ def build_world(workspace: Workspace) -> World:
             "media": medium,
             "connection": connection,
             "posting-slot": posting_slot,
+            # An import writes content items: the foreign world's must stay as they are.
+            "content-import": item,
         },
     )
 

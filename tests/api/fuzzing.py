@@ -49,6 +49,9 @@ POSITIVE_EXCLUSIONS: dict[tuple[str, str], str] = {
     "schema can only say `binary`",
     ("POST", "/events/import/"): "the file must be an iCalendar file; the schema can only say "
     "`binary`",
+    ("POST", "/content-imports/"): "each row must name a brand, channels and dates of the "
+    "workspace, and a file must be a CSV with the template's header; the schema can only say "
+    "`object` and `binary`",
     ("POST", "/audiences/{audience_pk}/import/"): "the file must be a CSV with an email column; "
     "the schema can only say `binary`",
 }

@@ -57,6 +57,7 @@ REQUIRED: dict[str, dict[str, str]] = {
     "media": CRUD_EDITOR,
     "connection": {"list": AD, "retrieve": AD, "create": AD},
     "posting-slot": {**CRUD_EDITOR, "next_free": V, "queue": E},
+    "content-import": {"create": E, "template": E},
 }
 
 ROLES = [V, E, AP, AD]
