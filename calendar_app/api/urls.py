@@ -15,6 +15,7 @@ workspaces/<slug>/content-items/<id>/{approval-progress,comments}/
 workspaces/<slug>/moments/                    moment windows (war room): readiness, fire, live
 workspaces/<slug>/posting-slots/              weekly slots, next-free, queue (calendar_app/slots/api.py)
 workspaces/<slug>/content-imports/            CSV / JSON import, dry run, template (calendar_app/imports/api.py)
+workspaces/<slug>/{content-series,evergreen-items}/  recurring content, evergreen repeats (calendar_app/recurring/api.py)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from calendar_app.api.views.webhooks import WebhookDeliveryViewSet, WebhookSubsc
 from calendar_app.connect.api import ConnectionViewSet
 from calendar_app.imports.api import ContentImportViewSet
 from calendar_app.media.api import MediaAssetViewSet
+from calendar_app.recurring.api import ContentSeriesViewSet, EvergreenItemViewSet
 from calendar_app.slots.api import PostingSlotViewSet
 
 app_name = "api"
@@ -62,6 +64,9 @@ workspace_router.register("webhook-deliveries", WebhookDeliveryViewSet, basename
 workspace_router.register("posting-slots", PostingSlotViewSet, basename="posting-slot")
 # Bulk import of content from CSV or JSON rows (calendar_app/imports/api.py).
 workspace_router.register("content-imports", ContentImportViewSet, basename="content-import")
+# Recurring content and evergreen items (calendar_app/recurring/api.py).
+workspace_router.register("content-series", ContentSeriesViewSet, basename="content-series")
+workspace_router.register("evergreen-items", EvergreenItemViewSet, basename="evergreen-item")
 
 #: Resources nested one level deeper (under an experiment).
 variant_router = SimpleRouter()

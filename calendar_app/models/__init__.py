@@ -131,3 +131,10 @@ __all__ += ["Moment"]
 from calendar_app.slots.models import PostingSlot, QueueEntry  # noqa: E402
 
 __all__ += ["PostingSlot", "QueueEntry"]
+from calendar_app.recurring.models import (  # noqa: E402
+    ContentSeries,
+    EvergreenItem,
+    SeriesOccurrence,
+)
+
+__all__ += ["ContentSeries", "EvergreenItem", "SeriesOccurrence"]

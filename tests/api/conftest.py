@@ -15,7 +15,15 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from calendar_app.api.urls import variant_router, workspace_router
-from calendar_app.models import ApiToken, Membership, PublicationStatus, Role, Workspace
+from calendar_app.models import (
+    ApiToken,
+    ContentSeries,
+    EvergreenItem,
+    Membership,
+    PublicationStatus,
+    Role,
+    Workspace,
+)
 from tests import factories as f
 
 
@@ -79,6 +87,10 @@ def build_world(workspace: Workspace) -> World:
     medium = f.MediaAssetFactory(workspace=workspace)
     connection = f.oauth_flow(brand)
     posting_slot = f.PostingSlotFactory(brand=brand, workspace=workspace, channel=channel)
+    series = ContentSeries.objects.create(
+        workspace=workspace, source=item, rrule="FREQ=WEEKLY;COUNT=2", starts_at=item.scheduled_at
+    )
+    evergreen = EvergreenItem.objects.create(workspace=workspace, content_item=item)
     return World(
         workspace,
         {
@@ -100,6 +112,8 @@ def build_world(workspace: Workspace) -> World:
             "posting-slot": posting_slot,
             # An import writes content items: the foreign world's must stay as they are.
             "content-import": item,
+            "content-series": series,
+            "evergreen-item": evergreen,
         },
     )
 

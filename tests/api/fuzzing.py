@@ -107,6 +107,24 @@ CROSS_FIELD_RULES: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/posting-slots/queue/"): {
         "content_item": "an approved item with channels (state)",
     },
+    ("POST", "/content-series/"): {
+        "source": "an approved item that is not an occurrence (state)",
+        "rrule": "an RFC 5545 rule with COUNT or UNTIL, at most 400 posts",
+        "starts_at": "a time that exists in the brand's zone",
+        "exdates": "local date-times (YYYY-MM-DDTHH:MM)",
+    },
+    ("POST", "/content-series/{id}/edit-all/"): {
+        "title": "a title (the model's rules)",
+        "body": "a body (the model's rules)",
+    },
+    ("*", "/evergreen-items/"): {
+        "content_item": "an approved item, evergreen once (state, stored rows)",
+        "min_gap": "at least an hour",
+    },
+    ("*", "/evergreen-items/{id}/"): {
+        "content_item": "an evergreen entry's item cannot change",
+        "min_gap": "at least an hour",
+    },
     ("*", "/crisis-playbooks/"): {
         "notify_users": "members of this workspace (stored rows)",
         "holding_templates": "reactive templates of the playbook's brand (stored rows)",
@@ -228,6 +246,8 @@ _RESOURCE = {
     "comments": "comment",
     "moments": "moment",
     "posting-slots": "posting-slot",
+    "content-series": "content-series",
+    "evergreen-items": "evergreen-item",
 }
 #: names of query or body fields holding an id -> the world's basename it refers to
 _REFERENCES = {

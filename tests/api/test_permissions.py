@@ -58,6 +58,8 @@ REQUIRED: dict[str, dict[str, str]] = {
     "connection": {"list": AD, "retrieve": AD, "create": AD},
     "posting-slot": {**CRUD_EDITOR, "next_free": V, "queue": E},
     "content-import": {"create": E, "template": E},
+    "content-series": {**READ, "create": E, "destroy": E, "edit_all": E},
+    "evergreen-item": {**CRUD_EDITOR, "refill": E},
 }
 
 ROLES = [V, E, AP, AD]
