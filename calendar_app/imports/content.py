@@ -133,11 +133,11 @@ def read_csv(data: bytes) -> list[dict[str, str]]:
         raise ImportRefused("Save the sheet as CSV in UTF-8.", code="encoding") from None
     if "\x00" in text:
         raise ImportRefused("Null characters are not allowed.", code="null_characters")
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    # Spreadsheets save "CSV" with commas, or semicolons where the comma is the decimal mark:
+    # the header (plain column names) says which.
+    first_line = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:

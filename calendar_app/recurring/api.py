@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -23,7 +23,6 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from calendar_app.api.etag import ETagMixin
 from calendar_app.api.exceptions import WorkflowConflict
 from calendar_app.api.serializers.common import (
     BoundedDurationField,
@@ -120,7 +119,12 @@ class ContentSeriesViewSet(
         return (
             ContentSeries.objects.filter(workspace=self.workspace)
             .select_related("source__brand")
-            .prefetch_related("occurrences__content_item")
+            .prefetch_related(
+                Prefetch(
+                    "occurrences",
+                    queryset=SeriesOccurrence.objects.select_related("content_item"),
+                )
+            )
         )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -213,7 +217,7 @@ class RefillAnswerSerializer(serializers.Serializer):
     planned = RefillResultSerializer(many=True)
 
 
-class EvergreenItemViewSet(ETagMixin, WorkspaceViewSet):
+class EvergreenItemViewSet(WorkspaceViewSet):
     """Evergreen items: approved posts repeated in free slots, at least ``min_gap`` apart."""
 
     model = EvergreenItem

@@ -30,7 +30,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from calendar_app.api.etag import ETagMixin
 from calendar_app.api.exceptions import WorkflowConflict
 from calendar_app.api.serializers.common import (
     InstantField,
@@ -194,7 +193,7 @@ def _free_answer(free: services.FreeSlot | None, zone: str) -> dict[str, Any]:
         "(`replanned` says where). " + IF_MATCH_DOC,
     ),
 )
-class PostingSlotViewSet(ETagMixin, WorkspaceViewSet):
+class PostingSlotViewSet(WorkspaceViewSet):
     """A brand's weekly posting slots, in its time zone; the queue fills them."""
 
     model = PostingSlot

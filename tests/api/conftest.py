@@ -17,11 +17,14 @@ from rest_framework.test import APIClient
 from calendar_app.api.urls import variant_router, workspace_router
 from calendar_app.models import (
     ApiToken,
+    Approval,
     ContentSeries,
     EvergreenItem,
+    Fire,
     Membership,
     PublicationStatus,
     Role,
+    Transition,
     Workspace,
 )
 from tests import factories as f
@@ -91,6 +94,28 @@ def build_world(workspace: Workspace) -> World:
         workspace=workspace, source=item, rrule="FREQ=WEEKLY;COUNT=2", starts_at=item.scheduled_at
     )
     evergreen = EvergreenItem.objects.create(workspace=workspace, content_item=item)
+    transition = Transition.objects.create(
+        content_item=item,
+        action="submit",
+        from_status="draft",
+        to_status="in_review",
+        actor_label="world",
+        version=1,
+    )
+    approval = Approval.objects.create(
+        content_item=item,
+        version=1,
+        content_hash=item.content_hash(),
+        decision="approved",
+        decided_by_label="world",
+    )
+    fire = Fire.objects.create(
+        workspace=workspace,
+        template=template,
+        template_version=1,
+        fired_by_label="world",
+        fired_at=item.created_at,
+    )
     return World(
         workspace,
         {
@@ -114,6 +139,9 @@ def build_world(workspace: Workspace) -> World:
             "content-import": item,
             "content-series": series,
             "evergreen-item": evergreen,
+            "transition": transition,
+            "approval-record": approval,
+            "fire": fire,
         },
     )
 

@@ -248,6 +248,9 @@ _RESOURCE = {
     "posting-slots": "posting-slot",
     "content-series": "content-series",
     "evergreen-items": "evergreen-item",
+    "transitions": "transition",
+    "approval-records": "approval-record",
+    "fires": "fire",
 }
 #: names of query or body fields holding an id -> the world's basename it refers to
 _REFERENCES = {

@@ -60,6 +60,9 @@ REQUIRED: dict[str, dict[str, str]] = {
     "content-import": {"create": E, "template": E},
     "content-series": {**READ, "create": E, "destroy": E, "edit_all": E},
     "evergreen-item": {**CRUD_EDITOR, "refill": E},
+    "transition": READ,
+    "approval-record": READ,
+    "fire": READ,
 }
 
 ROLES = [V, E, AP, AD]

@@ -22,7 +22,9 @@ def snapshot(world: World) -> dict[str, Any]:
     state = {}
     for basename, obj in world.objects.items():
         fresh = type(obj).objects.filter(pk=obj.pk).first()
-        state[basename] = None if fresh is None else (model_to_dict(fresh), str(fresh.updated_at))
+        state[basename] = (
+            None if fresh is None else (model_to_dict(fresh), str(getattr(fresh, "updated_at", "")))
+        )
     return state
 
 
