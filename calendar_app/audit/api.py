@@ -15,7 +15,9 @@ from calendar_app.models import Approval, Fire, Transition
 
 
 class TransitionRecordSerializer(serializers.ModelSerializer):
-    via_token = serializers.CharField(source="via_token.prefix", default=None, read_only=True)
+    via_token = serializers.CharField(
+        source="via_token.prefix", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Transition
@@ -35,7 +37,9 @@ class TransitionRecordSerializer(serializers.ModelSerializer):
 
 
 class ApprovalRecordSerializer(serializers.ModelSerializer):
-    via_token = serializers.CharField(source="via_token.prefix", default=None, read_only=True)
+    via_token = serializers.CharField(
+        source="via_token.prefix", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Approval
@@ -54,7 +58,9 @@ class ApprovalRecordSerializer(serializers.ModelSerializer):
 
 
 class FireRecordSerializer(serializers.ModelSerializer):
-    via_token = serializers.CharField(source="via_token.prefix", default=None, read_only=True)
+    via_token = serializers.CharField(
+        source="via_token.prefix", default=None, read_only=True, allow_null=True
+    )
     content_item = serializers.SerializerMethodField()
 
     class Meta:

@@ -109,9 +109,10 @@ def build_world(workspace: Workspace) -> World:
         decision="approved",
         decided_by_label="world",
     )
+    # A fire of a template of its own: the world's template keeps its guardrails untouched.
     fire = Fire.objects.create(
         workspace=workspace,
-        template=template,
+        template=f.ReactiveTemplateFactory(brand=brand, workspace=workspace, channels=[channel]),
         template_version=1,
         fired_by_label="world",
         fired_at=item.created_at,
