@@ -33,6 +33,7 @@ SUITES = (
     "crisis",
     "moments",
     "calendar_page",
+    "imports",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -285,11 +285,16 @@ def event_problems(
 # --- expansion ---------------------------------------------------------------------------------
 
 
-def _local_to_utc(naive_local: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
+def wall_clock_to_utc(naive_local: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
+    """The instant of a repeating wall-clock time: in the spring gap, one hour later in real
+    time; in the autumn overlap, the first of the two (shared by events and posting slots)."""
     aware = naive_local.replace(tzinfo=tz)
     # A wall-clock time in the spring gap does not exist: ZoneInfo maps it with the pre-gap
     # offset, which lands one hour later in real time, as RFC 5545 3.3.5 prescribes.
     return aware.astimezone(UTC)
+
+
+_local_to_utc = wall_clock_to_utc  # the name benchmarks and older callers use
 
 
 def _wkst(parts: dict[str, str]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 
 import factory
 from django.contrib.auth import get_user_model
@@ -310,3 +311,23 @@ class MomentFactory(factory.django.DjangoModelFactory):
     def templates(self, create, extracted, **kwargs):
         if create and extracted:
             self.templates.set(extracted)
+
+
+class PostingSlotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.PostingSlot
+
+    brand = factory.SubFactory(BrandFactory)
+    workspace = factory.SelfAttribute("brand.workspace")
+    channel = None
+    weekday = 1  # Tuesday
+    local_time = factory.LazyFunction(lambda: dt_time(9, 0))
+
+
+def approved_item(brand, actor, **fields):
+    """An item taken through submit and approve (ready for "add to queue")."""
+    from calendar_app import workflow
+
+    item = ContentItemFactory(brand=brand, workspace=brand.workspace, **fields)
+    workflow.submit(item, actor)
+    return workflow.approve(item, actor)

@@ -23,8 +23,10 @@ from calendar_app.admin import (  # noqa: F401  (registration side effects)
 from calendar_app.approvals import admin as approvals_admin  # noqa: F401
 from calendar_app.audiences import admin as audiences_admin  # noqa: F401
 from calendar_app.crisis import admin as crisis_admin  # noqa: F401
+from calendar_app.imports import admin as imports_admin  # noqa: F401
 from calendar_app.models import ContentItem
 from calendar_app.moments import admin as moments_admin  # noqa: F401
+from calendar_app.slots import admin as slots_admin  # noqa: F401
 
 admin.site.site_header = "Kairos"
 # "View site" led to a 404: Kairos has no public site, its home is the admin's calendar.

@@ -1,5 +1,5 @@
-"""ETag on reads, If-Match on writes, for the resources people edit together (content items and
-reactive templates).
+"""ETag on reads, If-Match on writes, for every resource that can be changed (every
+:class:`~calendar_app.api.views.base.WorkspaceViewSet`).
 
 Two people open the same post; the second save must not silently undo the first. Reads return an
 ``ETag``; a write that sends ``If-Match`` with an older one is refused with 412. The tag covers
@@ -60,6 +60,14 @@ class ETagMixin:
         if obj is not None and (200 <= response.status_code < 300 or response.status_code == 304):
             response["ETag"] = etag_for(obj)
         return super().finalize_response(request, response, *args, **kwargs)
+
+    def perform_create(self, serializer) -> None:
+        super().perform_create(serializer)
+        self.tag(serializer.instance)
+
+    def perform_update(self, serializer) -> None:
+        super().perform_update(serializer)
+        self.tag(serializer.instance)
 
     def tag(self, obj: Model) -> Model:
         """Mark ``obj`` as the resource whose ETag goes on the response."""

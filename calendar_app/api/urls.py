@@ -13,6 +13,10 @@ workspaces/<slug>/{crisis-playbooks,crises}/  crisis playbooks, activations and 
 workspaces/<slug>/approval-{policies,steps,links}/  separation of duties, chains, client links
 workspaces/<slug>/content-items/<id>/{approval-progress,comments}/
 workspaces/<slug>/moments/                    moment windows (war room): readiness, fire, live
+workspaces/<slug>/posting-slots/              weekly slots, next-free, queue (calendar_app/slots/api.py)
+workspaces/<slug>/content-imports/            CSV / JSON import, dry run, template (calendar_app/imports/api.py)
+workspaces/<slug>/{content-series,evergreen-items}/  recurring content, evergreen repeats (calendar_app/recurring/api.py)
+workspaces/<slug>/{transitions,approval-records,fires}/  the audit trail, read-only (calendar_app/audit/api.py)
 """
 
 from __future__ import annotations
@@ -31,8 +35,12 @@ from calendar_app.api.views.networks import NetworkListView
 from calendar_app.api.views.reactive import ReactiveTemplateViewSet
 from calendar_app.api.views.tenancy import ApiTokenViewSet, MemberViewSet, WorkspaceListViewSet
 from calendar_app.api.views.webhooks import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
+from calendar_app.audit.api import ApprovalRecordViewSet, FireViewSet, TransitionViewSet
 from calendar_app.connect.api import ConnectionViewSet
+from calendar_app.imports.api import ContentImportViewSet
 from calendar_app.media.api import MediaAssetViewSet
+from calendar_app.recurring.api import ContentSeriesViewSet, EvergreenItemViewSet
+from calendar_app.slots.api import PostingSlotViewSet
 
 app_name = "api"
 
@@ -54,6 +62,17 @@ workspace_router.register("media", MediaAssetViewSet, basename="media")
 workspace_router.register("connections", ConnectionViewSet, basename="connection")
 workspace_router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook-subscription")
 workspace_router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
+# Posting slots, "next free slot" and "add to queue" (calendar_app/slots/api.py).
+workspace_router.register("posting-slots", PostingSlotViewSet, basename="posting-slot")
+# Bulk import of content from CSV or JSON rows (calendar_app/imports/api.py).
+workspace_router.register("content-imports", ContentImportViewSet, basename="content-import")
+# Recurring content and evergreen items (calendar_app/recurring/api.py).
+workspace_router.register("content-series", ContentSeriesViewSet, basename="content-series")
+workspace_router.register("evergreen-items", EvergreenItemViewSet, basename="evergreen-item")
+# The audit trail and the fire history, read-only (calendar_app/audit/api.py).
+workspace_router.register("transitions", TransitionViewSet, basename="transition")
+workspace_router.register("approval-records", ApprovalRecordViewSet, basename="approval-record")
+workspace_router.register("fires", FireViewSet, basename="fire")
 
 #: Resources nested one level deeper (under an experiment).
 variant_router = SimpleRouter()

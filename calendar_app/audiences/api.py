@@ -30,6 +30,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from calendar_app.api.etag import ETagMixin
 from calendar_app.api.exceptions import RequestTooLarge
 from calendar_app.api.serializers.common import KairosModelSerializer, ScopedPrimaryKeyRelatedField
 from calendar_app.api.serializers.strict import KairosSerializer
@@ -246,6 +247,7 @@ def _audience_counts(queryset: QuerySet) -> QuerySet:
     )
 )
 class AudienceListViewSet(
+    ETagMixin,
     AtomicMixin,
     WorkspaceScopedMixin,
     mixins.CreateModelMixin,

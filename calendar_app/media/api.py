@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, extend_sch
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.parsers import MultiPartParser
 
+from calendar_app.api.etag import ETagMixin
 from calendar_app.api.parsers import LimitedJSONParser
 from calendar_app.api.serializers.common import KairosModelSerializer
 from calendar_app.api.serializers.strict import KairosSerializer
@@ -159,6 +160,7 @@ class MediaAssetSerializer(KairosModelSerializer):
     partial_update=extend_schema(request={"application/json": MediaAssetSerializer}),
 )
 class MediaAssetViewSet(
+    ETagMixin,
     AtomicMixin,
     WorkspaceScopedMixin,
     mixins.CreateModelMixin,

@@ -133,3 +133,13 @@ __all__ += [
 from calendar_app.moments.models import Moment, MomentHold, MomentHoldOutcome  # noqa: E402
 
 __all__ += ["Moment", "MomentHold", "MomentHoldOutcome"]
+from calendar_app.slots.models import PostingSlot, QueueEntry  # noqa: E402
+
+__all__ += ["PostingSlot", "QueueEntry"]
+from calendar_app.recurring.models import (  # noqa: E402
+    ContentSeries,
+    EvergreenItem,
+    SeriesOccurrence,
+)
+
+__all__ += ["ContentSeries", "EvergreenItem", "SeriesOccurrence"]

@@ -119,6 +119,7 @@ def world(workspace, brand):
     crisis_rows(workspace, actor)
     link_token = approval_rows(workspace, approver)
     f.MomentFactory(brand=brand, templates=[template])
+    f.PostingSlotFactory(brand=brand, channel=channel)
     return {
         "workspace": workspace,
         "brand": brand,

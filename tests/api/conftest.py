@@ -18,7 +18,18 @@ from calendar_app.api.urls import variant_router, workspace_router
 from calendar_app.approvals.api import approvals_router, item_router
 from calendar_app.audiences.api import audience_router, subscriber_router
 from calendar_app.crisis.api import crisis_router
-from calendar_app.models import ApiToken, Membership, PublicationStatus, Role, Workspace
+from calendar_app.models import (
+    ApiToken,
+    Approval,
+    ContentSeries,
+    EvergreenItem,
+    Fire,
+    Membership,
+    PublicationStatus,
+    Role,
+    Transition,
+    Workspace,
+)
 from calendar_app.moments.api import moments_router
 from tests import factories as f
 
@@ -83,6 +94,34 @@ def build_world(workspace: Workspace) -> World:
     medium = f.MediaAssetFactory(workspace=workspace)
     connection = f.oauth_flow(brand)
     features = feature_rows(workspace, brand, channel, item, publication, template)
+    posting_slot = f.PostingSlotFactory(brand=brand, workspace=workspace, channel=channel)
+    series = ContentSeries.objects.create(
+        workspace=workspace, source=item, rrule="FREQ=WEEKLY;COUNT=2", starts_at=item.scheduled_at
+    )
+    evergreen = EvergreenItem.objects.create(workspace=workspace, content_item=item)
+    transition = Transition.objects.create(
+        content_item=item,
+        action="submit",
+        from_status="draft",
+        to_status="in_review",
+        actor_label="world",
+        version=1,
+    )
+    approval = Approval.objects.create(
+        content_item=item,
+        version=1,
+        content_hash=item.content_hash(),
+        decision="approved",
+        decided_by_label="world",
+    )
+    # A fire of a template of its own: the world's template keeps its guardrails untouched.
+    fire = Fire.objects.create(
+        workspace=workspace,
+        template=f.ReactiveTemplateFactory(brand=brand, workspace=workspace, channels=[channel]),
+        template_version=1,
+        fired_by_label="world",
+        fired_at=item.created_at,
+    )
     return World(
         workspace,
         {
@@ -102,6 +141,14 @@ def build_world(workspace: Workspace) -> World:
             "media": medium,
             "connection": connection,
             **features,
+            "posting-slot": posting_slot,
+            # An import writes content items: the foreign world's must stay as they are.
+            "content-import": item,
+            "content-series": series,
+            "evergreen-item": evergreen,
+            "transition": transition,
+            "approval-record": approval,
+            "fire": fire,
         },
     )
 

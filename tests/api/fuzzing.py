@@ -50,6 +50,9 @@ POSITIVE_EXCLUSIONS: dict[tuple[str, str], str] = {
     "schema can only say `binary`",
     ("POST", "/events/import/"): "the file must be an iCalendar file; the schema can only say "
     "`binary`",
+    ("POST", "/content-imports/"): "each row must name a brand, channels and dates of the "
+    "workspace, and a file must be a CSV with the template's header; the schema can only say "
+    "`object` and `binary`",
     ("POST", "/audiences/{audience_pk}/import/"): "the file must be a CSV with an email column; "
     "the schema can only say `binary`",
 }
@@ -91,6 +94,37 @@ CROSS_FIELD_RULES: dict[tuple[str, str], dict[str, str]] = {
         "template": "an armed template, inside the window (stored rows, the clock)",
         "channels": "channels of the template (stored rows)",
         "values": "every placeholder of the template (stored rows)",
+    },
+    ("*", "/posting-slots/"): {
+        "channel": "a channel of the slot's brand (stored rows)",
+        "local_time": "one slot per brand, channel, day and time (stored rows)",
+    },
+    ("*", "/posting-slots/{id}/"): {
+        "channel": "a channel of the slot's brand (stored rows)",
+        "local_time": "one slot per brand, channel, day and time (stored rows)",
+        "brand": "a slot's brand cannot change",
+    },
+    ("GET", "/posting-slots/next-free/"): {"channel": "a channel of that brand (stored rows)"},
+    ("POST", "/posting-slots/queue/"): {
+        "content_item": "an approved item with channels (state)",
+    },
+    ("POST", "/content-series/"): {
+        "source": "an approved item that is not an occurrence (state)",
+        "rrule": "an RFC 5545 rule with COUNT or UNTIL, at most 400 posts",
+        "starts_at": "a time that exists in the brand's zone",
+        "exdates": "local date-times (YYYY-MM-DDTHH:MM)",
+    },
+    ("POST", "/content-series/{id}/edit-all/"): {
+        "title": "a title (the model's rules)",
+        "body": "a body (the model's rules)",
+    },
+    ("*", "/evergreen-items/"): {
+        "content_item": "an approved item, evergreen once (state, stored rows)",
+        "min_gap": "at least an hour",
+    },
+    ("*", "/evergreen-items/{id}/"): {
+        "content_item": "an evergreen entry's item cannot change",
+        "min_gap": "at least an hour",
     },
     ("*", "/crisis-playbooks/"): {
         "notify_users": "members of this workspace (stored rows)",
@@ -217,6 +251,12 @@ _RESOURCE = {
     "comments": "comment",
     "moments": "moment",
     "approval-links": "approval-link",
+    "posting-slots": "posting-slot",
+    "content-series": "content-series",
+    "evergreen-items": "evergreen-item",
+    "transitions": "transition",
+    "approval-records": "approval-record",
+    "fires": "fire",
 }
 #: names of query or body fields holding an id -> the world's basename it refers to
 _REFERENCES = {

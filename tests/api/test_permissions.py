@@ -85,6 +85,13 @@ REQUIRED: dict[str, dict[str, str]] = {
         "release": E,
         "holds": V,
     },
+    "posting-slot": {**CRUD_EDITOR, "next_free": V, "queue": E},
+    "content-import": {"create": E, "template": E},
+    "content-series": {**READ, "create": E, "destroy": E, "edit_all": E},
+    "evergreen-item": {**CRUD_EDITOR, "refill": E},
+    "transition": READ,
+    "approval-record": READ,
+    "fire": READ,
 }
 
 ROLES = [V, E, AP, AD]

@@ -8,7 +8,18 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from calendar_app.approvals.models import Comment
-from calendar_app.models import ApiToken, PublicationStatus, Role, WebhookAttempt
+from calendar_app.models import (
+    ApiToken,
+    Approval,
+    ContentSeries,
+    EvergreenItem,
+    Fire,
+    PublicationStatus,
+    Role,
+    SeriesOccurrence,
+    Transition,
+    WebhookAttempt,
+)
 from tests import factories as f
 from tests.api.conftest import ROUTES, World, feature_rows, token_client, url_for
 from tests.audiences.conftest import SubscriberFactory
@@ -80,6 +91,51 @@ def add_rows(basename: str, world: World, n: int) -> None:
             publication = f.PublicationFactory(content_item=item, channel=channel, workspace=ws)
             template = f.ReactiveTemplateFactory(workspace=ws, brand=other, channels=[channel])
             feature_rows(ws, other, channel, item, publication, template)
+        elif basename == "posting-slot":
+            other = f.BrandFactory(workspace=ws)
+            f.PostingSlotFactory(brand=other, channel=f.ChannelFactory(brand=other, workspace=ws))
+        elif basename == "content-series":
+            item = f.ContentItemFactory(workspace=ws, brand=f.BrandFactory(workspace=ws))
+            series = ContentSeries.objects.create(
+                workspace=ws, source=item, rrule="FREQ=DAILY;COUNT=2", starts_at=timezone.now()
+            )
+            occurrence = f.ContentItemFactory(workspace=ws, brand=item.brand)
+            SeriesOccurrence.objects.create(
+                workspace=ws, series=series, content_item=occurrence, occurs_at=timezone.now()
+            )
+        elif basename == "evergreen-item":
+            item = f.ContentItemFactory(workspace=ws, brand=f.BrandFactory(workspace=ws))
+            EvergreenItem.objects.create(workspace=ws, content_item=item)
+        elif basename in ("transition", "approval-record"):
+            item = world["content-item"]
+            token, _ = ApiToken.issue(workspace=ws, name=f"t{i}", role=Role.EDITOR)
+            Transition.objects.create(
+                content_item=item,
+                action="submit",
+                from_status="draft",
+                to_status="in_review",
+                actor_label="x",
+                version=1,
+                via_token=token,
+            )
+            Approval.objects.create(
+                content_item=item,
+                version=1,
+                content_hash="h",
+                decision="approved",
+                decided_by_label="x",
+                via_token=token,
+            )
+        elif basename == "fire":
+            template = f.ReactiveTemplateFactory(workspace=ws, brand=brand)
+            fire = Fire.objects.create(
+                workspace=ws,
+                template=template,
+                template_version=1,
+                fired_by_label="x",
+                fired_at=timezone.now(),
+            )
+            f.ContentItemFactory(workspace=ws, brand=brand, fire=fire)
         else:  # pragma: no cover - a new list endpoint must be taught here
             raise AssertionError(f"teach add_rows about {basename}")
 

@@ -188,10 +188,15 @@ def test_a_boolean_filter_takes_true_or_false_only(world, client_for, value):
 
 
 def test_a_boolean_filter_filters(world, client_for):
+    from calendar_app.models import ReactiveTemplate
+
+    ReactiveTemplate.objects.filter(pk=world["reactive-template"].pk).update(is_active=False)
+    total = ReactiveTemplate.objects.filter(workspace=world.workspace).count()
     client = client_for("admin")
     on = client.get(url(world, "reactive-template", suffix="?is_active=true")).json()
     off = client.get(url(world, "reactive-template", suffix="?is_active=false")).json()
-    assert len(on["results"]) + len(off["results"]) == 1
+    assert [t["id"] for t in off["results"]] == [world["reactive-template"].pk]
+    assert len(on["results"]) + len(off["results"]) == total
 
 
 @pytest.mark.parametrize("ordering", ["bogus", "name,bogus", "", "-", "name,", "name,%20id"])

@@ -9,6 +9,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from rest_framework import viewsets
 
+from calendar_app.api.etag import ETagMixin
 from calendar_app.models import Role
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -54,8 +55,12 @@ class WorkspaceScopedMixin:
         return self.request.workspace
 
 
-class WorkspaceViewSet(AtomicMixin, WorkspaceScopedMixin, viewsets.ModelViewSet):
-    """Create, read, update, delete within one workspace."""
+class WorkspaceViewSet(ETagMixin, AtomicMixin, WorkspaceScopedMixin, viewsets.ModelViewSet):
+    """Create, read, update, delete within one workspace.
+
+    Every resource that can be changed carries an ``ETag`` on read and honours ``If-Match`` on
+    write (412 when stale), so two people editing the same row never silently undo each other.
+    """
 
 
 class ReadOnlyWorkspaceViewSet(AtomicMixin, WorkspaceScopedMixin, viewsets.ReadOnlyModelViewSet):

@@ -12,7 +12,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from calendar_app import workflow
-from calendar_app.api.etag import ETagMixin
 from calendar_app.api.exceptions import WorkflowConflict
 from calendar_app.api.filters import ContentItemFilter
 from calendar_app.api.pagination import cursor_pagination
@@ -101,7 +100,7 @@ def _transition(name: str) -> Callable[..., Response]:
         description="Only drafts and cancelled items can be deleted. " + IF_MATCH_DOC
     ),
 )
-class ContentItemViewSet(ETagMixin, WorkspaceViewSet):
+class ContentItemViewSet(WorkspaceViewSet):
     """Planned posts. Changes go through the workflow: editing approved content sends it back to
     review. Reads carry an ETag."""
 

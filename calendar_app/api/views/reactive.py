@@ -11,7 +11,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from calendar_app.api.etag import ETagMixin
 from calendar_app.api.exceptions import NotAvailable
 from calendar_app.api.filters import ReactiveTemplateFilter
 from calendar_app.api.serializers.previews import (
@@ -43,7 +42,7 @@ def _reactive_function(name: str) -> Any:
     return function
 
 
-class ReactiveTemplateViewSet(ETagMixin, WorkspaceViewSet):
+class ReactiveTemplateViewSet(WorkspaceViewSet):
     """Pre-approved reactions. Editors write them; approvers approve and fire them. Changing
     approved content bumps the version, so the approval lapses. Reads carry an ETag."""
 
