@@ -263,6 +263,8 @@ KAIROS_RETRY_NETWORKS = os.environ.get("KAIROS_RETRY_NETWORKS", "{}")
 KAIROS_OVERDUE_GRACE = float(os.environ.get("KAIROS_OVERDUE_GRACE", "60"))
 KAIROS_METRICS_WINDOW_DAYS = int(os.environ.get("KAIROS_METRICS_WINDOW_DAYS", "14"))
 KAIROS_METRICS_INTERVAL_MINUTES = int(os.environ.get("KAIROS_METRICS_INTERVAL_MINUTES", "15"))
+# How often every connected channel's replies, mentions and watches are read (docs/listening.md).
+KAIROS_LISTENING_INTERVAL_MINUTES = int(os.environ.get("KAIROS_LISTENING_INTERVAL_MINUTES", "5"))
 
 # --- Tracked links -----------------------------------------------------------------------------
 # Public base URL of this deployment's short links (/r/<code>). Empty: CTA links are posted as

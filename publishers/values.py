@@ -45,6 +45,9 @@ METRIC_NAMES: tuple[str, ...] = (
     "conversions",
 )
 
+#: Mirrors ``publishers.listening.LISTENING_STREAMS`` (kept here: that module imports this one).
+_LISTENING_STREAMS: tuple[str, ...] = ("replies", "mentions", "search")
+
 
 def _empty() -> Mapping[str, Any]:
     return MappingProxyType({})
@@ -520,6 +523,9 @@ class Capabilities:
     #: How many characters every URL counts for, whatever its length (Mastodon: 23), or
     #: ``None`` when URLs count as written.
     characters_per_url: int | None = None
+    #: The conversation streams the network can read back (``"replies"``, ``"mentions"``,
+    #: ``"search"``; see :mod:`publishers.listening`); each needs its method implemented.
+    listening: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         window = self.idempotency_window
@@ -544,11 +550,19 @@ class Capabilities:
         if unknown:
             raise ValueError(f"unknown metrics {unknown}; known: {', '.join(METRIC_NAMES)}")
         _set(self, "metrics", metrics)
+        listening = _str_tuple(self.listening, "listening")
+        strange = [s for s in listening if s not in _LISTENING_STREAMS]
+        if strange:
+            raise ValueError(
+                f"unknown listening streams {strange}; known: {', '.join(_LISTENING_STREAMS)}"
+            )
+        _set(self, "listening", listening)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["metrics"] = list(self.metrics)
         data["media_types"] = list(self.media_types)
+        data["listening"] = list(self.listening)
         return data
 
     def replace(self, **changes: Any) -> Capabilities:

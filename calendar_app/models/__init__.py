@@ -128,3 +128,12 @@ __all__ += [
 from calendar_app.moments.models import Moment  # noqa: E402
 
 __all__ += ["Moment"]
+from calendar_app.listening.models import (  # noqa: E402
+    Alert,
+    ListeningPolicy,
+    Message,
+    StreamCursor,
+    Watch,
+)
+
+__all__ += ["Alert", "ListeningPolicy", "Message", "StreamCursor", "Watch"]
