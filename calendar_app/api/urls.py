@@ -13,6 +13,7 @@ workspaces/<slug>/{crisis-playbooks,crises}/  crisis playbooks, activations and 
 workspaces/<slug>/approval-{policies,steps,links}/  separation of duties, chains, client links
 workspaces/<slug>/content-items/<id>/{approval-progress,comments}/
 workspaces/<slug>/moments/                    moment windows (war room): readiness, fire, live
+workspaces/<slug>/listening/{messages,watches,alerts,policy}/  replies, mentions, surges
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ urlpatterns = [
     path("", include("calendar_app.approvals.api")),
     # Moment windows, their readiness and the war room (calendar_app/moments/api.py).
     path("", include("calendar_app.moments.api")),
+    # Listening: the inbox, watches, alerts, retention (calendar_app/listening/api.py).
+    path("", include("calendar_app.listening.api")),
 ]
 
 __all__ = ["DefaultRouter", "urlpatterns", "variant_router", "workspace_router"]
