@@ -126,13 +126,16 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Before the apps' templates: the admin's base_site with the listening banner
+        # (django.contrib.admin is listed before calendar_app, so an app override would lose).
+        "DIRS": [BASE_DIR / "calendar_app" / "listening" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "calendar_app.listening.admin.open_alerts",
             ],
         },
     },

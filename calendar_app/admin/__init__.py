@@ -21,6 +21,7 @@ from calendar_app.admin import (  # noqa: F401  (registration side effects)
 from calendar_app.approvals import admin as approvals_admin  # noqa: F401
 from calendar_app.audiences import admin as audiences_admin  # noqa: F401
 from calendar_app.crisis import admin as crisis_admin  # noqa: F401
+from calendar_app.listening import admin as listening_admin  # noqa: F401
 from calendar_app.moments import admin as moments_admin  # noqa: F401
 
 admin.site.site_header = "Kairos"

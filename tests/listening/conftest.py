@@ -19,6 +19,7 @@ from publishers import (
     hookimpl,
     messages_from,
 )
+from tests.admin.conftest import login, staff_member  # noqa: F401
 from tests.delivery.conftest import fresh_policies, plugins_with, sandbox_dir  # noqa: F401
 
 AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
