@@ -32,6 +32,7 @@ SUITES = (
     "recurrence",
     "crisis",
     "moments",
+    "listening",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -173,6 +173,36 @@ def draft_reply(message: Message, actor: Actor, body: str) -> ContentItem:
     return item
 
 
+def conversation(brand_id: int, start: datetime, end: datetime, limit: int = 20) -> dict[str, Any]:
+    """What people said about a brand between two instants: counts by tone and category, and
+    the newest messages (for the moment's live page). Two queries."""
+    rows = Message.objects.filter(brand_id=brand_id, published_at__gte=start, published_at__lt=end)
+    counts = rows.aggregate(
+        count=Count("id"),
+        **{f"tone_{t}": Count("id", filter=Q(tone=t)) for t in Tone.values},
+        **{f"category_{c}": Count("id", filter=Q(category=c)) for c in Category.values},
+    )
+    latest = rows.order_by("-published_at", "-id")[:limit]
+    return {
+        "count": counts["count"],
+        "by_tone": {t: counts[f"tone_{t}"] for t in Tone.values},
+        "by_category": {c: counts[f"category_{c}"] for c in Category.values},
+        "latest": [
+            {
+                "id": m.pk,
+                "kind": m.kind,
+                "author_handle": m.author_handle,
+                "text": m.text[:280],
+                "published_at": events.iso(m.published_at),
+                "url": m.url,
+                "category": m.category,
+                "tone": m.tone,
+            }
+            for m in latest
+        ],
+    }
+
+
 @dataclass(frozen=True)
 class ReplyStats:
     variant_id: int

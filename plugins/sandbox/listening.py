@@ -187,7 +187,8 @@ class SandboxConversation:
     @staticmethod
     def page(messages: list[InboundMessage], now: datetime) -> MessagePage:
         """At most :data:`PAGE_SIZE` messages, oldest first; the cursor resumes at the last
-        one's instant (so a message sharing it may come twice, never be skipped)."""
+        one's instant (so a message sharing it may come twice, never be skipped). Given more
+        (a stream cut after a full bucket), the rest comes on the next call."""
         messages.sort(key=lambda m: (m.published_at, m.network_id))
         if len(messages) > PAGE_SIZE:
             kept = messages[:PAGE_SIZE]
@@ -215,13 +216,18 @@ class SandboxConversation:
         )
 
     def stream(
-        self, name: str, term: str, since: datetime, until: datetime
+        self, name: str, term: str, since: datetime, until: datetime, limit: int = PAGE_SIZE + 1
     ) -> Iterator[InboundMessage]:
-        """Messages of stream ``name`` (``mentions`` or ``search:<terms>``) in [since, until]."""
+        """Messages of stream ``name`` (``mentions`` or ``search:<terms>``) in [since, until],
+        bucket after bucket, stopping after the bucket that reached ``limit`` (so a long
+        backlog costs one page's work per call, and no message before the cut is missing)."""
         step = BUCKET.total_seconds()
         first = math.floor(since.timestamp() / step)
         last = math.floor(until.timestamp() / step)
+        count = 0
         for bucket in range(first, last + 1):
+            if count >= limit:
+                return
             start = datetime.fromtimestamp(bucket * step, UTC)
             surge = self.in_surge(start)
             rate = self.mentions_per_hour * (self.surge_factor if surge else 1.0)
@@ -231,6 +237,7 @@ class SandboxConversation:
                 ident = f"{self.seed}/{self.channel_id}/{name}/{bucket}/{index}"
                 message = self._message(rng, ident, at, term, SURGE_MIX if surge else NORMAL_MIX)
                 if since <= at <= until:
+                    count += 1
                     yield message
 
     def replies(

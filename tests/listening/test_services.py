@@ -77,3 +77,18 @@ def test_reply_goes_out_as_a_reply_to_the_message(brand, actor):
     )
     assert post.reply_to.root == post.reply_to.parent
     assert post.reply_to.parent.url == ""
+
+
+def test_moment_live_page_shows_the_conversation(brand):
+    from calendar_app.moments import services as moments
+
+    moment = f.MomentFactory(
+        brand=brand, workspace=brand.workspace, starts_at=timezone.now() - timedelta(hours=1)
+    )
+    channel = f.ChannelFactory(brand=brand, workspace=brand.workspace)
+    f.MessageFactory(channel=channel, text="Before", published_at=moment.starts_at - timedelta(1))
+    f.MessageFactory(channel=channel, text="Worst ad ever", tone="negative", category="complaint")
+    f.MessageFactory(channel__brand=f.BrandFactory(workspace=brand.workspace), text="Other brand")
+    talk = moments.live(moment)["conversation"]
+    assert talk["count"] == 1 and talk["by_tone"]["negative"] == 1
+    assert [m["text"] for m in talk["latest"]] == ["Worst ad ever"]
