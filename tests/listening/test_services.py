@@ -92,3 +92,16 @@ def test_moment_live_page_shows_the_conversation(brand):
     talk = moments.live(moment)["conversation"]
     assert talk["count"] == 1 and talk["by_tone"]["negative"] == 1
     assert [m["text"] for m in talk["latest"]] == ["Worst ad ever"]
+
+
+def test_command_runs_each_schedule(brand, sandbox_dir):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    f.ChannelFactory(brand=brand, workspace=brand.workspace, handle="acme")
+    out = StringIO()
+    for job in ("collect", "surges", "purge-expired"):
+        call_command("listening", job, stdout=out)
+    assert "new messages stored" in out.getvalue()
+    assert Message.objects.exists()
