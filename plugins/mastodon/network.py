@@ -59,8 +59,15 @@ from publishers import (
 __all__ = ["MastodonNetwork", "mastodon_length"]
 
 USER_AGENT = "Kairos-Mastodon/1"
-#: What a connected channel may do: post and read its statuses and media, and read the account.
-OAUTH_SCOPES = ("read:accounts", "read:statuses", "write:statuses", "write:media")
+#: What a connected channel may do: post and read its statuses and media, read the account, and
+#: read its mentions (listening).
+OAUTH_SCOPES = (
+    "read:accounts",
+    "read:statuses",
+    "read:notifications",
+    "write:statuses",
+    "write:media",
+)
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 DEFAULT_LIMITS = {"max_characters": 500, "characters_reserved_per_url": 23}
 LIMITS_TTL = 3600.0
