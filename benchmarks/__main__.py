@@ -34,6 +34,7 @@ SUITES = (
     "moments",
     "calendar_page",
     "imports",
+    "listening",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

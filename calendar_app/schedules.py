@@ -53,6 +53,20 @@ def wanted() -> dict[str, dict]:
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
         },
+        "kairos.listening_collect": {
+            "func": "calendar_app.listening.tasks.collect_messages",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": settings.KAIROS_LISTENING_INTERVAL_MINUTES,
+        },
+        "kairos.listening_surges": {
+            "func": "calendar_app.listening.tasks.check_surges",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 5,
+        },
+        "kairos.listening_retention": {
+            "func": "calendar_app.listening.tasks.purge_expired",
+            "schedule_type": Schedule.DAILY,
+        },
         "kairos.channel_facts": {
             "func": "calendar_app.delivery.facts.refresh_all_facts",
             "schedule_type": Schedule.DAILY,

@@ -128,13 +128,16 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Before the apps' templates: the admin's base_site with the listening banner
+        # (django.contrib.admin is listed before calendar_app, so an app override would lose).
+        "DIRS": [BASE_DIR / "calendar_app" / "listening" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "calendar_app.listening.admin.open_alerts",
             ],
         },
     },
@@ -281,6 +284,8 @@ KAIROS_METRICS_BATCH = int(os.environ.get("KAIROS_METRICS_BATCH", "100"))
 KAIROS_TOKEN_REFRESH_MARGIN_SECONDS = int(
     os.environ.get("KAIROS_TOKEN_REFRESH_MARGIN_SECONDS", "900")
 )
+# How often every connected channel's replies, mentions and watches are read (docs/listening.md).
+KAIROS_LISTENING_INTERVAL_MINUTES = int(os.environ.get("KAIROS_LISTENING_INTERVAL_MINUTES", "5"))
 
 # --- Tracked links -----------------------------------------------------------------------------
 # Public base URL of this deployment's short links (/r/<code>). Empty: CTA links are posted as

@@ -41,6 +41,13 @@ from publishers.errors import (
 )
 from publishers.hookspecs import PROJECT_NAME, hookimpl
 from publishers.http import ClientPool, send_request
+from publishers.listening import (
+    LISTENING_STREAMS,
+    InboundMessage,
+    MessagePage,
+    StaleCursor,
+    messages_from,
+)
 from publishers.manager import (
     ENTRY_POINT_GROUP,
     KairosPlugins,
@@ -102,6 +109,7 @@ from publishers.values import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "LISTENING_STREAMS",
     "METRIC_NAMES",
     "PROJECT_NAME",
     "AddressRefused",
@@ -115,11 +123,13 @@ __all__ = [
     "DeliveryProgress",
     "DuplicateNetworkError",
     "FrameworkError",
+    "InboundMessage",
     "InvalidNetworkError",
     "KairosPlugins",
     "MediaLoader",
     "MediaRef",
     "MemoryProgress",
+    "MessagePage",
     "MetricSnapshot",
     "Network",
     "NetworkInfo",
@@ -141,6 +151,7 @@ __all__ = [
     "ReplyTarget",
     "RetryPolicy",
     "SettingField",
+    "StaleCursor",
     "Status",
     "Target",
     "ThreadPart",
@@ -161,6 +172,7 @@ __all__ = [
     "hookimpl",
     "is_public_address",
     "media_problems",
+    "messages_from",
     "next_delay",
     "observe_rate_limit",
     "operator_client",

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from publishers.errors import PermanentError
+from publishers.listening import MessagePage
 from publishers.oauth import ConnectedAccount, OAuthApp, OAuthClient, token_secrets
 from publishers.preview import PostPreview
 from publishers.rendering import text_with_links
@@ -138,6 +139,43 @@ class Network(abc.ABC):
         """Remove a delivered post (a recall). Override when ``capabilities.can_delete``."""
         raise PermanentError(
             f"The {self.display_name} network cannot delete posts.", code="not_supported"
+        )
+
+    # --- listening (optional; see publishers.listening) ------------------------------------
+
+    def fetch_replies(
+        self, channel: ChannelContext, cursor: str, posts: Sequence[PublicationRef]
+    ) -> MessagePage:
+        """Replies and comments to our posts newer than ``cursor`` (``""``: from the start the
+        network keeps, or a day back). Override when ``"replies"`` is in
+        ``capabilities.listening``.
+
+        :param posts: the channel's recently delivered publications the host still listens to
+            (newest first); a reply's ``in_reply_to`` should name one of their ``external_id``
+            (or a reply below one, for a conversation).
+        :raises StaleCursor: the cursor is no longer accepted; the host starts again from ``""``.
+        :raises TransientError: try later (``retry_after`` for a rate limit).
+        """
+        raise PermanentError(
+            f"The {self.display_name} network cannot read replies.", code="not_supported"
+        )
+
+    def fetch_mentions(self, channel: ChannelContext, cursor: str) -> MessagePage:
+        """Posts that mention the channel's account, newer than ``cursor``. Override when
+        ``"mentions"`` is in ``capabilities.listening``; errors as :meth:`fetch_replies`."""
+        raise PermanentError(
+            f"The {self.display_name} network cannot read mentions.", code="not_supported"
+        )
+
+    def search_posts(
+        self, channel: ChannelContext, terms: Sequence[str], cursor: str
+    ) -> MessagePage:
+        """Public posts that contain any of ``terms`` (words, phrases or ``#hashtags``, as a
+        person typed them), newer than ``cursor``. Override when ``"search"`` is in
+        ``capabilities.listening``; errors as :meth:`fetch_replies`. The host gives each watch
+        its own cursor."""
+        raise PermanentError(
+            f"The {self.display_name} network cannot search posts.", code="not_supported"
         )
 
     def test_connection(self, channel: ChannelContext) -> list[Problem]:
@@ -479,6 +517,14 @@ def _thread_problems(post: Post, capabilities: Capabilities) -> list[Problem]:
     return problems
 
 
+#: Which method reads each listening stream.
+LISTENING_METHODS = {
+    "replies": "fetch_replies",
+    "mentions": "fetch_mentions",
+    "search": "search_posts",
+}
+
+
 def _overrides(network: Network, name: str) -> bool:
     return getattr(type(network), name) is not getattr(Network, name)
 
@@ -505,6 +551,12 @@ def check_network(network: object) -> str | None:
         return f"network {key!r} claims can_find_existing but does not implement find_existing()"
     if caps.can_delete and not _overrides(network, "delete"):
         return f"network {key!r} claims can_delete but does not implement delete()"
+    for stream, method in LISTENING_METHODS.items():
+        claimed, done = stream in caps.listening, _overrides(network, method)
+        if claimed and not done:
+            return f"network {key!r} claims listening {stream!r} but does not implement {method}()"
+        if done and not claimed:
+            return f"network {key!r} implements {method}() but does not claim listening {stream!r}"
     if _overrides(network, "upload_media") and not caps.supports_media:
         return f"network {key!r} implements upload_media() but does not claim supports_media"
     policy = getattr(network, "retry_policy", None)

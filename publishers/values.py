@@ -45,6 +45,9 @@ METRIC_NAMES: tuple[str, ...] = (
     "conversions",
 )
 
+#: Mirrors ``publishers.listening.LISTENING_STREAMS`` (kept here: that module imports this one).
+_LISTENING_STREAMS: tuple[str, ...] = ("replies", "mentions", "search")
+
 
 def _empty() -> Mapping[str, Any]:
     return MappingProxyType({})
@@ -525,6 +528,9 @@ class Capabilities:
     #: person can still pick another time - instead of failing it when it is due; a moment's
     #: readiness check is red when a template's remaining fires do not fit in what is left.
     max_posts_per_day: int | None = None
+    #: The conversation streams the network can read back (``"replies"``, ``"mentions"``,
+    #: ``"search"``; see :mod:`publishers.listening`); each needs its method implemented.
+    listening: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         window = self.idempotency_window
@@ -550,11 +556,19 @@ class Capabilities:
         if unknown:
             raise ValueError(f"unknown metrics {unknown}; known: {', '.join(METRIC_NAMES)}")
         _set(self, "metrics", metrics)
+        listening = _str_tuple(self.listening, "listening")
+        strange = [s for s in listening if s not in _LISTENING_STREAMS]
+        if strange:
+            raise ValueError(
+                f"unknown listening streams {strange}; known: {', '.join(_LISTENING_STREAMS)}"
+            )
+        _set(self, "listening", listening)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["metrics"] = list(self.metrics)
         data["media_types"] = list(self.media_types)
+        data["listening"] = list(self.listening)
         return data
 
     def replace(self, **changes: Any) -> Capabilities:

@@ -331,3 +331,33 @@ def approved_item(brand, actor, **fields):
     item = ContentItemFactory(brand=brand, workspace=brand.workspace, **fields)
     workflow.submit(item, actor)
     return workflow.approve(item, actor)
+
+
+class WatchFactory(factory.django.DjangoModelFactory):
+    """A watch of the brand's name with the default surge thresholds."""
+
+    class Meta:
+        model = m.Watch
+
+    brand = factory.SubFactory(BrandFactory)
+    workspace = factory.SelfAttribute("brand.workspace")
+    name = factory.Sequence(lambda n: f"Watch {n}")
+    terms = factory.LazyFunction(lambda: ["acme"])
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    """A mention on a sandbox channel, published a minute ago."""
+
+    class Meta:
+        model = m.Message
+
+    channel = factory.SubFactory(ChannelFactory)
+    brand = factory.SelfAttribute("channel.brand")
+    workspace = factory.SelfAttribute("channel.workspace")
+    kind = "mention"
+    network_id = factory.Sequence(lambda n: f"msg-{n}")
+    author_handle = factory.Sequence(lambda n: f"@person{n}@example.social")
+    author_name = "A Person"
+    text = "Love acme!"
+    language = "en"
+    published_at = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=1))

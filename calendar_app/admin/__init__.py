@@ -24,6 +24,7 @@ from calendar_app.approvals import admin as approvals_admin  # noqa: F401
 from calendar_app.audiences import admin as audiences_admin  # noqa: F401
 from calendar_app.crisis import admin as crisis_admin  # noqa: F401
 from calendar_app.imports import admin as imports_admin  # noqa: F401
+from calendar_app.listening import admin as listening_admin  # noqa: F401
 from calendar_app.models import ContentItem
 from calendar_app.moments import admin as moments_admin  # noqa: F401
 from calendar_app.slots import admin as slots_admin  # noqa: F401

@@ -17,6 +17,7 @@ workspaces/<slug>/posting-slots/              weekly slots, next-free, queue (ca
 workspaces/<slug>/content-imports/            CSV / JSON import, dry run, template (calendar_app/imports/api.py)
 workspaces/<slug>/{content-series,evergreen-items}/  recurring content, evergreen repeats (calendar_app/recurring/api.py)
 workspaces/<slug>/{transitions,approval-records,fires}/  the audit trail, read-only (calendar_app/audit/api.py)
+workspaces/<slug>/listening/{messages,watches,alerts,policy}/  replies, mentions, surges
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ urlpatterns = [
     path("", include("calendar_app.approvals.api")),
     # Moment windows, their readiness and the war room (calendar_app/moments/api.py).
     path("", include("calendar_app.moments.api")),
+    # Listening: the inbox, watches, alerts, retention (calendar_app/listening/api.py).
+    path("", include("calendar_app.listening.api")),
 ]
 
 __all__ = ["DefaultRouter", "urlpatterns", "variant_router", "workspace_router"]

@@ -3,7 +3,7 @@
 Plugins never see model instances (DESIGN.md, "The plugin contract"), so everything a network
 needs is copied out of the rows here, once per attempt, from rows loaded with ``select_related``
 by the claim: building a post costs no query unless the post carries an experiment's arms or a
-tracked link.
+tracked link, or answers a listened message (one query for the message).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from calendar_app import allocation
 from calendar_app.delivery.progress import thread_results
 from calendar_app.media.entries import asset_ids, normalise_entries, normalise_thread
 from calendar_app.media.refs import media_refs
-from calendar_app.models import Channel, ContentItem, MediaAsset, Publication, Variant
+from calendar_app.models import Channel, ContentItem, MediaAsset, Message, Publication, Variant
 from calendar_app.tracking import tracked_url_for
 from publishers import (
     CallToAction,
@@ -22,6 +22,8 @@ from publishers import (
     MediaRef,
     Post,
     PublicationRef,
+    PublishResult,
+    ReplyTarget,
     ThreadPart,
     VariantOffer,
 )
@@ -114,6 +116,7 @@ def build_post(publication: Publication) -> Post:
         cta, variants = _cta(publication), ()
         experiment_key = str(publication.variant.experiment_id) if publication.variant_id else ""
     media, thread = item_media(item)
+    reply_to = reply_target(item.in_reply_to) if item.in_reply_to_id else None
     return Post(
         body=item.body,
         links=tuple(item.links or ()),
@@ -129,7 +132,28 @@ def build_post(publication: Publication) -> Post:
         publication_id=str(publication.pk),
         scheduled_for=publication.due_at,
         metadata=metadata,
+        reply_to=reply_to,
     )
+
+
+def reply_target(message: Message) -> ReplyTarget:
+    """Where a reply to a listened message goes: under the message itself (``parent``) and
+    under its conversation's first post (``root``) when the network said which one it is
+    (``extra["root_id"]`` with ``root_``-prefixed extras, Bluesky's ``root_cid``)."""
+    extra = dict(message.extra or {})
+    parent = PublishResult(
+        message.network_id,
+        message.url if message.url.startswith(("http://", "https://")) else "",
+        message.published_at,
+        extra={k: str(v) for k, v in extra.items() if not k.startswith("root_")},
+    )
+    root_id = str(extra.get("root_id") or "")
+    if not root_id:
+        return ReplyTarget(root=parent, parent=parent)
+    root_extra = {
+        k[5:]: str(v) for k, v in extra.items() if k.startswith("root_") and k != "root_id"
+    }
+    return ReplyTarget(root=PublishResult(root_id, extra=root_extra), parent=parent)
 
 
 def publication_ref(publication: Publication) -> PublicationRef:

@@ -143,3 +143,12 @@ from calendar_app.recurring.models import (  # noqa: E402
 )
 
 __all__ += ["ContentSeries", "EvergreenItem", "SeriesOccurrence"]
+from calendar_app.listening.models import (  # noqa: E402
+    Alert,
+    ListeningPolicy,
+    Message,
+    StreamCursor,
+    Watch,
+)
+
+__all__ += ["Alert", "ListeningPolicy", "Message", "StreamCursor", "Watch"]

@@ -103,6 +103,14 @@ class ContentItem(WorkspaceOwned):
         blank=True,
         related_name="content_item",
     )
+    in_reply_to = models.ForeignKey(
+        "calendar_app.Message",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reply_items",
+        help_text="The message this item answers (a reply from the listening inbox).",
+    )
     status = models.CharField(
         max_length=16, choices=ContentStatus.choices, default=ContentStatus.DRAFT
     )

@@ -25,6 +25,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from calendar_app import workflow
+from calendar_app.listening import services as listening
 from calendar_app.models import Fire, MetricSnapshot, Publication, PublicationStatus
 from calendar_app.moments.models import Moment
 from calendar_app.outbound import events
@@ -171,6 +172,8 @@ def live(moment: Moment, since: datetime | None = None) -> dict[str, Any]:
         ],
         "publications": rows,
         "failures": [r for r in rows if r["status"] in FAILED],
+        # What people say around the moment (listening): from the window's start, until now.
+        "conversation": listening.conversation(moment.brand_id, moment.starts_at, now),
     }
 
 

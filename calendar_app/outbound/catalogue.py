@@ -24,6 +24,9 @@ CRISIS_RESUMED = "crisis.resumed"
 MOMENT_READINESS_FAILED = "moment.readiness_failed"
 MOMENT_STARTED = "moment.started"
 MOMENT_ENDED = "moment.ended"
+LISTENING_SURGE = "listening.surge"
+LISTENING_MESSAGE_CORRECTED = "listening.message_corrected"
+LISTENING_PURGED = "listening.purged"
 WEBHOOK_TEST = "webhook.test"
 
 #: Every type a subscription may ask for, with what it means (shown in the API schema and docs).
@@ -48,6 +51,10 @@ CATALOGUE: dict[str, str] = {
     MOMENT_READINESS_FAILED: "A moment's readiness check found red items (`data.red` lists them).",
     MOMENT_STARTED: "A moment's window opened (`data.moment`, and the last readiness result).",
     MOMENT_ENDED: "A moment's window closed; `data.report` has its figures.",
+    LISTENING_SURGE: "A watch surged (`data.alert.reason`: `volume` or `negative`); "
+    "`data.playbooks` and `data.templates` list what fits. Nothing was posted.",
+    LISTENING_MESSAGE_CORRECTED: "A person corrected a message's category or tone.",
+    LISTENING_PURGED: "A person's messages were purged on request (`data.deleted` says how many).",
     WEBHOOK_TEST: "A test event sent from the API; only to the subscription under test.",
 }
 #: The types a subscription can filter on (the test event always goes to the one it tests).

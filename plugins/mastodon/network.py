@@ -22,19 +22,21 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from plugins.mastodon.listening import message_from_status
 from publishers import (
     Capabilities,
     ChannelContext,
     ConnectedAccount,
     CredentialsExpired,
     MediaRef,
+    MessagePage,
     MetricSnapshot,
     Network,
     OAuthApp,
@@ -49,6 +51,7 @@ from publishers import (
     SettingField,
     TransientError,
     capability_problems,
+    messages_from,
     send_request,
     text_with_links,
 )
@@ -56,8 +59,15 @@ from publishers import (
 __all__ = ["MastodonNetwork", "mastodon_length"]
 
 USER_AGENT = "Kairos-Mastodon/1"
-#: What a connected channel may do: post and read its statuses and media, and read the account.
-OAUTH_SCOPES = ("read:accounts", "read:statuses", "write:statuses", "write:media")
+#: What a connected channel may do: post and read its statuses and media, read the account, and
+#: read its mentions (listening).
+OAUTH_SCOPES = (
+    "read:accounts",
+    "read:statuses",
+    "read:notifications",
+    "write:statuses",
+    "write:media",
+)
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 DEFAULT_LIMITS = {"max_characters": 500, "characters_reserved_per_url": 23}
 LIMITS_TTL = 3600.0
@@ -129,6 +139,7 @@ class MastodonNetwork(Network):
         media_types=DEFAULT_MEDIA_TYPES,
         max_media_bytes=DEFAULT_VIDEO_BYTES,
         characters_per_url=23,
+        listening=("replies", "mentions"),
     )
     settings_schema = (
         SettingField(
@@ -563,6 +574,44 @@ class MastodonNetwork(Network):
             replies=int(data.get("replies_count") or 0),
             collected_at=datetime.now(UTC),
         )
+
+    # --- listening ------------------------------------------------------------------------------
+
+    #: Statuses per notifications page (Mastodon's maximum for notifications is 80).
+    PAGE = 40
+
+    def fetch_replies(
+        self, channel: ChannelContext, cursor: str, posts: Sequence[PublicationRef]
+    ) -> MessagePage:
+        """Every reply below each recent post (its context's descendants, so replies to replies
+        too). Mastodon's context has no cursor: every round reads the whole conversation and
+        Kairos keeps each status once."""
+        items: list[Any] = []
+        for ref in posts:
+            if not ref.external_id:
+                continue
+            response = self._request(channel, "GET", f"/api/v1/statuses/{ref.external_id}/context")
+            if response.status_code == 404:
+                continue  # the post was deleted: nothing to read below it
+            data = self._answer(response, "reading the replies")
+            items += list((data or {}).get("descendants") or [])
+        messages, skipped = messages_from(items, message_from_status)
+        return MessagePage(tuple(messages), cursor, skipped=skipped)
+
+    def fetch_mentions(self, channel: ChannelContext, cursor: str) -> MessagePage:
+        """Mention notifications after ``cursor`` (a notification id), oldest first."""
+        query = f"?types[]=mention&limit={self.PAGE}" + (f"&min_id={cursor}" if cursor else "")
+        data = self._answer(
+            self._request(channel, "GET", "/api/v1/notifications" + query),
+            "reading the mentions",
+        )
+        if not isinstance(data, list):
+            raise TransientError("Mastodon answered the notifications with no list.")
+        ids = [str(n.get("id")) for n in data if isinstance(n, dict) and n.get("id")]
+        newest = max(ids, key=lambda i: (len(i), i)) if ids else cursor
+        statuses = [n.get("status") for n in data if isinstance(n, dict)]
+        messages, skipped = messages_from(statuses, message_from_status)
+        return MessagePage(tuple(messages), newest, more=len(data) >= self.PAGE, skipped=skipped)
 
     def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
         """Delete the status and, for a thread, every later part (last first)."""

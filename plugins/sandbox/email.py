@@ -91,7 +91,11 @@ class SandboxEmailNetwork(SandboxNetwork):
         can_delete=False,
         metrics=("impressions", "clicks", "conversions"),
         per_recipient_split=True,
+        # Recipients answer the email: replies, but an email list has no mentions or search.
+        listening=("replies",),
     )
+    fetch_mentions = Network.fetch_mentions
+    search_posts = Network.search_posts
     settings_schema = (
         DIRECTORY_SETTING,
         SettingField(

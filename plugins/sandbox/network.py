@@ -23,17 +23,19 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from plugins.sandbox.engagement import EngagementModel, simulate
+from plugins.sandbox.listening import LISTENING_SETTINGS, SandboxConversation
 from plugins.sandbox.log import ChannelLog
 from publishers import (
     Capabilities,
     ChannelContext,
     CredentialsExpired,
+    MessagePage,
     MetricSnapshot,
     Network,
     PermanentError,
@@ -106,12 +108,14 @@ class SandboxNetwork(Network):
         per_recipient_split=False,
         max_media=10,
         max_thread_parts=25,
+        listening=("replies", "mentions", "search"),
     )
     settings_schema = (
         DIRECTORY_SETTING,
         SettingField("audience", "Audience", "People who can see a post.", "integer", default=1000),
         *engagement_settings("impressions"),
         *FAILURE_SETTINGS,
+        *LISTENING_SETTINGS,
     )
 
     secret_fields = (DEMO_TOKEN,)
@@ -314,6 +318,50 @@ class SandboxNetwork(Network):
             conversions=counts.conversions,
             collected_at=now,
         )
+
+    # --- listening: a seeded conversation (plugins/sandbox/listening.py) -------------------
+
+    def _conversation(self, channel: ChannelContext) -> SandboxConversation:
+        return SandboxConversation(channel.id, channel.handle, channel.settings)
+
+    def fetch_replies(
+        self, channel: ChannelContext, cursor: str, posts: Sequence[PublicationRef]
+    ) -> MessagePage:
+        now = self._clock()
+        conversation = self._conversation(channel)
+        since = conversation.since(cursor, now)
+        wanted = {ref.external_id for ref in posts if ref.external_id}
+        with self._log(channel) as (_, log):
+            sent = {i: log.posts_by_id[i] for i in wanted if i in log.posts_by_id}
+        messages = [
+            message
+            for external_id, record in sent.items()
+            for message in conversation.replies(
+                external_id, datetime.fromisoformat(record["published_at"]), since, now
+            )
+        ]
+        return conversation.page(messages, now)
+
+    def fetch_mentions(self, channel: ChannelContext, cursor: str) -> MessagePage:
+        now = self._clock()
+        conversation = self._conversation(channel)
+        since = conversation.since(cursor, now)
+        term = channel.handle or "sandbox"
+        return conversation.page(list(conversation.stream("mentions", term, since, now)), now)
+
+    def search_posts(
+        self, channel: ChannelContext, terms: Sequence[str], cursor: str
+    ) -> MessagePage:
+        now = self._clock()
+        conversation = self._conversation(channel)
+        since = conversation.since(cursor, now)
+        terms = [t for t in terms if t.strip()]
+        if not terms:
+            return MessagePage((), now.isoformat())
+        key = conversation.search_key(terms)
+        # Each match names one of the terms, so the host's own matching agrees with the network.
+        term = sorted(terms)[0]
+        return conversation.page(list(conversation.stream(key, term, since, now)), now)
 
     def test_connection(self, channel: ChannelContext) -> list[Problem]:
         problems = super().test_connection(channel) + self._settings_problems(channel)

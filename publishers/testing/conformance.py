@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 import pytest
 
 from publishers.errors import PublisherError
+from publishers.listening import LISTENING_STREAMS, InboundMessage, MessagePage
 from publishers.network import NETWORK_KEY, Network, SettingField, check_network
 from publishers.progress import MemoryProgress
 from publishers.testing.delivery import deliver_with, tiny_png
@@ -206,6 +207,52 @@ class NetworkConformance:
             result = network.publish(sample_post, channel, key := _key())
             with pytest.raises(PublisherError):
                 network.delete(self.ref_for(network, sample_post, key, result), channel)
+
+    # --- listening (publishers/listening.py) ------------------------------------------------
+
+    #: Terms a watch would search for; override for a network whose fake server answers others.
+    listening_terms: tuple[str, ...] = ("kairos",)
+
+    def _read_stream(
+        self, network: Network, channel: ChannelContext, stream: str, cursor: str, posts: list
+    ) -> MessagePage:
+        if stream == "replies":
+            return network.fetch_replies(channel, cursor, posts)
+        if stream == "mentions":
+            return network.fetch_mentions(channel, cursor)
+        return network.search_posts(channel, self.listening_terms, cursor)
+
+    def test_listening_streams_well_formed(
+        self, network: Network, channel: ChannelContext, sample_post: Post
+    ) -> None:
+        """Each claimed stream returns a page of messages with readable ids, aware times and a
+        cursor that is accepted when handed back."""
+        claimed = network.capabilities.listening
+        if not claimed:
+            pytest.skip("the network reads no conversation")
+        result = network.publish(sample_post, channel, key := _key())
+        posts = [self.ref_for(network, sample_post, key, result)]
+        for stream in claimed:
+            page = self._read_stream(network, channel, stream, "", posts)
+            assert isinstance(page, MessagePage), stream
+            ids = [m.network_id for m in page.messages]
+            assert all(isinstance(m, InboundMessage) for m in page.messages), stream
+            assert len(ids) == len(set(ids)), f"{stream}: a page repeats a message"
+            for message in page.messages:
+                assert message.published_at.tzinfo is not None
+            again = self._read_stream(network, channel, stream, page.cursor, posts)
+            assert isinstance(again, MessagePage), stream
+            if stream == "replies":
+                assert all(m.in_reply_to for m in page.messages), "a reply names what it answers"
+
+    def test_unclaimed_listening_refuses(self, network: Network, channel: ChannelContext) -> None:
+        """A stream the network does not claim says so with a ``PublisherError``."""
+        unclaimed = [s for s in LISTENING_STREAMS if s not in network.capabilities.listening]
+        if not unclaimed:
+            pytest.skip("the network reads every stream")
+        for stream in unclaimed:
+            with pytest.raises(PublisherError):
+                self._read_stream(network, channel, stream, "", [])
 
     def test_find_existing(
         self, network: Network, channel: ChannelContext, sample_post: Post

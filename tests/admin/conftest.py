@@ -120,6 +120,7 @@ def world(workspace, brand):
     link_token = approval_rows(workspace, approver)
     f.MomentFactory(brand=brand, templates=[template])
     f.PostingSlotFactory(brand=brand, channel=channel)
+    listening_rows(workspace, brand, channel)
     return {
         "workspace": workspace,
         "brand": brand,
@@ -173,6 +174,27 @@ def audience_rows(workspace, brand, publication) -> None:
         unsubscribe_token=subscriber.unsubscribe_token,
         state="in_doubt",
     )
+
+
+def listening_rows(workspace, brand, channel) -> None:
+    """A watch, a message matching it, an open alert it raised, and the retention policy."""
+    from calendar_app.models import Alert, ListeningPolicy
+
+    watch = f.WatchFactory(brand=brand, workspace=workspace)
+    f.MessageFactory(channel=channel, watch=watch)
+    Alert.objects.create(
+        workspace=workspace,
+        watch=watch,
+        brand=brand,
+        reason="negative",
+        window_start=timezone.now(),
+        window_end=timezone.now(),
+        count=20,
+        baseline=2.0,
+        negative_share=0.8,
+        baseline_negative_share=0.1,
+    )
+    ListeningPolicy.objects.create(workspace=workspace)
 
 
 def approval_rows(workspace, approver) -> str:

@@ -126,6 +126,17 @@ CROSS_FIELD_RULES: dict[tuple[str, str], dict[str, str]] = {
         "content_item": "an evergreen entry's item cannot change",
         "min_gap": "at least an hour",
     },
+    ("*", "/listening/watches/"): {
+        "terms": "no term that would match every post (too short, a stop word, a wildcard)",
+        "name": "one watch of that name per brand (stored rows)",
+    },
+    ("*", "/listening/watches/{id}/"): {
+        "terms": "no term that would match every post (too short, a stop word, a wildcard)",
+        "name": "one watch of that name per brand (stored rows)",
+    },
+    ("POST", "/listening/messages/{id}/reply/"): {"body": "not only spaces"},
+    ("POST", "/listening/messages/purge/"): {"handle": "not only spaces"},
+    ("PATCH", "/listening/messages/{id}/"): {"category": "a category, a tone or both"},
     ("*", "/crisis-playbooks/"): {
         "notify_users": "members of this workspace (stored rows)",
         "holding_templates": "reactive templates of the playbook's brand (stored rows)",
@@ -257,6 +268,9 @@ _RESOURCE = {
     "transitions": "transition",
     "approval-records": "approval-record",
     "fires": "fire",
+    "messages": "listening-message",
+    "watches": "listening-watch",
+    "alerts": "listening-alert",
 }
 #: names of query or body fields holding an id -> the world's basename it refers to
 _REFERENCES = {
@@ -280,6 +294,7 @@ _REFERENCES = {
     "notify_users": "user",
     "templates": "reactive-template",
     "template": "reactive-template",
+    "watch": "listening-watch",
 }
 
 _STATS: Counter[str] = Counter()
@@ -330,6 +345,28 @@ def fuzz_world(workspace: Any) -> Any:
         author=approver,
         author_label=approver.username,
         body="Looks good",
+    )
+    # Listening: a watch, a message that names it, and an alert it raised.
+    watch = f.WatchFactory(workspace=workspace, brand=brand)
+    world.objects["listening-watch"] = watch
+    world.objects["listening-message"] = f.MessageFactory(
+        channel=world["channel"], watch=watch, text="Love acme!"
+    )
+    from django.utils import timezone
+
+    from calendar_app.models import Alert
+
+    world.objects["listening-alert"] = Alert.objects.create(
+        workspace=workspace,
+        watch=watch,
+        brand=brand,
+        reason="volume",
+        window_start=timezone.now(),
+        window_end=timezone.now(),
+        count=12,
+        baseline=1.0,
+        negative_share=0.1,
+        baseline_negative_share=0.1,
     )
     return world
 

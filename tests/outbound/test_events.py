@@ -79,7 +79,7 @@ def test_unknown_types_are_a_programming_error(workspace):
 
 def test_catalogue_and_ids():
     assert set(EVENT_TYPES) == set(CATALOGUE) - {WEBHOOK_TEST}
-    assert len(EVENT_TYPES) == 18
+    assert len(EVENT_TYPES) == 21
     ids = [new_event_id() for _ in range(50)]
     assert len(set(ids)) == 50
     assert all(i.startswith("msg_") and len(i) == 30 for i in ids)

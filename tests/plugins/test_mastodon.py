@@ -270,3 +270,27 @@ def test_the_instance_s_limits_become_the_channel_s_capabilities(mastodon) -> No
     assert network.validate(Post(body="x" * 4000), generous) == []
     three = Post(body="x", media=("https://cdn.example/a.png",) * 3)
     assert [p.code for p in network.validate(three, generous)] == ["too_many_media"]
+
+
+def test_replies_and_mentions_come_back_as_messages(mastodon) -> None:
+    network = MastodonNetwork()
+    channel = channel_for(mastodon)
+    result = network.publish(Post(body=f"Poll {uuid.uuid4().hex[:6]}"), channel, uuid.uuid4().hex)
+    ref = PublicationRef("p", "k", "mastodon", external_id=result.external_id, url=result.url)
+    before = network.fetch_mentions(channel, "")
+    fan = httpx.Client(base_url=mastodon.base_url, headers=mastodon.headers(mastodon.fan_token))
+    fan.post(
+        "/api/v1/statuses",
+        data={"status": "@testuser Blue & <green>?", "in_reply_to_id": result.external_id},
+    ).raise_for_status()
+    fan.post("/api/v1/statuses", data={"status": "Hey @testuser, love it!"}).raise_for_status()
+    replies = network.fetch_replies(channel, "", [ref])
+    assert [m.in_reply_to for m in replies.messages] == [result.external_id]
+    reply = replies.messages[0]
+    # What the person typed, not Mastodon's HTML of it.
+    assert (reply.author_handle, reply.text) == ("@fan", "@testuser Blue & <green>?")
+    mentions = network.fetch_mentions(channel, before.cursor)
+    texts = [m.text for m in mentions.messages]
+    assert any("love it" in t for t in texts) and any("Blue" in t for t in texts)
+    again = network.fetch_mentions(channel, mentions.cursor)
+    assert again.messages == ()
