@@ -169,7 +169,7 @@ def feature_rows(workspace, brand, channel, item, publication, template) -> dict
     # the permission matrix expects.
     chained = f.BrandFactory(workspace=workspace, name="Chained brand")
     policy = f.ApprovalPolicyFactory(brand=chained, workspace=workspace, separate_duties=False)
-    step = f.ApprovalStepFactory(brand=chained, workspace=workspace)
+    step = f.ApprovalStepFactory(brand=chained, workspace=workspace, order=1)
     link = ApprovalLink.objects.create(
         workspace=workspace,
         content_item=item,
