@@ -378,6 +378,11 @@ class PolicyViewSet(AtomicMixin, WorkspaceScopedMixin, viewsets.GenericViewSet):
         policy, _ = ListeningPolicy.objects.get_or_create(workspace=self.workspace)
         return policy
 
+    def get_object(self) -> ListeningPolicy:
+        """The one policy of the URL's workspace (DRF's OPTIONS asks for it, without a pk)."""
+        policy = ListeningPolicy.objects.filter(workspace=self.workspace).first()
+        return policy or ListeningPolicy(workspace=self.workspace)
+
     @extend_schema(responses={200: PolicySerializer})
     def show(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         policy = ListeningPolicy.objects.filter(workspace=self.workspace).first()

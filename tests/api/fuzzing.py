@@ -192,6 +192,7 @@ CROSS_FIELD_RULES: dict[tuple[str, str], dict[str, str]] = {
         "thread": "each part's media entries give exactly one of asset or url",
     },
     ("GET", "/publications/"): {"due_before": "must be later than due_after"},
+    ("GET", "/listening/messages/"): {"published_before": "must be later than published_after"},
     ("GET", "/metric-snapshots/"): {"collected_before": "must be later than collected_after"},
     ("GET", "/content-items/"): {"scheduled_before": "must be later than scheduled_after"},
     ("POST", "/content-items/"): {

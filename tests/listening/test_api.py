@@ -248,6 +248,14 @@ def test_policy_read_and_change(workspace):
         assert admin.put(target, bad, format="json").status_code == 400, bad
 
 
+def test_policy_answers_options_for_readers_and_admins(workspace):
+    # DRF's OPTIONS describes the PUT form by fetching "the object": a singleton must say which.
+    target = url("listening-policy", workspace)
+    for role in (Role.VIEWER, Role.ADMIN):
+        response = token_client(workspace, role).options(target)
+        assert response.status_code == 200, (role, response.content)
+
+
 def test_alert_acknowledge_and_links(workspace):
     world = build(workspace)
     template = f.ReactiveTemplateFactory(
