@@ -376,28 +376,16 @@ def resume(
         release, channel_held, skip = sort_by_lateness(rows, now)
         label = actor.label[:200]
         name = activation.playbook.name
-        if release:
-            Publication.objects.filter(pk__in=release).update(
-                status=P.PENDING,
-                claimed_by="",
-                last_error_code=held.RELEASED,
-                last_error_reason=f"Released when the crisis “{name}” was resumed at "
-                f"{now:%Y-%m-%d %H:%M} UTC.",
-                updated_at=now,
-            )
-        if channel_held:
-            Publication.objects.filter(pk__in=channel_held).update(
-                status=P.PENDING, claimed_by="", updated_at=now
-            )
-        if skip:
-            Publication.objects.filter(pk__in=skip).update(
-                status=P.SKIPPED,
-                claimed_by="",
-                last_error_code="moment_passed",
-                last_error_reason=f"Skipped when the crisis “{name}” was resumed: its moment "
-                "passed while it was held, and its item's policy skips late posts.",
-                updated_at=now,
-            )
+        held.apply_release(
+            go=release,
+            channel_held=channel_held,
+            skip=skip,
+            released_reason=f"Released when the crisis “{name}” was resumed at "
+            f"{now:%Y-%m-%d %H:%M} UTC.",
+            skipped_reason=f"Skipped when the crisis “{name}” was resumed: its moment "
+            "passed while it was held, and its item's policy skips late posts.",
+            now=now,
+        )
         records = HeldPublication.objects.filter(activation=activation, outcome=HeldOutcome.HELD)
         done = {"released_at": now, "released_by_label": label, "updated_at": now}
         if skip:

@@ -10,6 +10,7 @@ there, or picks another.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 from calendar_app.delivery.posts import channel_context
@@ -48,11 +49,8 @@ def channel_daily_cap(channel: Channel) -> int | None:
     """The channel's cap in any 24 hours: the smaller of the one set on the channel
     (``daily_post_cap``, the brand's own rule) and its network's ``max_posts_per_day``."""
     found = [channel.daily_post_cap]
-    try:
+    with contextlib.suppress(UnknownNetworkError):  # reported by the channel's connection test
         network = get_plugins().network(channel.network)
-    except UnknownNetworkError:  # reported by the channel's connection test
-        pass
-    else:
         found.append(network.capabilities_for(channel_context(channel)).max_posts_per_day)
     known = [cap for cap in found if cap is not None]
     return min(known) if known else None

@@ -10,6 +10,8 @@ moment has passed. Nobody has to retry them one by one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -69,3 +71,37 @@ def _released(sender: type, instance: Channel, raw: bool = False, **kwargs: Any)
 def connect() -> None:
     pre_save.connect(_remember, sender=Channel, dispatch_uid="kairos_held_remember")
     post_save.connect(_released, sender=Channel, dispatch_uid="kairos_held_release")
+
+
+def apply_release(
+    *,
+    go: Collection[int],
+    channel_held: Collection[int],
+    skip: Collection[int],
+    released_reason: str,
+    skipped_reason: str,
+    now: datetime,
+) -> None:
+    """Write what a release decided (a crisis resumed, a moment closed): ``go`` back to pending,
+    marked released so that their lateness policy still applies; ``channel_held`` back to
+    pending as they were (their expired channel keeps holding them); ``skip`` skipped."""
+    if go:
+        Publication.objects.filter(pk__in=go).update(
+            status=PublicationStatus.PENDING,
+            claimed_by="",
+            last_error_code=RELEASED,
+            last_error_reason=released_reason,
+            updated_at=now,
+        )
+    if channel_held:
+        Publication.objects.filter(pk__in=channel_held).update(
+            status=PublicationStatus.PENDING, claimed_by="", updated_at=now
+        )
+    if skip:
+        Publication.objects.filter(pk__in=skip).update(
+            status=PublicationStatus.SKIPPED,
+            claimed_by="",
+            last_error_code="moment_passed",
+            last_error_reason=skipped_reason,
+            updated_at=now,
+        )

@@ -232,28 +232,16 @@ def release(moment: Moment, actor: workflow.Actor, now: datetime | None = None) 
         rows = [r for r in rows if r.pk not in to_crisis]
         go, channel_held, skip = sort_by_lateness(rows, now)
         label = actor.label[:200]
-        if go:
-            Publication.objects.filter(pk__in=go).update(
-                status=P.PENDING,
-                claimed_by="",
-                last_error_code=held.RELEASED,
-                last_error_reason=f"Released when the moment “{moment.name}” closed at "
-                f"{now:%Y-%m-%d %H:%M} UTC.",
-                updated_at=now,
-            )
-        if channel_held:
-            Publication.objects.filter(pk__in=channel_held).update(
-                status=P.PENDING, claimed_by="", updated_at=now
-            )
-        if skip:
-            Publication.objects.filter(pk__in=skip).update(
-                status=P.SKIPPED,
-                claimed_by="",
-                last_error_code="moment_passed",
-                last_error_reason=f"Skipped when the moment “{moment.name}” released it: its "
-                "time passed while it was held, and its item's policy skips late posts.",
-                updated_at=now,
-            )
+        held.apply_release(
+            go=go,
+            channel_held=channel_held,
+            skip=skip,
+            released_reason=f"Released when the moment “{moment.name}” closed at "
+            f"{now:%Y-%m-%d %H:%M} UTC.",
+            skipped_reason=f"Skipped when the moment “{moment.name}” released it: its "
+            "time passed while it was held, and its item's policy skips late posts.",
+            now=now,
+        )
         records = MomentHold.objects.filter(moment=moment, outcome=MomentHoldOutcome.HELD)
         done = {"released_at": now, "released_by_label": label, "updated_at": now}
         for ids, outcome in (
