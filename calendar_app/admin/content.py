@@ -114,6 +114,7 @@ class PublicationInline(ReadOnlyTabular):
         "attempts",
         "published_at",
         "live_post",
+        "what_went_out",
         "last_error_reason",
     )
 
@@ -126,6 +127,16 @@ class PublicationInline(ReadOnlyTabular):
             '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>',
             obj.external_url,
             obj.external_url,
+        )
+
+    @admin.display(description="text the network received")
+    def what_went_out(self, obj: Publication) -> str:
+        """The stored text as sent (not the item's current body, which may have changed since)."""
+        if not obj.sent_text:
+            return "—"
+        return format_html(
+            '<div class="sent-text" style="white-space: pre-wrap; max-width: 40em">{}</div>',
+            obj.sent_text,
         )
 
 
