@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -34,6 +35,7 @@ from calendar_app.admin.base import (
 )
 from calendar_app.admin.calendar_page import calendar_view
 from calendar_app.admin.forms import SELECTED, LinkLinesField, RejectForm
+from calendar_app.admin.media_field import MediaFormMixin, MediaUploadField
 from calendar_app.admin.move import move_view
 from calendar_app.admin.previews import item_panel
 from calendar_app.approvals.admin import (
@@ -152,8 +154,17 @@ class ApprovalInline(ReadOnlyTabular):
     show_change_link = False
 
 
+class ContentItemForm(MediaFormMixin, forms.ModelForm):
+    """The item's form: new media files are stored once the brand (their workspace) is known."""
+
+    class Meta:
+        model = ContentItem
+        fields = ("brand", "media")  # the admin passes the fieldsets' fields
+
+
 @admin.register(ContentItem)
 class ContentItemAdmin(TenantAdmin):
+    form = ContentItemForm
     change_list_template = "admin/calendar_app/contentitem/change_list.html"
     change_form_template = "admin/calendar_app/contentitem/change_form.html"
     list_display = (
@@ -461,6 +472,8 @@ class ContentItemAdmin(TenantAdmin):
             return LinkLinesField(
                 label="Links", **{k: v for k, v in kwargs.items() if k == "help_text"}
             )
+        if db_field.name == "media":  # upload with a preview, not a raw JSON box
+            return MediaUploadField(label="Media")
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
