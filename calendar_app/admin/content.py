@@ -29,6 +29,7 @@ from calendar_app.admin.base import (
     ReadOnlyTabular,
     RelatedOnly,
     TenantAdmin,
+    has_role,
     local_time,
     roles_of,
     scope,
@@ -457,6 +458,11 @@ class ContentItemAdmin(TenantAdmin):
 
     def get_form(self, request: HttpRequest, obj: ContentItem | None = None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
+        form.may_add_media = staticmethod(
+            lambda workspace_id: (
+                request.user.is_superuser or has_role(request, workspace_id, Role.EDITOR)
+            )
+        )
         zone = getattr(request, "_kairos_zone", None)
         if "scheduled_at" in form.base_fields:
             form.base_fields["scheduled_at"].help_text = (

@@ -232,7 +232,10 @@ def store_new_media(value: MediaInput, workspace: Workspace) -> list[dict[str, A
 class MediaFormMixin:
     """For a ModelForm with a ``media`` :class:`MediaUploadField` and a ``brand``: stores the
     new files as media of the brand's workspace once the form is otherwise read, and writes the
-    result back into the form's data, so a page shown again (another field's error) keeps them."""
+    result back into the form's data, so a page shown again (another field's error) keeps them.
+
+    ``may_add_media(workspace_id)``, set on the form class by the admin, says whether the person
+    may write into that workspace: files are stored only then."""
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()  # type: ignore[misc]
@@ -246,6 +249,11 @@ class MediaFormMixin:
                 self.add_error("media", "Pick the brand first: media belong to its workspace.")  # type: ignore[attr-defined]
             else:
                 data["media"] = value.entries
+            return data
+        allowed = getattr(self, "may_add_media", None)
+        if value.uploads and allowed is not None and not allowed(brand.workspace_id):
+            # Checked before storing: the form's own workspace check runs after this clean.
+            self.add_error("media", "You need the editor role in this workspace to add media.")  # type: ignore[attr-defined]
             return data
         try:
             data["media"] = store_new_media(value, brand.workspace)

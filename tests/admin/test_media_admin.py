@@ -139,3 +139,28 @@ def test_a_new_item_takes_its_picture_on_the_add_page(brand, staff_member, login
     assert asset.workspace_id == brand.workspace_id
     created = brand.content_items.get(title="Fresh")
     assert created.media == [{"asset": asset.pk}]
+
+
+def test_no_medium_is_stored_in_a_workspace_where_one_only_reads(
+    brand, other_workspace, staff_member, login
+) -> None:
+    """The attack: an editor of one workspace, a viewer of another, picks the other's brand on
+    the add page with a file. The save is refused, and no file lands in the other workspace."""
+    user = staff_member(Role.EDITOR)
+    f.MembershipFactory(workspace=other_workspace, user=user, role=Role.VIEWER)
+    theirs = f.BrandFactory(workspace=other_workspace)
+    client = login(user)
+    add = reverse("admin:calendar_app_contentitem_add")
+    data = form_data(client.get(add, {"brand": brand.pk}), "contentitem_form")
+    data.update(
+        {
+            "brand": str(theirs.pk),
+            "title": "Sneaky",
+            "body": "Hello",
+            "media-upload": SimpleUploadedFile("a.png", png_bytes(), content_type="image/png"),
+        }
+    )
+    response = client.post(add, data)
+    assert response.status_code == 200
+    assert not MediaAsset.objects.exists()
+    assert not theirs.content_items.exists()
