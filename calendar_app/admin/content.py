@@ -172,8 +172,7 @@ class ContentItemAdmin(TenantAdmin):
         "title",
         "brand",
         "status",
-        "scheduled_at",
-        "local_time",
+        "local_time",  # the brand's wall clock, zone named (UTC beside it only confused)
         "event",
         "version",
         "channel_count",

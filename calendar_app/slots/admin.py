@@ -15,6 +15,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminTimeWidget
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -98,6 +99,7 @@ class SlotInlineForm(forms.ModelForm):
     class Meta:
         model = PostingSlot
         fields = ("channel", "weekday", "local_time", "label")
+        widgets = {"local_time": AdminTimeWidget(format="%H:%M")}  # slots are whole minutes
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
