@@ -36,7 +36,7 @@ from calendar_app.admin.base import (
 )
 from calendar_app.admin.calendar_page import calendar_view
 from calendar_app.admin.forms import SELECTED, LinkLinesField, RejectForm
-from calendar_app.admin.media_field import MediaFormMixin, MediaUploadField
+from calendar_app.admin.media_field import MediaFormMixin, MediaUploadField, media_preview
 from calendar_app.admin.move import move_view
 from calendar_app.admin.previews import item_panel
 from calendar_app.approvals.admin import (
@@ -264,9 +264,38 @@ class ContentItemAdmin(TenantAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             fields.append("brand")  # a post belongs to its brand; write a new one for another brand
-            if obj.status in workflow.LOCKED_STATES | {ContentStatus.CANCELLED}:
-                fields += [*EDITABLE_FIELDS, "channels"]
+            if self._locked(obj):
+                fields += [*EDITABLE_FIELDS, "channels", "media_shown"]
         return fields
+
+    @staticmethod
+    def _locked(obj: ContentItem | None) -> bool:
+        return obj is not None and obj.status in workflow.LOCKED_STATES | {ContentStatus.CANCELLED}
+
+    def get_fieldsets(self, request: HttpRequest, obj: ContentItem | None = None):
+        """A post that went out shows its media as thumbnails, not as the stored JSON."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._locked(obj):
+            return fieldsets
+        return [
+            (
+                name,
+                {
+                    **options,
+                    "fields": tuple(
+                        "media_shown" if f == "media" else f for f in options["fields"]
+                    ),
+                },
+            )
+            for name, options in fieldsets
+        ]
+
+    class Media:
+        css = {"all": ["calendar_app/media_field.css"]}  # also for media shown read-only
+
+    @admin.display(description="media")
+    def media_shown(self, obj: ContentItem) -> str:
+        return media_preview(obj.media)
 
     # --- columns ---------------------------------------------------------------------------
     @admin.display(description="local time", ordering="scheduled_at")

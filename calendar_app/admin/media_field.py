@@ -275,3 +275,36 @@ class MediaFormMixin:
             )
             kept[f"{name}-{index}-alt_text"] = entry.get("alt_text", "")
         self.data = kept
+
+
+def media_preview(entries: Any) -> str:
+    """The media of an item that can no longer change (it went out): thumbnails, names and
+    descriptions, read-only, instead of the stored JSON."""
+    from django.utils.html import format_html, format_html_join
+
+    rows = MediaUploadWidget().get_context("media", entries, None)["widget"]["rows"]
+    if not rows:
+        return "—"
+    shown = []
+    for row in rows:
+        if row["kind"] == "image":
+            thumb = format_html(
+                '<img src="{}" alt="{}" loading="lazy">', row["src"], row["alt_text"]
+            )
+        elif row["kind"] == "video":
+            thumb = format_html('<video src="{}" preload="metadata" muted></video>', row["src"])
+        elif row["kind"] == "link":
+            thumb = format_html(
+                '<a href="{}" target="_blank" rel="noopener noreferrer">link</a>', row["src"]
+            )
+        else:
+            thumb = format_html('<span class="kairos-media-missing">?</span>')
+        shown.append((thumb, row["label"], row["alt_text"] or "no description"))
+    items = format_html_join(
+        "",
+        '<li class="kairos-media-row"><span class="kairos-media-thumb">{}</span>'
+        '<span class="kairos-media-fields"><span class="kairos-media-label">{}</span>'
+        "<span>{}</span></span></li>",
+        shown,
+    )
+    return format_html('<ul class="kairos-media kairos-media-rows">{}</ul>', items)

@@ -164,3 +164,16 @@ def test_no_medium_is_stored_in_a_workspace_where_one_only_reads(
     assert response.status_code == 200
     assert not MediaAsset.objects.exists()
     assert not theirs.content_items.exists()
+
+
+def test_a_post_that_went_out_shows_its_media_as_thumbnails(brand, staff_member, login) -> None:
+    from calendar_app.models import ContentItem, ContentStatus
+
+    asset = f.MediaAssetFactory(workspace=brand.workspace)
+    item = f.ContentItemFactory(
+        brand=brand, workspace=brand.workspace, media=[{"asset": asset.pk, "alt_text": "Red"}]
+    )
+    ContentItem.objects.filter(pk=item.pk).update(status=ContentStatus.PUBLISHED)
+    html = login(staff_member(Role.EDITOR)).get(change_url(item)).content.decode()
+    assert f'/m/{asset.token}" alt="Red"' in html
+    assert '"asset":' not in html and 'type="file"' not in html
