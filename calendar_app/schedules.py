@@ -53,6 +53,10 @@ def wanted() -> dict[str, dict]:
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
         },
+        "kairos.evergreen_refill": {
+            "func": "calendar_app.recurring.tasks.refill_all_evergreen",
+            "schedule_type": Schedule.HOURLY,
+        },
         "kairos.listening_collect": {
             "func": "calendar_app.listening.tasks.collect_messages",
             "schedule_type": Schedule.MINUTES,

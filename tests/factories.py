@@ -275,7 +275,11 @@ class ApprovalStepFactory(factory.django.DjangoModelFactory):
 
     brand = factory.SubFactory(BrandFactory)
     workspace = factory.SelfAttribute("brand.workspace")
-    order = factory.Sequence(lambda n: n + 1)
+    # The brand's next step (orders are 1-100): a process-wide sequence passed 100 once enough
+    # tests had made steps, and the schema fuzz then saw an order outside the schema.
+    order = factory.LazyAttribute(
+        lambda o: m.ApprovalStep.objects.filter(brand=o.brand).count() + 1
+    )
     name = factory.Sequence(lambda n: f"Step {n}")
     rule = m.StepRule.ONE
 

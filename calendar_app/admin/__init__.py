@@ -27,6 +27,7 @@ from calendar_app.imports import admin as imports_admin  # noqa: F401
 from calendar_app.listening import admin as listening_admin  # noqa: F401
 from calendar_app.models import ContentItem
 from calendar_app.moments import admin as moments_admin  # noqa: F401
+from calendar_app.recurring import admin as recurring_admin  # noqa: F401
 from calendar_app.slots import admin as slots_admin  # noqa: F401
 
 admin.site.site_header = "Kairos"

@@ -85,6 +85,9 @@ class BrandAdmin(ConnectButtons, TenantAdmin):
         return local_time(timezone.now(), obj.time_zone)
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        saver = getattr(formset, "save_with_request", None)
+        if saver is not None:  # an inline that saves through its services (posting slots)
+            return saver(request)
         if formset.model is not Channel:
             return super().save_formset(request, form, formset, change)
         for channel in formset.save(commit=False):

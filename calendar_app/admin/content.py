@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -28,12 +29,14 @@ from calendar_app.admin.base import (
     ReadOnlyTabular,
     RelatedOnly,
     TenantAdmin,
+    has_role,
     local_time,
     roles_of,
     scope,
 )
 from calendar_app.admin.calendar_page import calendar_view
 from calendar_app.admin.forms import SELECTED, LinkLinesField, RejectForm
+from calendar_app.admin.media_field import MediaFormMixin, MediaUploadField, media_preview
 from calendar_app.admin.move import move_view
 from calendar_app.admin.previews import item_panel
 from calendar_app.approvals.admin import (
@@ -114,6 +117,7 @@ class PublicationInline(ReadOnlyTabular):
         "attempts",
         "published_at",
         "live_post",
+        "what_went_out",
         "last_error_reason",
     )
 
@@ -126,6 +130,16 @@ class PublicationInline(ReadOnlyTabular):
             '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>',
             obj.external_url,
             obj.external_url,
+        )
+
+    @admin.display(description="text the network received")
+    def what_went_out(self, obj: Publication) -> str:
+        """The stored text as sent (not the item's current body, which may have changed since)."""
+        if not obj.sent_text:
+            return "—"
+        return format_html(
+            '<div class="sent-text" style="white-space: pre-wrap; max-width: 40em">{}</div>',
+            obj.sent_text,
         )
 
 
@@ -141,16 +155,24 @@ class ApprovalInline(ReadOnlyTabular):
     show_change_link = False
 
 
+class ContentItemForm(MediaFormMixin, forms.ModelForm):
+    """The item's form: new media files are stored once the brand (their workspace) is known."""
+
+    class Meta:
+        model = ContentItem
+        fields = ("brand", "media")  # the admin passes the fieldsets' fields
+
+
 @admin.register(ContentItem)
 class ContentItemAdmin(TenantAdmin):
+    form = ContentItemForm
     change_list_template = "admin/calendar_app/contentitem/change_list.html"
     change_form_template = "admin/calendar_app/contentitem/change_form.html"
     list_display = (
         "title",
         "brand",
         "status",
-        "scheduled_at",
-        "local_time",
+        "local_time",  # the brand's wall clock, zone named (UTC beside it only confused)
         "event",
         "version",
         "channel_count",
@@ -242,9 +264,38 @@ class ContentItemAdmin(TenantAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             fields.append("brand")  # a post belongs to its brand; write a new one for another brand
-            if obj.status in workflow.LOCKED_STATES | {ContentStatus.CANCELLED}:
-                fields += [*EDITABLE_FIELDS, "channels"]
+            if self._locked(obj):
+                fields += [*EDITABLE_FIELDS, "channels", "media_shown"]
         return fields
+
+    @staticmethod
+    def _locked(obj: ContentItem | None) -> bool:
+        return obj is not None and obj.status in workflow.LOCKED_STATES | {ContentStatus.CANCELLED}
+
+    def get_fieldsets(self, request: HttpRequest, obj: ContentItem | None = None):
+        """A post that went out shows its media as thumbnails, not as the stored JSON."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._locked(obj):
+            return fieldsets
+        return [
+            (
+                name,
+                {
+                    **options,
+                    "fields": tuple(
+                        "media_shown" if f == "media" else f for f in options["fields"]
+                    ),
+                },
+            )
+            for name, options in fieldsets
+        ]
+
+    class Media:
+        css = {"all": ["calendar_app/media_field.css"]}  # also for media shown read-only
+
+    @admin.display(description="media")
+    def media_shown(self, obj: ContentItem) -> str:
+        return media_preview(obj.media)
 
     # --- columns ---------------------------------------------------------------------------
     @admin.display(description="local time", ordering="scheduled_at")
@@ -435,6 +486,11 @@ class ContentItemAdmin(TenantAdmin):
 
     def get_form(self, request: HttpRequest, obj: ContentItem | None = None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
+        form.may_add_media = staticmethod(
+            lambda workspace_id: (
+                request.user.is_superuser or has_role(request, workspace_id, Role.EDITOR)
+            )
+        )
         zone = getattr(request, "_kairos_zone", None)
         if "scheduled_at" in form.base_fields:
             form.base_fields["scheduled_at"].help_text = (
@@ -450,6 +506,8 @@ class ContentItemAdmin(TenantAdmin):
             return LinkLinesField(
                 label="Links", **{k: v for k, v in kwargs.items() if k == "help_text"}
             )
+        if db_field.name == "media":  # upload with a preview, not a raw JSON box
+            return MediaUploadField(label="Media")
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:

@@ -34,7 +34,7 @@ from calendar_app.delivery.budget import remember_budget
 from calendar_app.delivery.dbretry import with_db_retries
 from calendar_app.delivery.links import safe_link
 from calendar_app.delivery.policy import policy_for
-from calendar_app.delivery.posts import build_post, channel_context, publication_ref
+from calendar_app.delivery.posts import build_post, channel_context, publication_ref, sent_text
 from calendar_app.delivery.progress import StoredProgress
 from calendar_app.media.refs import media_loader
 from calendar_app.models import (
@@ -280,6 +280,7 @@ def _outcome_fields(
             "external_url": safe_link(result.url),
             "published_at": result.published_at,
             "delivered_late": late,
+            "sent_text": sent_text(outcome.post),
             "needs_reconcile": False,
             "last_error_code": "",
             "last_error_reason": "",

@@ -172,3 +172,17 @@ def publication_ref(publication: Publication) -> PublicationRef:
 def first_part_extra(publication: Publication) -> dict[str, str]:
     first = ((publication.progress or {}).get("parts") or {}).get("0") or {}
     return dict(first.get("extra") or {})
+
+
+def sent_text(post: Post | None) -> str:
+    """The text a network received for ``post`` (the outcome's post: rendered, transformed),
+    stored on the publication so the item page can show what went out even after the item is
+    edited or its template changes. A thread's later parts follow the first, each under a
+    "part n of N" line, so a marketer reads the thread in order."""
+    if post is None:
+        return ""
+    count = 1 + len(post.thread)
+    texts = [post.body.rstrip()]
+    for number, part in enumerate(post.thread, start=2):
+        texts.append(f"— part {number} of {count} —\n{part.body.rstrip()}")
+    return "\n\n".join(texts)

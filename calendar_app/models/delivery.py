@@ -100,6 +100,13 @@ class Publication(WorkspaceOwned):
     delivered_late = models.BooleanField(
         default=False, help_text="Sent after its due time by the overdue sweep."
     )
+    sent_text = models.TextField(
+        blank=True,
+        help_text=(
+            "The exact text the network received (placeholders filled, call to action, UTM tags "
+            "and transforms applied; a thread's later parts follow), stored when it went out."
+        ),
+    )
     last_error_code = models.CharField(max_length=64, blank=True)
     last_error_reason = models.TextField(blank=True)
 

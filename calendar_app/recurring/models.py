@@ -32,6 +32,7 @@ class ContentSeries(WorkspaceOwned):
     exdates = models.JSONField(default=list, blank=True)
 
     class Meta:
+        verbose_name_plural = "content series"
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:

@@ -1,8 +1,9 @@
 """Posting slots in the admin, and the "Add to queue" action on content items.
 
 A slot's page names the brand's time zone; saving a moved slot or deleting one re-plans what
-was queued in it and lists, as messages, where each item went. "Add to queue" is added to the
-content items' action menu from here, so this package keeps its admin pieces to itself.
+was queued in it and lists, as messages, where each item went. The brand's page lists its slots
+inline (the same re-planning on save and delete). "Add to queue" and the inline are added to the
+content items' and the brands' admin from here, so this package keeps its admin pieces to itself.
 
 Imported by :mod:`calendar_app.admin`, which registers it with the site.
 """
@@ -12,12 +13,16 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminTimeWidget
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from calendar_app.admin.base import WORKSPACE_PATHS, TenantAdmin
+from calendar_app.admin.base import WORKSPACE_PATHS, TenantAdmin, TenantInline
+from calendar_app.admin.brands import BrandAdmin
 from calendar_app.admin.content import ContentItemAdmin
+from calendar_app.models import Brand, Channel
 from calendar_app.slots import services
 from calendar_app.slots.models import PostingSlot, QueueEntry
 from calendar_app.workflow import Actor, WorkflowError
@@ -88,3 +93,64 @@ def add_to_queue(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> N
 
 if add_to_queue not in ContentItemAdmin.actions:
     ContentItemAdmin.actions = [*ContentItemAdmin.actions, add_to_queue]
+
+
+class SlotInlineForm(forms.ModelForm):
+    class Meta:
+        model = PostingSlot
+        fields = ("channel", "weekday", "local_time", "label")
+        widgets = {"local_time": AdminTimeWidget(format="%H:%M")}  # slots are whole minutes
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        channel, brand_id = cleaned.get("channel"), self.instance.brand_id
+        if channel is not None and brand_id is not None and channel.brand_id != brand_id:
+            self.add_error("channel", "Pick a channel of this brand.")
+        return cleaned
+
+
+class SlotFormSet(forms.BaseInlineFormSet):
+    """Saved one slot at a time, so what was queued in a moved or removed slot is re-planned
+    (and the page says where each item went), exactly as on a slot's own page."""
+
+    def save_with_request(self, request: HttpRequest) -> None:
+        brand: Brand = self.instance
+        actor = Actor.for_user(request.user, brand.workspace)
+        slots = self.save(commit=False)
+        for slot in self.deleted_objects:
+            _report(request, services.remove_slot(slot, actor))
+        for slot in slots:
+            waiting = services.queued_in(slot) if slot.pk else []
+            slot.workspace_id = brand.workspace_id
+            slot.save()
+            if waiting:
+                _report(request, services.replan(waiting, actor))
+
+
+class PostingSlotInline(TenantInline, admin.TabularInline):
+    """The brand's weekly posting times, on the brand's page."""
+
+    model = PostingSlot
+    form = SlotInlineForm
+    formset = SlotFormSet
+    fields = ("weekday", "local_time", "channel", "label")
+    extra = 0
+    verbose_name = "posting slot"
+    verbose_name_plural = "posting slots (times in the brand's time zone)"
+
+    def get_formset(self, request: HttpRequest, obj: Brand | None = None, **kwargs: Any):
+        formset = super().get_formset(request, obj, **kwargs)
+        field = formset.form.base_fields.get("channel")
+        if field is not None:
+            field.queryset = (
+                Channel.objects.filter(brand=obj) if obj is not None else Channel.objects.none()
+            )
+            field.empty_label = "every channel of the brand"
+        if "local_time" in formset.form.base_fields:
+            zone = obj.time_zone if obj is not None else "the brand's time zone"
+            formset.form.base_fields["local_time"].help_text = f"In {zone}."
+        return formset
+
+
+if PostingSlotInline not in BrandAdmin.inlines:
+    BrandAdmin.inlines = [*BrandAdmin.inlines, PostingSlotInline]

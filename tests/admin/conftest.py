@@ -120,6 +120,7 @@ def world(workspace, brand):
     link_token = approval_rows(workspace, approver)
     f.MomentFactory(brand=brand, templates=[template])
     f.PostingSlotFactory(brand=brand, channel=channel)
+    recurring_rows(brand, actor, channel)
     listening_rows(workspace, brand, channel)
     return {
         "workspace": workspace,
@@ -174,6 +175,23 @@ def audience_rows(workspace, brand, publication) -> None:
         unsubscribe_token=subscriber.unsubscribe_token,
         state="in_doubt",
     )
+
+
+def recurring_rows(brand, actor, channel) -> None:
+    """A weekly series of an approved item, and an evergreen item."""
+    from calendar_app.models import EvergreenItem
+    from calendar_app.recurring import services
+
+    source = f.approved_item(brand, actor, channels=[channel], title="Monday tip")
+    services.create_series(
+        source,
+        actor,
+        rrule="FREQ=WEEKLY;COUNT=2",
+        starts_at=timezone.now() + timedelta(days=3),
+        exdates=[],
+    )
+    story = f.approved_item(brand, actor, channels=[channel], title="Our story")
+    EvergreenItem.objects.create(workspace=brand.workspace, content_item=story)
 
 
 def listening_rows(workspace, brand, channel) -> None:

@@ -158,6 +158,23 @@ def test_a_refused_step_from_a_button_is_the_workflow_message(paris, actor, staf
     assert item.status == ContentStatus.IN_REVIEW
 
 
+def test_the_item_page_shows_the_text_each_network_received_and_the_live_post(
+    scheduled, staff_member, login
+):
+    publication = scheduled.publications.get()
+    publication.status = PublicationStatus.PUBLISHED
+    publication.published_at = timezone.now()
+    publication.external_url = "https://social.example/@lumiere/42"
+    publication.sent_text = "Spring <b>sale</b>\n\nShop now https://s.example/r/x?utm_source=x"
+    publication.save()
+    url = reverse("admin:calendar_app_contentitem_change", args=[scheduled.pk])
+    html = login(staff_member(Role.VIEWER)).get(url).content.decode()
+    assert 'href="https://social.example/@lumiere/42"' in html
+    assert "text the network received" in html.lower()
+    # Shown as text, line breaks kept: a network's answer is never HTML on our page.
+    assert "Spring &lt;b&gt;sale&lt;/b&gt;\n\nShop now" in html and "<b>sale</b>" not in html
+
+
 def test_times_are_typed_in_the_brand_zone_and_a_calendar_click_fills_the_form(
     paris, staff_member, login
 ):

@@ -261,3 +261,125 @@ def test_open_the_experiment_results(world, open_page, shot):
     assert "Front row CTA" in page.inner_text("body")
     assert page.locator("svg").count() >= 1  # the chart, drawn by the server
     shot(page, "results")
+
+
+def test_add_an_approved_post_to_the_queue(world, open_page, shot):
+    from datetime import time
+
+    brand = world["brand"]
+    for weekday in range(7):
+        f.PostingSlotFactory(brand=brand, weekday=weekday, local_time=time(10, 0), label="Morning")
+    item = ContentItem.objects.get(title="New collection")
+    page = open_page()
+    log_in(page, "camille")
+    page.goto(f"/admin/calendar_app/brand/{brand.pk}/change/")
+    assert page.locator("#posting_slots-group tbody tr.has_original").count() == 7
+    shot(page, "brand-slots")
+    page.goto("/admin/calendar_app/contentitem/?status__exact=approved")
+    page.check(f'input.action-select[value="{item.pk}"]')
+    page.select_option("select[name=action]", "add_to_queue")
+    page.click("button[name=index]")
+    page.wait_for_load_state()
+    text = messages(page)
+    assert "“New collection” queued for" in text and "10:00 (Europe/Paris)" in text, text
+    shot(page, "queued")
+    item.refresh_from_db()
+    assert item.status == ContentStatus.SCHEDULED
+    assert item.scheduled_at.astimezone(brand.tz).time() == time(10, 0)
+    assert item.scheduled_at > timezone.now()
+
+
+def test_import_a_csv_with_an_error_then_fixed(world, open_page, shot, tmp_path):
+    brand = world["brand"]
+    bad = tmp_path / "plan.csv"
+    bad.write_text(
+        "brand,title,body,channels,scheduled_at\n"
+        f"{brand.slug},Spring teaser,Something new is coming.,@lumiere,2031-02-30 09:00\n"
+        f"{brand.slug},Spring reveal,Here it is.,@lumiere,2031-03-02 09:00\n"
+    )
+    page = open_page()
+    log_in(page, "camille")
+    page.goto("/admin/calendar_app/contentitem/")
+    page.click("text=Import")
+    page.wait_for_load_state()
+    page.set_input_files("#id_file", str(bad))
+    page.click("button[name=check]")
+    page.wait_for_load_state()
+    problems = page.locator(".content-import tbody tr").all_inner_texts()
+    assert len(problems) == 1 and problems[0].split()[:2] == ["2", "scheduled_at"], problems
+    assert "nothing was imported" in messages(page)
+    shot(page, "problems")
+    assert not ContentItem.objects.filter(title__startswith="Spring t").exists()
+    good = tmp_path / "plan-fixed.csv"
+    good.write_text(bad.read_text().replace("2031-02-30", "2031-02-28"))
+    page.set_input_files("#id_file", str(good))
+    page.click("button[name=check]")
+    page.wait_for_load_state()
+    assert "No problems in 2 rows." in page.inner_text(".content-import")
+    shot(page, "checked")
+    page.set_input_files("#id_file", str(good))
+    page.click("button[name=import]")
+    page.wait_for_load_state()
+    assert "Imported 2 items as drafts." in messages(page)
+    shot(page, "imported")
+    teaser = ContentItem.objects.get(title="Spring teaser")
+    assert teaser.status == ContentStatus.DRAFT
+    assert teaser.scheduled_at == datetime(2031, 2, 28, 8, 0, tzinfo=UTC)  # 09:00 CET
+
+
+def test_upload_a_picture_with_its_preview(world, open_page, shot, tmp_path):
+    from tests.factories import png_bytes
+
+    item = ContentItem.objects.get(title="Monday motivation")
+    picture = tmp_path / "front-row.png"
+    picture.write_bytes(png_bytes(320, 200, "purple"))
+    not_a_picture = tmp_path / "notes.png"
+    not_a_picture.write_text("just words")
+    page = open_page()
+    log_in(page, "camille")
+    page.goto(f"/admin/calendar_app/contentitem/{item.pk}/change/")
+    page.set_input_files("#id_media_upload", str(not_a_picture))
+    page.click("input[name=_continue]")
+    page.wait_for_load_state()
+    assert "notes.png: This file is not a picture" in page.inner_text(".field-media")
+    shot(page, "refused")
+    page.set_input_files("#id_media_upload", str(picture))
+    page.wait_for_selector(".kairos-media-previews img")  # previewed before it is saved
+    page.fill("input[name=media-upload_alt_text]", "The front row at the finale")
+    shot(page, "chosen")
+    page.click("input[name=_continue]")
+    page.wait_for_load_state()
+    thumb = page.locator(".kairos-media-thumb img")
+    assert thumb.count() == 1
+    page.wait_for_function(
+        "document.querySelector('.kairos-media-thumb img').naturalWidth === 320"
+    )  # served from the medium's own address
+    assert page.input_value("input[name=media-0-alt_text]") == "The front row at the finale"
+    shot(page, "saved")
+    item.refresh_from_db()
+    assert item.media[0]["alt_text"] == "The front row at the finale"
+
+
+def test_the_item_page_shows_what_went_out(world, open_page, shot):
+    from calendar_app.models import PublicationStatus
+
+    item = f.ContentItemFactory(
+        brand=world["brand"], title="Out already", channels=[world["channel"]]
+    )
+    f.PublicationFactory(
+        content_item=item,
+        channel=world["channel"],
+        status=PublicationStatus.PUBLISHED,
+        published_at=timezone.now(),
+        external_url="https://social.example/@lumiere/42",
+        sent_text="Spotted on the front row: a standing ovation. #PFW\n\n"
+        "Shop the look https://example.com/r/abc?utm_source=sandbox",
+    )
+    page = open_page()
+    log_in(page, "camille")
+    page.goto(f"/admin/calendar_app/contentitem/{item.pk}/change/")
+    sent = page.locator(".sent-text")
+    assert "a standing ovation" in sent.inner_text()
+    link = page.locator('a[href="https://social.example/@lumiere/42"]')
+    assert link.get_attribute("target") == "_blank"
+    shot(page, "what-went-out")

@@ -87,6 +87,7 @@ def test_schedules_are_created_once_by_name() -> None:
         "kairos.channel_facts",
         "kairos.collect_metrics",
         "kairos.crisis_auto_end",
+        "kairos.evergreen_refill",
         "kairos.listening_collect",
         "kairos.listening_retention",
         "kairos.listening_surges",

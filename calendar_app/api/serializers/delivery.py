@@ -29,6 +29,7 @@ class PublicationSerializer(KairosModelSerializer):
             "attempts",
             "external_id",
             "external_url",
+            "sent_text",
             "published_at",
             "published_at_local",
             "delivered_late",
