@@ -34,8 +34,14 @@ from typing import Any
 
 from plugins.bluesky.metrics import POST, Query, _repos
 from plugins.bluesky.records import TID, _tid, parse_at_uri, post_url
-from publishers import PublicationRef, PublisherError
-from publishers.listening import InboundMessage, MessagePage, StaleCursor, messages_from
+from publishers import (
+    InboundMessage,
+    MessagePage,
+    PublicationRef,
+    PublisherError,
+    StaleCursor,
+    messages_from,
+)
 
 __all__ = [
     "MAX_PAGES",

@@ -53,6 +53,7 @@ from publishers import (
     ChannelContext,
     CredentialsExpired,
     MediaRef,
+    MessagePage,
     MetricSnapshot,
     Network,
     PermanentError,
@@ -66,7 +67,6 @@ from publishers import (
     capability_problems,
     fetch_media,
 )
-from publishers.listening import MessagePage
 
 __all__ = ["BlueskyNetwork"]
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from publishers.listening import InboundMessage
+from publishers import InboundMessage
 
 __all__ = [
     "is_mention",

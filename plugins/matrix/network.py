@@ -36,6 +36,7 @@ from publishers import (
     ChannelContext,
     CredentialsExpired,
     MediaRef,
+    MessagePage,
     MetricSnapshot,
     Network,
     PermanentError,
@@ -45,11 +46,12 @@ from publishers import (
     PublisherError,
     PublishResult,
     SettingField,
+    StaleCursor,
     TransientError,
     capability_problems,
+    messages_from,
     send_request,
 )
-from publishers.listening import MessagePage, StaleCursor, messages_from
 
 __all__ = ["MatrixNetwork"]
 
