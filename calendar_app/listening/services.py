@@ -66,7 +66,9 @@ def correct(
     message.corrected_by = actor.user
     message.corrected_at = timezone.now()
     message.method = "corrected by a person"
-    message.save(update_fields=["category", "tone", "corrected_by", "corrected_at", "method"])
+    message.save(
+        update_fields=["category", "tone", "corrected_by", "corrected_at", "method", "updated_at"]
+    )
     events.emit_safely(
         message.workspace_id,
         LISTENING_MESSAGE_CORRECTED,
