@@ -639,7 +639,7 @@ class MastodonNetwork(Network):
         own = self._own_account(channel)
         since = f"&min_id={cursor}" if cursor else ""
         items: list[tuple[str, Any]] = []
-        more = False
+        full: set[str] = set()
         for term in terms:
             if term.startswith("#") and term[1:].strip():
                 path = f"/api/v1/timelines/tag/{quote(term[1:].strip(), safe='')}"
@@ -657,10 +657,11 @@ class MastodonNetwork(Network):
                     "searching",
                 )
                 found = list((data or {}).get("statuses") or []) if isinstance(data, dict) else []
-            more = more or len(found) >= self.PAGE
             items += [(term, status) for status in found]
+            if len(found) >= self.PAGE:
+                full.add(term)
         kept = []
-        newest = cursor
+        newest: dict[str, str] = {}  # per term: the newest status id it returned
         for term, status in items:
             if not isinstance(status, dict) or status.get("id") is None:
                 kept.append(status)  # counted as skipped below
@@ -668,14 +669,21 @@ class MastodonNetwork(Network):
             status_id = str(status["id"])
             if not newer(status_id, cursor):
                 continue  # a server that ignores min_id
-            if status_id.isdigit() and status_id_key(status_id) > status_id_key(newest or "0"):
-                newest = status_id
+            if status_id.isdigit() and status_id_key(status_id) > status_id_key(
+                newest.get(term, "0")
+            ):
+                newest[term] = status_id
             if str((status.get("account") or {}).get("id") or "") == own:
                 continue
             if contains_term(plain_text(str(status.get("content") or "")), term):
                 kept.append(status)
+        # A term that filled its page has more after its newest: resume from the lowest of
+        # those, so no term skips what another term's newer statuses would jump over.
+        ids = [newest[t] for t in (full or newest) if t in newest]
+        pick = min if full else max
+        next_cursor = pick(ids, key=status_id_key) if ids else cursor
         messages, skipped = messages_from(kept, message_from_status)
-        return MessagePage(tuple(messages), newest, more=more, skipped=skipped)
+        return MessagePage(tuple(messages), next_cursor, more=bool(full), skipped=skipped)
 
     def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
         """Delete the status and, for a thread, every later part (last first)."""

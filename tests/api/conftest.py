@@ -167,7 +167,7 @@ def feature_rows(workspace, brand, channel, item, publication, template) -> dict
     from calendar_app.approvals.models import ApprovalLink, Comment
     from calendar_app.audiences.models import AudienceSend
     from calendar_app.crisis.models import Activation
-    from calendar_app.listening.models import Alert
+    from calendar_app.listening.models import Alert, ListeningPolicy
     from tests.audiences.conftest import AudienceListFactory, SubscriberFactory
 
     # The chain lives on a brand of its own: the world's items keep the one-step approval that
@@ -238,6 +238,7 @@ def feature_rows(workspace, brand, channel, item, publication, template) -> dict
         "listening-message": message,
         "listening-watch": watch,
         "listening-alert": alert,
+        "listening-policy": ListeningPolicy.objects.get_or_create(workspace=workspace)[0],
     }
 
 

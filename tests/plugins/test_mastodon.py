@@ -326,3 +326,26 @@ def test_a_watch_reads_hashtags_and_search_after_its_cursor_whole_words_only(mas
     assert [m.network_id for m in again.messages] == [later]
     with pytest.raises(StaleCursor):
         network.search_posts(channel, (word,), "not-an-id")
+
+
+def test_a_busy_term_is_paged_without_another_term_jumping_over_it(mastodon) -> None:
+    network = MastodonNetwork()
+    network.PAGE = 2  # two statuses per call, so the tag below needs two calls
+    channel = channel_for(mastodon)
+    tag, word = f"busy{uuid.uuid4().hex[:6]}", f"calm{uuid.uuid4().hex[:6]}"
+    fan = httpx.Client(base_url=mastodon.base_url, headers=mastodon.headers(mastodon.fan_token))
+    fan.post("/api/v1/statuses", data={"status": f"#{tag} before"}).raise_for_status()
+    start = network.search_posts(channel, (f"#{tag}", word), "").cursor
+    assert start  # a new watch starts at the newest status; only later ones are read
+    tagged = [
+        fan.post("/api/v1/statuses", data={"status": f"#{tag} {n}"}).json()["id"] for n in range(3)
+    ]
+    fan.post("/api/v1/statuses", data={"status": f"{word} later"}).raise_for_status()
+    seen, cursor = [], start
+    for _ in range(5):
+        page = network.search_posts(channel, (f"#{tag}", word), cursor)
+        seen += [m.network_id for m in page.messages]
+        cursor = page.cursor
+        if not page.more:
+            break
+    assert set(tagged) <= set(seen)
