@@ -22,6 +22,13 @@ scan (empty cursor).
 This sees only the accounts on that PDS (a self-hosted community server, or a test server) and
 costs ``1 + accounts`` calls per round at least; it is capped like the metrics count
 (:data:`plugins.bluesky.metrics.MAX_REPOS`, :data:`MAX_PAGES` pages of 100 per repository).
+
+**With an AppView** (accounts on Bluesky's servers, or a channel that names ``appview``) the
+account's own notifications say it instead: ``app.bsky.notification.listNotifications`` asked
+of the PDS, which forwards it to the AppView (``atproto-proxy``), keeping the notifications of
+reason ``reply`` or ``mention``. They come newest first with no "since" parameter, so the cursor
+is the ``indexedAt`` of the newest one read, and each round pages back until it reaches it
+(less :data:`OVERLAP_US`), at most :data:`MAX_PAGES` pages.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ __all__ = [
     "MAX_PAGES",
     "OVERLAP_US",
     "Scan",
+    "from_notifications",
     "handle_reader",
     "mentions_did",
     "message_from_record",
@@ -197,21 +205,31 @@ def message_from_record(
     )
 
 
-def replies_in(result: Scan, posts: Sequence[PublicationRef]) -> list[tuple[str, dict]]:
-    """The scanned posts that reply to (or below) one of ``posts``."""
+def _our_uris(posts: Sequence[PublicationRef]) -> set[str]:
     ours: set[str] = set()
     for ref in posts:
         for part in [ref.external_id, *(p.external_id for p in getattr(ref, "thread", ()))]:
             if part:
                 ours.add(part)
-    out = []
-    for did, item in result.records:
-        reply = (item.get("value") or {}).get("reply") if isinstance(item, dict) else None
-        if not isinstance(reply, dict):
-            continue
-        if _strong(reply.get("parent"))[0] in ours or _strong(reply.get("root"))[0] in ours:
-            out.append((did, item))
-    return out
+    return ours
+
+
+def _answers(record: Any, ours: set[str]) -> bool:
+    """Whether a post record replies to (or below) one of the URIs ``ours``."""
+    reply = record.get("reply") if isinstance(record, dict) else None
+    if not isinstance(reply, dict):
+        return False
+    return _strong(reply.get("parent"))[0] in ours or _strong(reply.get("root"))[0] in ours
+
+
+def replies_in(result: Scan, posts: Sequence[PublicationRef]) -> list[tuple[str, dict]]:
+    """The scanned posts that reply to (or below) one of ``posts``."""
+    ours = _our_uris(posts)
+    return [
+        (did, item)
+        for did, item in result.records
+        if isinstance(item, dict) and _answers(item.get("value"), ours)
+    ]
 
 
 def page_of(
@@ -253,3 +271,69 @@ def handle_reader(query: Query) -> Callable[[str], tuple[str, str]]:
         return known[did]
 
     return read
+
+
+def _instant(value: str) -> datetime:
+    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _notification_message(item: dict[str, Any]) -> InboundMessage:
+    author = item["author"]
+    names = {str(author["did"]): (str(author.get("handle") or ""), author.get("displayName"))}
+    did = str(author["did"])
+    return message_from_record(
+        did,
+        {"uri": item["uri"], "cid": item.get("cid"), "value": item["record"]},
+        lambda d: (names[d][0], str(names[d][1] or "")),
+    )
+
+
+def from_notifications(
+    query: Query, reason: str, cursor: str, posts: Sequence[PublicationRef] | None = None
+) -> MessagePage:
+    """The notifications of ``reason`` (``reply``, ``mention``) newer than ``cursor`` (an
+    ``indexedAt`` instant); for replies, only those below one of ``posts``."""
+    floor = None
+    if cursor:
+        try:
+            floor = _instant(cursor).timestamp() * 1_000_000 - OVERLAP_US
+        except ValueError:
+            raise StaleCursor("The Bluesky cursor is not a notification time.") from None
+    items: list[dict[str, Any]] = []
+    newest = cursor
+    page_cursor = None
+    done = False
+    for _ in range(MAX_PAGES):
+        params: dict[str, Any] = {"limit": PAGE, "reasons": [reason]}
+        if page_cursor:
+            params["cursor"] = page_cursor
+        data = query("app.bsky.notification.listNotifications", params)
+        page = data.get("notifications") or []
+        for item in page:
+            if not isinstance(item, dict):
+                continue
+            indexed = str(item.get("indexedAt") or "")
+            try:
+                stamp = _instant(indexed).timestamp() * 1_000_000
+            except ValueError:
+                items.append(item)  # unreadable time: let the builder count it
+                continue
+            if floor is not None and stamp <= floor:
+                done = True
+                break
+            if not newest or _instant(indexed) > _instant(newest):
+                newest = indexed
+            if item.get("reason") == reason:
+                items.append(item)
+        page_cursor = data.get("cursor")
+        if done or not page_cursor or len(page) < PAGE:
+            break
+    if reason == "reply" and posts is not None:
+        wanted = replies_in(
+            Scan(tuple(("", {"value": i.get("record")}) for i in items), None), posts
+        )
+        keep = {id(pair[1]["value"]) for pair in wanted}
+        items = [i for i in items if id(i.get("record")) in keep]
+    messages, skipped = messages_from(items, _notification_message)
+    return MessagePage(tuple(messages), newest, skipped=skipped)

@@ -552,15 +552,26 @@ class BlueskyNetwork(Network):
 
     # --- listening ------------------------------------------------------------------------------
 
-    def _scan(self, channel: ChannelContext, cursor: str) -> tuple[str, listening.Scan, Any]:
-        if _is_bluesky_host(self._service(channel)):
-            # Millions of accounts: reading their records is no way to find our replies; that
-            # takes the AppView's notifications, which Kairos does not read yet.
-            raise PermanentError(
-                "Kairos reads replies and mentions on self-hosted Bluesky servers only; "
-                "accounts on bsky.social need the AppView's notifications (not read yet).",
-                code="not_supported",
+    def _notifications(self, channel: ChannelContext) -> metrics.Query | None:
+        """An authenticated query forwarded by the PDS to the channel's AppView (``None``
+        without one: then the PDS's own records are read)."""
+        appview = self._appview(channel)
+        if not appview:
+            return None
+        host = (urlsplit(appview).hostname or "").lower()
+        # Bluesky's public AppView answers for the service did:web:api.bsky.app.
+        service = "api.bsky.app" if host == urlsplit(PUBLIC_APPVIEW).hostname else host
+        proxy = f"did:web:{service}#bsky_appview"
+
+        def query(nsid: str, params: dict[str, Any]) -> dict[str, Any]:
+            _, data = self._call(
+                channel, "GET", nsid, "reading the notifications", params=params, proxy=proxy
             )
+            return data
+
+        return query
+
+    def _scan(self, channel: ChannelContext, cursor: str) -> tuple[str, listening.Scan, Any]:
         did = self._session(channel).did
         query = self._query(channel, self._service(channel), "reading the conversation")
         return did, listening.scan(query, did, cursor), listening.handle_reader(query)
@@ -568,12 +579,20 @@ class BlueskyNetwork(Network):
     def fetch_replies(
         self, channel: ChannelContext, cursor: str, posts: Sequence[PublicationRef]
     ) -> MessagePage:
-        """Posts on the PDS replying to (or below) one of ``posts``, newer than ``cursor``."""
+        """Replies to (or below) one of ``posts`` newer than ``cursor``: the AppView's reply
+        notifications, or the posts of the accounts on a self-hosted PDS."""
+        notifications = self._notifications(channel)
+        if notifications is not None:
+            return listening.from_notifications(notifications, "reply", cursor, posts)
         _, found, handles = self._scan(channel, cursor)
         return listening.page_of(listening.replies_in(found, posts), cursor, found, handles)
 
     def fetch_mentions(self, channel: ChannelContext, cursor: str) -> MessagePage:
-        """Posts on the PDS whose facets mention the account, newer than ``cursor``."""
+        """Posts mentioning the account newer than ``cursor``: the AppView's mention
+        notifications, or the facets of the posts on a self-hosted PDS."""
+        notifications = self._notifications(channel)
+        if notifications is not None:
+            return listening.from_notifications(notifications, "mention", cursor)
         did, found, handles = self._scan(channel, cursor)
         handle = self._identifier(channel)
         matched = [

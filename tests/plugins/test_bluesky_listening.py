@@ -3,14 +3,18 @@ accounts write through the XRPC API, read back the way Kairos reads them (nothin
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 import uuid
 
 import pytest
 
 from plugins.bluesky import listening
 from plugins.bluesky.network import BlueskyNetwork
-from publishers import ChannelContext, PermanentError, Post
+from publishers import ChannelContext, Post, PublicationRef
 from publishers.listening import StaleCursor
+from publishers.testing import Reply
 from publishers.values import ReplyTarget
 from tests.plugins.bluesky_server import bluesky_pds_fixture
 from tests.plugins.test_bluesky import Account, operator_allows_loopback, ref
@@ -118,17 +122,81 @@ def test_a_cursor_that_is_no_record_key_is_stale_and_a_malformed_post_is_counted
     assert page.skipped == 1
 
 
-def test_accounts_on_bluesky_s_own_servers_are_not_scanned() -> None:
+def _jwt(exp: float) -> str:
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'none'})}.{part({'exp': exp})}.sig"
+
+
+def _notification(uri: str, reason: str, when: str, record: dict) -> dict:
+    return {
+        "uri": uri,
+        "cid": "bafy-" + uri[-4:],
+        "author": {"did": "did:plc:fan", "handle": "fan.bsky.social", "displayName": "Fan"},
+        "reason": reason,
+        "record": {"$type": "app.bsky.feed.post", "createdAt": when, **record},
+        "indexedAt": when,
+    }
+
+
+def test_with_an_appview_the_notifications_are_read_through_the_pds(fake_server) -> None:
+    """CONTRACT TEST: the PDS here is a scripted server answering as a PDS that forwards
+    ``listNotifications`` to Bluesky's AppView would (an AppView cannot run on loopback)."""
+    ours = "at://did:plc:brand/app.bsky.feed.post/3kours"
+    parent = {"uri": ours, "cid": "bafy-ours"}
+    session = {
+        "did": "did:plc:brand",
+        "handle": "brand.bsky.social",
+        "accessJwt": _jwt(time.time() + 3600),
+        "refreshJwt": _jwt(time.time() + 86400),
+    }
+    reply = _notification(
+        "at://did:plc:fan/app.bsky.feed.post/3kr1",
+        "reply",
+        "2026-11-30T09:00:00.000Z",
+        {"text": "Blue!", "langs": ["en"], "reply": {"root": parent, "parent": parent}},
+    )
+    elsewhere = _notification(
+        "at://did:plc:fan/app.bsky.feed.post/3kr2",
+        "reply",
+        "2026-11-30T08:00:00.000Z",
+        {
+            "text": "old post",
+            "reply": {"root": {"uri": "at://x/y/z"}, "parent": {"uri": "at://x/y/z"}},
+        },
+    )
+    fake_server.reply(
+        Reply(200, json=session),
+        Reply(200, json={"notifications": [reply, elsewhere], "cursor": None}),
+        Reply(200, json={"notifications": [reply]}),
+    )
     network = BlueskyNetwork()
     channel = ChannelContext(
         id="c",
         network="bluesky",
-        settings={"service": "https://bsky.social", "handle": "brand.bsky.social"},
+        settings={
+            "service": fake_server.url,
+            "handle": "brand.bsky.social",
+            "appview": "https://public.api.bsky.app",
+        },
         secrets={"app_password": "aaaa-bbbb-cccc-dddd"},
     )
-    with pytest.raises(PermanentError) as refused:
-        network.fetch_mentions(channel, "")
-    assert refused.value.code == "not_supported"
+    page = network.fetch_replies(channel, "", [PublicationRef("p", "k", "bluesky", ours)])
+    (message,) = page.messages
+    assert (message.text, message.in_reply_to) == ("Blue!", ours)
+    assert (message.author_handle, message.author_name) == ("@fan.bsky.social", "Fan")
+    assert message.extra["root_cid"] == "bafy-ours" and message.language == "en"
+    assert page.cursor == "2026-11-30T09:00:00.000Z"
+    listed = fake_server.requests[1]
+    assert listed.path == "/xrpc/app.bsky.notification.listNotifications"
+    assert listed.query["reasons"] == ["reply"]
+    assert listed.headers["atproto-proxy"] == "did:web:api.bsky.app#bsky_appview"
+    # The next round reads back to the cursor (with the overlap) and keeps the message once.
+    again = network.fetch_replies(channel, page.cursor, [PublicationRef("p", "k", "bluesky", ours)])
+    assert [m.network_id for m in again.messages] == [message.network_id]
+    with pytest.raises(StaleCursor):
+        network.fetch_mentions(channel, "yesterday")
 
 
 def test_tids_order_by_time_and_the_cursor_never_goes_back() -> None:
