@@ -30,6 +30,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from calendar_app.api.etag import ETagMixin
 from calendar_app.api.filters import InstantFilter, RangeFilterSet, StrictBooleanFilter
 from calendar_app.api.pagination import cursor_pagination
 from calendar_app.api.serializers.common import KairosModelSerializer, ScopedPrimaryKeyRelatedField
@@ -45,7 +46,7 @@ from calendar_app.listening.models import (
     Tone,
     Watch,
 )
-from calendar_app.listening.surges import fitting
+from calendar_app.listening.surges import fitting, fitting_many
 from calendar_app.listening.terms import term_problems
 from calendar_app.models import Brand, Channel, Experiment, Publication, Role
 
@@ -188,8 +189,10 @@ class AlertSerializer(KairosModelSerializer):
         read_only_fields = fields
 
     def get_links(self, alert: Alert) -> dict[str, Any]:
-        """The crisis playbooks and reactive templates that fit; nothing is fired from here."""
-        return fitting(alert)
+        """The crisis playbooks and reactive templates that fit; nothing is fired from here.
+        A list reads them for its whole page at once (``links`` in the context)."""
+        page = self.context.get("links") or {}
+        return page[alert.pk] if alert.pk in page else fitting(alert)
 
 
 class PolicySerializer(KairosModelSerializer):
@@ -260,6 +263,7 @@ def _refuse(exc: services.ListeningError) -> ValidationError:
 
 
 class MessageViewSet(
+    ETagMixin,
     AtomicMixin,
     WorkspaceScopedMixin,
     mixins.ListModelMixin,
@@ -291,7 +295,9 @@ class MessageViewSet(
         data = CorrectionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.correct(message, self.actor, **data.validated_data)
-        return Response(MessageSerializer(self.get_object()).data)
+        # Read back with its annotations (the locked row has none); the new ETag goes along.
+        fresh = self.tag(self.get_queryset().get(pk=message.pk))
+        return Response(MessageSerializer(fresh).data)
 
     @extend_schema(request=ReplySerializer, responses={201: ReplyResultSerializer})
     @action(detail=True, methods=["post"])
@@ -352,6 +358,16 @@ class AlertViewSet(
 
     def base_queryset(self) -> QuerySet:
         return Alert.objects.filter(workspace=self.workspace).select_related("watch")
+
+    def paginate_queryset(self, queryset: QuerySet) -> list | None:
+        """The page, with the playbooks and templates of all its alerts read at once."""
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            self._links = fitting_many(page)
+        return page
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "links": getattr(self, "_links", {})}
 
     @extend_schema(request=None, responses={200: AlertSerializer})
     @action(detail=True, methods=["post"])

@@ -23,7 +23,9 @@ from calendar_app.models import (
 )
 from calendar_app.outbound import events
 from calendar_app.outbound.catalogue import LISTENING_MESSAGE_CORRECTED, LISTENING_PURGED
+from calendar_app.plugins_runtime import get_plugins
 from calendar_app.workflow import Actor
+from publishers import UnknownNetworkError
 
 #: Which role may do what (the API and the admin both check these).
 READ_ROLE = "viewer"
@@ -66,7 +68,9 @@ def correct(
     message.corrected_by = actor.user
     message.corrected_at = timezone.now()
     message.method = "corrected by a person"
-    message.save(update_fields=["category", "tone", "corrected_by", "corrected_at", "method"])
+    message.save(
+        update_fields=["category", "tone", "corrected_by", "corrected_at", "method", "updated_at"]
+    )
     events.emit_safely(
         message.workspace_id,
         LISTENING_MESSAGE_CORRECTED,
@@ -127,6 +131,23 @@ def _delete_before(rows: QuerySet, cutoff: datetime) -> int:
     return deleted
 
 
+def _check_can_answer(message: Message) -> None:
+    """Refuse a reply the channel cannot send as an answer to one person's message: a
+    newsletter (one message per subscriber) would send "Reply to ana@..." to the whole list,
+    and a network without threads would post it as a plain post."""
+    try:
+        caps = get_plugins().network(message.channel.network).capabilities
+    except UnknownNetworkError:  # its plugin is gone: nothing can be sent on it anyway
+        return
+    if caps.per_recipient_split or not caps.supports_threads:
+        raise ListeningError(
+            "This channel cannot answer one message (it sends to a whole list, or has no "
+            "replies); answer from the network or the mailbox itself.",
+            "not_supported",
+            "message",
+        )
+
+
 def draft_reply(message: Message, actor: Actor, body: str) -> ContentItem:
     """Start a reply as an ordinary content item (a draft on the message's channel, answering
     it): it is then submitted, approved and scheduled like any other post, delivered with the
@@ -139,6 +160,7 @@ def draft_reply(message: Message, actor: Actor, body: str) -> ContentItem:
         raise ListeningError("Write the reply.", "required", "body")
     if "\x00" in body or len(body) > 10_000:
         raise ListeningError("The reply is too long or holds a NUL character.", "invalid", "body")
+    _check_can_answer(message)
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
         existing = (

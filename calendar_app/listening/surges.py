@@ -18,6 +18,7 @@ and its window overlaps the current one, no new alert is raised (one surge, one 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,30 +44,57 @@ def _counts(watch: Watch, start: datetime, end: datetime) -> tuple[int, int]:
     return row["n"], row["negative"]
 
 
+def _scenarios(alert: Alert) -> tuple[str, ...]:
+    negative = alert.reason == AlertReason.NEGATIVE or alert.negative_share >= 0.5
+    return (Scenario.CRISIS, Scenario.OUTAGE) if negative else (Scenario.LIVE_MOMENT, Scenario.WIN)
+
+
+def _row(obj: Playbook | ReactiveTemplate) -> dict[str, Any]:
+    return {"id": obj.pk, "name": obj.name, "scenario": obj.scenario}
+
+
 def fitting(alert: Alert) -> dict[str, list[dict[str, Any]]]:
     """The crisis playbooks and reactive templates a person may want at hand for this alert:
     the brand's (and workspace-wide) playbooks, and the brand's templates for a crisis or an
     outage when the tone is negative, for a live moment or a win otherwise."""
-    negative = alert.reason == AlertReason.NEGATIVE or alert.negative_share >= 0.5
-    scenarios = (
-        (Scenario.CRISIS, Scenario.OUTAGE) if negative else (Scenario.LIVE_MOMENT, Scenario.WIN)
+    return fitting_many([alert])[alert.pk]
+
+
+def fitting_many(alerts: Sequence[Alert]) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    """:func:`fitting` for a page of alerts in two queries, whatever the page holds (an inbox
+    list must not cost two queries per alert)."""
+    if not alerts:
+        return {}
+    workspaces = {a.workspace_id for a in alerts}
+    brands = {a.brand_id for a in alerts}
+    playbooks = list(
+        Playbook.objects.filter(workspace_id__in=workspaces)
+        .filter(Q(brand__isnull=True) | Q(brand_id__in=brands))
+        .order_by("name", "pk")
     )
-    playbooks = Playbook.objects.filter(workspace_id=alert.workspace_id).filter(
-        Q(brand__isnull=True) | Q(brand_id=alert.brand_id)
+    templates = list(
+        ReactiveTemplate.objects.filter(workspace_id__in=workspaces, brand_id__in=brands)
+        .filter(scenario__in=[Scenario.CRISIS, Scenario.OUTAGE, Scenario.LIVE_MOMENT, Scenario.WIN])
+        .order_by("name", "pk")
     )
-    templates = ReactiveTemplate.objects.filter(
-        workspace_id=alert.workspace_id, brand_id=alert.brand_id, scenario__in=scenarios
-    )
-    return {
-        "playbooks": [
-            {"id": p.pk, "name": p.name, "scenario": p.scenario}
-            for p in playbooks.order_by("name")[:20]
-        ],
-        "templates": [
-            {"id": t.pk, "name": t.name, "scenario": t.scenario}
-            for t in templates.order_by("name")[:20]
-        ],
-    }
+    out = {}
+    for alert in alerts:
+        scenarios = _scenarios(alert)
+        out[alert.pk] = {
+            "playbooks": [
+                _row(p)
+                for p in playbooks
+                if p.workspace_id == alert.workspace_id and p.brand_id in (None, alert.brand_id)
+            ][:20],
+            "templates": [
+                _row(t)
+                for t in templates
+                if t.workspace_id == alert.workspace_id
+                and t.brand_id == alert.brand_id
+                and t.scenario in scenarios
+            ][:20],
+        }
+    return out
 
 
 def payload(alert: Alert) -> dict[str, Any]:

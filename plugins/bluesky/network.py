@@ -21,20 +21,22 @@ never the account's own password).
   :meth:`find_existing` finds the first by its key.
 * Metrics: likes (``reactions``), reposts and quotes (``shares``), replies - from an AppView
   when there is one, else counted on the PDS (:mod:`plugins.bluesky.metrics`).
+* Listening: replies to our posts and posts mentioning the account, read from the records of
+  the accounts on the channel's PDS (:mod:`plugins.bluesky.listening`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from plugins.bluesky import cards, metrics, xrpc
+from plugins.bluesky import cards, listening, metrics, xrpc
 from plugins.bluesky.facets import build_facets
 from plugins.bluesky.records import (
     POST,
@@ -51,6 +53,7 @@ from publishers import (
     ChannelContext,
     CredentialsExpired,
     MediaRef,
+    MessagePage,
     MetricSnapshot,
     Network,
     PermanentError,
@@ -98,6 +101,7 @@ class BlueskyNetwork(Network):
         can_find_existing=True,
         can_delete=True,
         metrics=("reactions", "shares", "replies"),
+        listening=("replies", "mentions"),
         max_media=MAX_IMAGES,
         media_types=IMAGE_TYPES,
         max_media_bytes=MAX_IMAGE_BYTES,
@@ -545,6 +549,59 @@ class BlueskyNetwork(Network):
             replies=counts.replies,
             collected_at=datetime.now(UTC),
         )
+
+    # --- listening ------------------------------------------------------------------------------
+
+    def _notifications(self, channel: ChannelContext) -> metrics.Query | None:
+        """An authenticated query forwarded by the PDS to the channel's AppView (``None``
+        without one: then the PDS's own records are read)."""
+        appview = self._appview(channel)
+        if not appview:
+            return None
+        host = (urlsplit(appview).hostname or "").lower()
+        # Bluesky's public AppView answers for the service did:web:api.bsky.app.
+        service = "api.bsky.app" if host == urlsplit(PUBLIC_APPVIEW).hostname else host
+        proxy = f"did:web:{service}#bsky_appview"
+
+        def query(nsid: str, params: dict[str, Any]) -> dict[str, Any]:
+            _, data = self._call(
+                channel, "GET", nsid, "reading the notifications", params=params, proxy=proxy
+            )
+            return data
+
+        return query
+
+    def _scan(self, channel: ChannelContext, cursor: str) -> tuple[str, listening.Scan, Any]:
+        did = self._session(channel).did
+        query = self._query(channel, self._service(channel), "reading the conversation")
+        return did, listening.scan(query, did, cursor), listening.handle_reader(query)
+
+    def fetch_replies(
+        self, channel: ChannelContext, cursor: str, posts: Sequence[PublicationRef]
+    ) -> MessagePage:
+        """Replies to (or below) one of ``posts`` newer than ``cursor``: the AppView's reply
+        notifications, or the posts of the accounts on a self-hosted PDS."""
+        notifications = self._notifications(channel)
+        if notifications is not None:
+            return listening.from_notifications(notifications, "reply", cursor, posts)
+        _, found, handles = self._scan(channel, cursor)
+        return listening.page_of(listening.replies_in(found, posts), cursor, found, handles)
+
+    def fetch_mentions(self, channel: ChannelContext, cursor: str) -> MessagePage:
+        """Posts mentioning the account newer than ``cursor``: the AppView's mention
+        notifications, or the facets of the posts on a self-hosted PDS."""
+        notifications = self._notifications(channel)
+        if notifications is not None:
+            return listening.from_notifications(notifications, "mention", cursor)
+        did, found, handles = self._scan(channel, cursor)
+        handle = self._identifier(channel)
+        matched = [
+            (author, item)
+            for author, item in found.records
+            if isinstance(item.get("value"), dict)
+            and listening.mentions_did(item["value"], did, handle)
+        ]
+        return listening.page_of(matched, cursor, found, handles)
 
     def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
         later = [part.external_id for part in getattr(ref, "thread", ())]

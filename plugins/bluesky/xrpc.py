@@ -45,8 +45,10 @@ def send(
     content_type: str | None = None,
     token: str | None = None,
     peer: str = "the Bluesky server",
+    proxy: str | None = None,
 ) -> httpx.Response:
-    """Send one XRPC call (``GET`` for queries, ``POST`` for procedures) to ``base``."""
+    """Send one XRPC call (``GET`` for queries, ``POST`` for procedures) to ``base``;
+    ``proxy`` asks the PDS to forward it to that service (``atproto-proxy``: an AppView)."""
     url = f"{base.rstrip('/')}/xrpc/{nsid}"
     if params:
         url += "?" + urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)
@@ -55,6 +57,8 @@ def send(
         headers["Authorization"] = f"Bearer {token}"
     if content_type:
         headers["Content-Type"] = content_type
+    if proxy:
+        headers["atproto-proxy"] = proxy
     return send_request(
         http,
         method,

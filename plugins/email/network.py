@@ -12,6 +12,9 @@ hash of the address seeded with the experiment (:func:`publishers.split_recipien
 subscriber keeps the same arm across the experiment's sends; the arm is recorded per recipient
 and the delivered counts are returned as ``recipients_per_variant`` (the arms' exposures).
 
+Listening: replies to the newsletter, read from the reply mailbox by IMAP
+(:mod:`plugins.email.replies`).
+
 Metrics: ``impressions`` is the number of messages the server accepted. Clicks come from the
 host's tracked links in the CTA. Opens are not measured at all: mail clients preload or block
 images, so an "open" counts neither people nor attention.
@@ -22,15 +25,24 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from plugins.email import replies
 from plugins.email.message import Parts, build_message, render_parts, send_date, subject_of
-from plugins.email.settings import SECRET_FIELDS, SETTINGS_SCHEMA, EmailSettings, SettingsError
+from plugins.email.settings import (
+    SECRET_FIELDS,
+    SETTINGS_SCHEMA,
+    EmailSettings,
+    SettingsError,
+    parse_address,
+)
 from plugins.email.smtp import InDoubt, NotSent, Session
 from publishers import (
     AudienceLedger,
     Capabilities,
     ChannelContext,
+    MessagePage,
     MetricSnapshot,
     Network,
     PermanentError,
@@ -122,9 +134,10 @@ class EmailNetwork(Network):
         can_delete=False,
         metrics=("impressions",),
         per_recipient_split=True,
+        listening=("replies",),
     )
-    settings_schema = SETTINGS_SCHEMA
-    secret_fields = SECRET_FIELDS
+    settings_schema = SETTINGS_SCHEMA + replies.IMAP_SETTINGS
+    secret_fields = SECRET_FIELDS + replies.IMAP_SECRETS
     retry_policy = RetryPolicy(max_attempts=12, base=60, factor=2, cap=3600)
 
     # --- validation ----------------------------------------------------------------------------
@@ -143,6 +156,7 @@ class EmailNetwork(Network):
     def validate(self, post: Post, channel: ChannelContext) -> list[Problem]:
         problems = capability_problems(post, self.capabilities)
         problems.extend(EmailSettings.problems(channel))
+        problems.extend(replies.ImapSettings.problems(channel.settings, channel.secrets))
         shared = {(p.code, p.field) for p in problems}
         for variant, message in variant_posts(post).items():
             for problem in capability_problems(message, self.capabilities):
@@ -166,6 +180,16 @@ class EmailNetwork(Network):
         finally:
             session.close()
         return []
+
+    # --- listening ------------------------------------------------------------------------------
+
+    def fetch_replies(
+        self, channel: ChannelContext, cursor: str, posts: Sequence[PublicationRef]
+    ) -> MessagePage:
+        """Replies to ``posts`` from the reply mailbox (IMAP), after ``cursor``."""
+        sender = parse_address(channel.settings.get("from_address"))
+        domain = sender.domain.lower() if sender is not None else ""
+        return replies.fetch_replies(channel, cursor, posts, domain)
 
     # --- publishing ----------------------------------------------------------------------------
 

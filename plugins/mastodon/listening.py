@@ -1,5 +1,6 @@
 """Reading the conversation back from Mastodon: replies through each post's context, mentions
-through the account's notifications (oldest first after the cursor, so nothing is skipped).
+through the account's notifications (oldest first after the cursor, so nothing is skipped), and
+a watch's terms through the hashtag timelines and the full-text search.
 
 Statuses arrive as HTML; the text kept is what a person reads (tags removed, entities decoded,
 paragraphs and line breaks as new lines). Authors are kept as Mastodon shows them: ``@acct``
@@ -16,7 +17,7 @@ from typing import Any
 
 from publishers import InboundMessage
 
-__all__ = ["message_from_status", "plain_text"]
+__all__ = ["contains_term", "message_from_status", "newer", "plain_text", "status_id_key"]
 
 _BREAK = re.compile(r"<br\s*/?>|</p>\s*<p[^>]*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
@@ -43,3 +44,22 @@ def message_from_status(status: Mapping[str, Any]) -> InboundMessage:
         url=str(status.get("url") or status.get("uri") or ""),
         in_reply_to=str(status.get("in_reply_to_id") or ""),
     )
+
+
+def status_id_key(status_id: str) -> tuple[int, str]:
+    """Sort key of Mastodon's numeric ids (longer is newer: they are not zero-padded)."""
+    return (len(status_id), status_id)
+
+
+def newer(status_id: str, cursor: str) -> bool:
+    """Whether ``status_id`` comes after ``cursor`` (``""``: everything does)."""
+    return not cursor or status_id_key(status_id) > status_id_key(cursor)
+
+
+def contains_term(text: str, term: str) -> bool:
+    """Whether ``text`` holds ``term`` as whole words (``#tag`` also as the bare word), without
+    regard to case: a search server may match inside words, a watch must not."""
+    word = term.strip().lstrip("#")
+    if not word:
+        return False
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE) is not None

@@ -25,11 +25,17 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
-from plugins.mastodon.listening import message_from_status
+from plugins.mastodon.listening import (
+    contains_term,
+    message_from_status,
+    newer,
+    plain_text,
+    status_id_key,
+)
 from publishers import (
     Capabilities,
     ChannelContext,
@@ -49,6 +55,7 @@ from publishers import (
     PublisherError,
     PublishResult,
     SettingField,
+    StaleCursor,
     TransientError,
     capability_problems,
     messages_from,
@@ -139,7 +146,7 @@ class MastodonNetwork(Network):
         media_types=DEFAULT_MEDIA_TYPES,
         max_media_bytes=DEFAULT_VIDEO_BYTES,
         characters_per_url=23,
-        listening=("replies", "mentions"),
+        listening=("replies", "mentions", "search"),
     )
     settings_schema = (
         SettingField(
@@ -612,6 +619,71 @@ class MastodonNetwork(Network):
         statuses = [n.get("status") for n in data if isinstance(n, dict)]
         messages, skipped = messages_from(statuses, message_from_status)
         return MessagePage(tuple(messages), newest, more=len(data) >= self.PAGE, skipped=skipped)
+
+    def _own_account(self, channel: ChannelContext) -> str:
+        data = self._answer(
+            self._request(channel, "GET", "/api/v1/accounts/verify_credentials"),
+            "reading the account",
+        )
+        return str((data or {}).get("id") or "")
+
+    def search_posts(
+        self, channel: ChannelContext, terms: Sequence[str], cursor: str
+    ) -> MessagePage:
+        """Public statuses holding any of ``terms`` after ``cursor`` (the newest status id
+        seen): a ``#tag`` from its hashtag timeline, any other term from the full-text search
+        (``/api/v2/search``, statuses only). Results that hold the term only inside a word, and
+        the account's own statuses, are left out."""
+        if cursor and not (cursor.isascii() and cursor.isdigit()):
+            raise StaleCursor("The Mastodon search cursor is not a status id.")
+        own = self._own_account(channel)
+        since = f"&min_id={cursor}" if cursor else ""
+        items: list[tuple[str, Any]] = []
+        full: set[str] = set()
+        for term in terms:
+            if term.startswith("#") and term[1:].strip():
+                path = f"/api/v1/timelines/tag/{quote(term[1:].strip(), safe='')}"
+                data = self._answer(
+                    self._request(channel, "GET", f"{path}?limit={self.PAGE}{since}"),
+                    "reading a hashtag",
+                )
+                found = data if isinstance(data, list) else []
+            else:
+                query = f"q={quote(term, safe='')}&type=statuses&resolve=false"
+                data = self._answer(
+                    self._request(
+                        channel, "GET", f"/api/v2/search?{query}&limit={self.PAGE}{since}"
+                    ),
+                    "searching",
+                )
+                found = list((data or {}).get("statuses") or []) if isinstance(data, dict) else []
+            items += [(term, status) for status in found]
+            if len(found) >= self.PAGE:
+                full.add(term)
+        kept = []
+        newest: dict[str, str] = {}  # per term: the newest status id it returned
+        for term, status in items:
+            if not isinstance(status, dict) or status.get("id") is None:
+                kept.append(status)  # counted as skipped below
+                continue
+            status_id = str(status["id"])
+            if not newer(status_id, cursor):
+                continue  # a server that ignores min_id
+            if status_id.isdigit() and status_id_key(status_id) > status_id_key(
+                newest.get(term, "0")
+            ):
+                newest[term] = status_id
+            if str((status.get("account") or {}).get("id") or "") == own:
+                continue
+            if contains_term(plain_text(str(status.get("content") or "")), term):
+                kept.append(status)
+        # A term that filled its page has more after its newest: resume from the lowest of
+        # those, so no term skips what another term's newer statuses would jump over.
+        ids = [newest[t] for t in (full or newest) if t in newest]
+        pick = min if full else max
+        next_cursor = pick(ids, key=status_id_key) if ids else cursor
+        messages, skipped = messages_from(kept, message_from_status)
+        return MessagePage(tuple(messages), next_cursor, more=bool(full), skipped=skipped)
 
     def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
         """Delete the status and, for a thread, every later part (last first)."""

@@ -11,7 +11,8 @@ again - Synapse remembers it for 24 hours, across restarts - so a retry after a 
 as long as the device stays the same, which is why a password login always names its device.
 
 Metrics: reactions (``m.annotation`` relations) and thread replies (``m.thread`` relations) of
-the post, counted through the relations API. Delete: a redaction. The address of the homeserver
+the post, counted through the relations API. Listening: replies and mentions read from the
+room's timeline by pagination token (:mod:`plugins.matrix.listening`). Delete: a redaction. The address of the homeserver
 is checked like the webhook's: private and loopback addresses only when the operator allows them
 (``KAIROS_ALLOW_PRIVATE_NETWORKS``).
 """
@@ -19,19 +20,23 @@ is checked like the webhook's: private and loopback addresses only when the oper
 from __future__ import annotations
 
 import hashlib
+import json as jsonlib
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
+from plugins.matrix import listening
 from plugins.matrix.text import media_message, message_content
 from publishers import (
     Capabilities,
     ChannelContext,
     CredentialsExpired,
     MediaRef,
+    MessagePage,
     MetricSnapshot,
     Network,
     PermanentError,
@@ -41,8 +46,10 @@ from publishers import (
     PublisherError,
     PublishResult,
     SettingField,
+    StaleCursor,
     TransientError,
     capability_problems,
+    messages_from,
     send_request,
 )
 
@@ -52,6 +59,10 @@ USER_AGENT = "Kairos-Matrix/1"
 CLIENT = "/_matrix/client/v3"
 #: Relations are paged; a post with more reactions than this is counted up to here.
 MAX_RELATION_PAGES = 20
+#: Timeline events per page, and pages per listening call (the host calls again for ``more``).
+TIMELINE_PAGE = 100
+TIMELINE_PAGES = 5
+_ONLY_MESSAGES = jsonlib.dumps({"types": ["m.room.message"]}, separators=(",", ":"))
 
 
 def _ascii_digits(text: str) -> bool:
@@ -85,6 +96,7 @@ class MatrixNetwork(Network):
         can_find_existing=False,
         can_delete=True,
         metrics=("reactions", "replies"),
+        listening=("replies", "mentions"),
         max_media=10,
         media_types=("image/*", "video/*", "audio/*"),
         # Synapse's default max_upload_size; a homeserver may set less.
@@ -119,6 +131,7 @@ class MatrixNetwork(Network):
         self._lock = threading.Lock()
         self._tokens: dict[tuple[str, str, str], str] = {}
         self._rooms: dict[tuple[str, str], str] = {}
+        self._bots: dict[tuple[str, ...], str] = {}
 
     # --- the channel's settings ----------------------------------------------------------------
 
@@ -455,6 +468,100 @@ class MatrixNetwork(Network):
         return MetricSnapshot(
             reactions=reactions, replies=max(replies - own, 0), collected_at=datetime.now(UTC)
         )
+
+    # --- listening ------------------------------------------------------------------------------
+
+    def _bot(self, channel: ChannelContext) -> str:
+        """The bot's user id (``whoami``, once per credentials)."""
+        key = (*self._token_key(channel), str(channel.secrets.get("access_token") or ""))
+        with self._lock:
+            known = self._bots.get(key)
+        if known:
+            return known
+        data = self._answer(
+            self._request(channel, "GET", f"{CLIENT}/account/whoami"), "checking the bot"
+        )
+        user_id = str(data["user_id"])
+        with self._lock:
+            self._bots[key] = user_id
+        return user_id
+
+    def _timeline(self, channel: ChannelContext, cursor: str) -> tuple[str, list[Any], str, bool]:
+        """``(room id, messages oldest first, next cursor, more)`` after ``cursor`` (a
+        pagination token; ``""``: from the room's start)."""
+        room_id = self._room_id(channel)
+        events: list[Any] = []
+        token, more = cursor, False
+        for _ in range(TIMELINE_PAGES):
+            path = (
+                f"{CLIENT}/rooms/{_room_path(room_id)}/messages?dir=f&limit={TIMELINE_PAGE}"
+                f"&filter={quote(_ONLY_MESSAGES, safe='')}"
+            )
+            if token:
+                path += f"&from={quote(token, safe='')}"
+            response = self._request(channel, "GET", path)
+            if token and response.status_code == 400:
+                raise StaleCursor(
+                    "The homeserver no longer accepts the timeline position.",
+                    detail=response.text[:300],
+                )
+            data = self._answer(response, "reading the room")
+            chunk = data.get("chunk") or []
+            if not isinstance(chunk, list):
+                raise TransientError("The homeserver answered the timeline with no list.")
+            events += chunk
+            end = data.get("end")
+            # No ``end``: the live edge; the next round starts where this one did.
+            token = str(end) if isinstance(end, str) and end else token
+            more = bool(end) and len(chunk) >= TIMELINE_PAGE
+            if not more:
+                break
+        return room_id, events, token, more
+
+    def _names(self, channel: ChannelContext, room_id: str) -> dict[str, str]:
+        """The members' display names as the room shows them (none when it cannot be read)."""
+        try:
+            data = self._answer(
+                self._request(
+                    channel, "GET", f"{CLIENT}/rooms/{_room_path(room_id)}/joined_members"
+                ),
+                "reading the room's members",
+            )
+        except PermanentError:
+            return {}
+        joined = data.get("joined") or {}
+        return {
+            str(user): str((info or {}).get("display_name") or "")
+            for user, info in joined.items()
+            if isinstance(info, dict)
+        }
+
+    def _page(
+        self, channel: ChannelContext, room_id: str, events: list[Any], cursor: str, more: bool
+    ) -> MessagePage:
+        names = self._names(channel, room_id) if events else {}
+        messages, skipped = messages_from(
+            events, lambda event: listening.message_from_event(event, room_id, names)
+        )
+        return MessagePage(tuple(messages), cursor, more=more, skipped=skipped)
+
+    def fetch_replies(
+        self, channel: ChannelContext, cursor: str, posts: Sequence[PublicationRef]
+    ) -> MessagePage:
+        """Messages in the room answering (in a thread or as a rich reply) one of ``posts``."""
+        bot = self._bot(channel)
+        room_id, events, token, more = self._timeline(channel, cursor)
+        ours = {ref.external_id for ref in posts if ref.external_id}
+        for ref in posts:
+            ours |= {part.external_id for part in ref.thread if part.external_id}
+        return self._page(channel, room_id, listening.replies_in(events, bot, ours), token, more)
+
+    def fetch_mentions(self, channel: ChannelContext, cursor: str) -> MessagePage:
+        """Messages in the room that mention the bot."""
+        bot = self._bot(channel)
+        room_id, events, token, more = self._timeline(channel, cursor)
+        matched = [e for e in events if listening.is_mention(e, bot)]
+        return self._page(channel, room_id, matched, token, more)
 
     def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
         """Redact the message, its media events and, for a thread, every later part."""

@@ -18,6 +18,7 @@ from calendar_app.api.urls import variant_router, workspace_router
 from calendar_app.approvals.api import approvals_router, item_router
 from calendar_app.audiences.api import audience_router, subscriber_router
 from calendar_app.crisis.api import crisis_router
+from calendar_app.listening.api import listening_router
 from calendar_app.models import (
     ApiToken,
     Approval,
@@ -149,12 +150,15 @@ def build_world(workspace: Workspace) -> World:
             "transition": transition,
             "approval-record": approval,
             "fire": fire,
+            # The reply rate per variant is read per experiment.
+            "listening-experiment-replies": experiment,
         },
     )
 
 
 def feature_rows(workspace, brand, channel, item, publication, template) -> dict[str, Any]:
-    """One row of each feature package's resources (approvals, audiences, crisis, moments)."""
+    """One row of each feature package's resources (approvals, audiences, crisis, moments,
+    listening)."""
     import uuid
     from datetime import timedelta
 
@@ -163,6 +167,7 @@ def feature_rows(workspace, brand, channel, item, publication, template) -> dict
     from calendar_app.approvals.models import ApprovalLink, Comment
     from calendar_app.audiences.models import AudienceSend
     from calendar_app.crisis.models import Activation
+    from calendar_app.listening.models import Alert, ListeningPolicy
     from tests.audiences.conftest import AudienceListFactory, SubscriberFactory
 
     # The chain lives on a brand of its own: the world's items keep the one-step approval that
@@ -204,6 +209,20 @@ def feature_rows(workspace, brand, channel, item, publication, template) -> dict
         ended_at=timezone.now(),
     )
     moment = f.MomentFactory(workspace=workspace, brand=brand)
+    watch = f.WatchFactory(brand=brand, workspace=workspace)
+    message = f.MessageFactory(channel=channel, watch=watch, author_handle="@world@example.social")
+    alert = Alert.objects.create(
+        workspace=workspace,
+        watch=watch,
+        brand=brand,
+        reason="volume",
+        window_start=timezone.now() - timedelta(hours=1),
+        window_end=timezone.now(),
+        count=30,
+        baseline=2.0,
+        negative_share=0.7,
+        baseline_negative_share=0.1,
+    )
     return {
         "approval-policy": policy,
         "approval-step": step,
@@ -216,6 +235,10 @@ def feature_rows(workspace, brand, channel, item, publication, template) -> dict
         "crisis-playbook": playbook,
         "crisis": activation,
         "moment": moment,
+        "listening-message": message,
+        "listening-watch": watch,
+        "listening-alert": alert,
+        "listening-policy": ListeningPolicy.objects.get_or_create(workspace=workspace)[0],
     }
 
 
@@ -269,6 +292,16 @@ ROUTES: list[RouteCase] = (
     + _routes(subscriber_router, (("audience_pk", "audience"),))
     + _routes(crisis_router)
     + _routes(moments_router)
+    + _routes(listening_router)
+    # The listening package's two plain paths beside its router.
+    + [
+        RouteCase("listening-policy", "show", "GET", False, "listening-policy"),
+        RouteCase("listening-policy", "change", "PUT", False, "listening-policy"),
+        RouteCase("listening-policy", "change", "PATCH", False, "listening-policy"),
+        RouteCase(
+            "listening-experiment-replies", "retrieve", "GET", True, "listening-experiment-replies"
+        ),
+    ]
 )
 
 

@@ -92,6 +92,11 @@ REQUIRED: dict[str, dict[str, str]] = {
     "transition": READ,
     "approval-record": READ,
     "fire": READ,
+    "listening-message": {**READ, "partial_update": E, "reply": E, "purge": AD},
+    "listening-watch": CRUD_EDITOR,
+    "listening-alert": {**READ, "acknowledge": E},
+    "listening-policy": {"show": V, "change": AD},
+    "listening-experiment-replies": {"retrieve": V},
 }
 
 ROLES = [V, E, AP, AD]

@@ -150,6 +150,9 @@ FEATURE_BASENAMES = {
     "crisis-playbook",
     "crisis",
     "moment",
+    "listening-message",
+    "listening-watch",
+    "listening-alert",
 }
 
 #: Every list, except the item's approval progress: its length is the brand's chain, not rows.

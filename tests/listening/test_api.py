@@ -296,3 +296,16 @@ def test_replies_per_variant(workspace):
     assert (
         client.get(url("listening-experiment-replies", workspace, pk=foreign.pk)).status_code == 404
     )
+
+
+def test_a_reply_on_a_newsletter_channel_is_a_400_on_the_message(workspace):
+    brand = f.BrandFactory(workspace=workspace)
+    channel = f.ChannelFactory(brand=brand, workspace=workspace, network="email")
+    message = f.MessageFactory(channel=channel, kind="reply", author_handle="ana@example.com")
+    client = token_client(workspace, Role.EDITOR)
+    response = client.post(
+        url("listening-message-reply", workspace, pk=message.pk), {"body": "Hi"}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "message" in response.json()["fields"]
+    assert not ContentItem.objects.filter(in_reply_to=message).exists()

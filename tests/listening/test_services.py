@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from calendar_app.delivery import build_post
 from calendar_app.listening import services
 from calendar_app.listening.collect import store
-from calendar_app.models import ListeningPolicy, Message
+from calendar_app.models import ContentItem, ListeningPolicy, Message
 from calendar_app.workflow import Actor
 from publishers import InboundMessage
 from tests import factories as f
@@ -105,3 +106,14 @@ def test_command_runs_each_schedule(brand, sandbox_dir):
         call_command("listening", job, stdout=out)
     assert "new messages stored" in out.getvalue()
     assert Message.objects.exists()
+
+
+def test_a_newsletter_reply_is_refused_before_it_could_reach_the_whole_list(brand, actor):
+    """The attack: "Reply to ana@..." drafted on an email channel would be approved and sent
+    as a newsletter to every subscriber. It is refused with a field-level message."""
+    channel = f.ChannelFactory(brand=brand, workspace=brand.workspace, network="email")
+    message = f.MessageFactory(channel=channel, kind="reply", author_handle="ana@example.com")
+    with pytest.raises(services.ListeningError) as refused:
+        services.draft_reply(message, actor(), "Thanks Ana!")
+    assert (refused.value.code, refused.value.field) == ("not_supported", "message")
+    assert not ContentItem.objects.filter(in_reply_to=message).exists()

@@ -29,7 +29,11 @@ from publishers import (
 )
 from publishers.audience import MemoryLedger, RecipientState, accepts_audience
 from publishers.testing import NetworkConformance
+from tests.plugins.imap_server import imap_fixture
 from tests.plugins.smtp_server import SmtpServer
+from tests.plugins.test_email_replies import with_mailbox
+
+imap = imap_fixture
 
 # aiosmtpd warns that AUTH without its STARTTLS check is unsafe; on the implicit-TLS server the
 # whole connection is encrypted, so the warning does not apply there.
@@ -371,8 +375,9 @@ class TestEmailConformance(NetworkConformance):
         return _BoundEmailNetwork()
 
     @pytest.fixture
-    def channel(self, server):
-        return channel_for(server)
+    def channel(self, server, imap):
+        # With a reply mailbox: the network claims to read replies.
+        return with_mailbox(channel_for(server), imap, "INBOX")
 
     @pytest.fixture
     def failing_channels(self):

@@ -28,6 +28,7 @@ from publishers import (
     ThreadPart,
     TransientError,
 )
+from publishers.listening import StaleCursor
 from publishers.testing import NetworkConformance, deliver_with
 from tests.plugins.mastodon_server import (  # noqa: F401  (mastodon_fixture is a fixture)
     mastodon_fixture,
@@ -294,3 +295,57 @@ def test_replies_and_mentions_come_back_as_messages(mastodon) -> None:
     assert any("love it" in t for t in texts) and any("Blue" in t for t in texts)
     again = network.fetch_mentions(channel, mentions.cursor)
     assert again.messages == ()
+
+
+def test_a_watch_reads_hashtags_and_search_after_its_cursor_whole_words_only(mastodon) -> None:
+    """CONTRACT TEST (mastodon-mock's search matches inside words and ignores ``min_id``; the
+    plugin keeps whole words and what is newer than its cursor either way)."""
+    network = MastodonNetwork()
+    channel = channel_for(mastodon)
+    word = f"zork{uuid.uuid4().hex[:6]}"
+    tag = f"tag{uuid.uuid4().hex[:6]}"
+    fan = httpx.Client(base_url=mastodon.base_url, headers=mastodon.headers(mastodon.fan_token))
+
+    def say(text: str) -> str:
+        response = fan.post("/api/v1/statuses", data={"status": text})
+        response.raise_for_status()
+        return response.json()["id"]
+
+    hit = say(f"My {word.upper()} broke again")
+    say(f"{word}ology is not the brand")  # only inside a word
+    tagged = say(f"Launch day #{tag}")
+    network.publish(Post(body=f"We are {word} #{tag}"), channel, uuid.uuid4().hex)  # our own
+
+    page = network.search_posts(channel, (word, f"#{tag}"), "")
+    assert sorted(m.network_id for m in page.messages) == sorted([hit, tagged])
+    assert all(m.author_handle == "@fan" for m in page.messages)
+    assert page.cursor
+
+    later = say(f"{word} again")
+    again = network.search_posts(channel, (word, f"#{tag}"), page.cursor)
+    assert [m.network_id for m in again.messages] == [later]
+    with pytest.raises(StaleCursor):
+        network.search_posts(channel, (word,), "not-an-id")
+
+
+def test_a_busy_term_is_paged_without_another_term_jumping_over_it(mastodon) -> None:
+    network = MastodonNetwork()
+    network.PAGE = 2  # two statuses per call, so the tag below needs two calls
+    channel = channel_for(mastodon)
+    tag, word = f"busy{uuid.uuid4().hex[:6]}", f"calm{uuid.uuid4().hex[:6]}"
+    fan = httpx.Client(base_url=mastodon.base_url, headers=mastodon.headers(mastodon.fan_token))
+    fan.post("/api/v1/statuses", data={"status": f"#{tag} before"}).raise_for_status()
+    start = network.search_posts(channel, (f"#{tag}", word), "").cursor
+    assert start  # a new watch starts at the newest status; only later ones are read
+    tagged = [
+        fan.post("/api/v1/statuses", data={"status": f"#{tag} {n}"}).json()["id"] for n in range(3)
+    ]
+    fan.post("/api/v1/statuses", data={"status": f"{word} later"}).raise_for_status()
+    seen, cursor = [], start
+    for _ in range(5):
+        page = network.search_posts(channel, (f"#{tag}", word), cursor)
+        seen += [m.network_id for m in page.messages]
+        cursor = page.cursor
+        if not page.more:
+            break
+    assert set(tagged) <= set(seen)
