@@ -107,19 +107,34 @@ ACTION_RULES = {
 }
 
 
+def zoned(value: datetime | None) -> str:
+    """``value`` in the request's current zone with its abbreviation: the item page overrides
+    the zone to the brand's, so an inline row reads like the form above it."""
+    return local_time(value, timezone.get_current_timezone_name())
+
+
 class PublicationInline(ReadOnlyTabular):
     model = Publication
     fields = (
         "channel",
         "variant",
         "status",
-        "due_at",
+        "due",
         "attempts",
-        "published_at",
+        "published",
         "live_post",
         "what_went_out",
         "last_error_reason",
     )
+
+    @admin.display(description="due")
+    def due(self, obj: Publication) -> str:
+        """In the zone the page is shown in (the brand's), named, as everywhere on the page."""
+        return zoned(obj.due_at)
+
+    @admin.display(description="published")
+    def published(self, obj: Publication) -> str:
+        return zoned(obj.published_at)
 
     @admin.display(description="live post")
     def live_post(self, obj: Publication) -> str:

@@ -41,10 +41,9 @@ class PublicationAdmin(ReadOnlyAdmin):
         "channel",
         "variant",
         "status",
-        "due_at",
         "local_due",
         "attempts",
-        "published_at",
+        "local_published",
         "delivered_late",
         "link",
     )
@@ -55,9 +54,14 @@ class PublicationAdmin(ReadOnlyAdmin):
     readonly_fields = ("local_due",)
     inlines = [DeliveryAttemptInline, MetricSnapshotInline]
 
-    @admin.display(description="local due time", ordering="due_at")
+    @admin.display(description="due (brand's time)", ordering="due_at")
     def local_due(self, obj: Publication) -> str:
+        """Brands of one workspace may live in different zones: each row names its own."""
         return local_time(obj.due_at, obj.channel.brand.time_zone)
+
+    @admin.display(description="published (brand's time)", ordering="published_at")
+    def local_published(self, obj: Publication) -> str:
+        return local_time(obj.published_at, obj.channel.brand.time_zone)
 
     @admin.display(description="post")
     def link(self, obj: Publication) -> str:

@@ -39,6 +39,7 @@ class OAuthFlow(WorkspaceOwned):
     )
 
     class Meta:
+        verbose_name = "OAuth flow"
         ordering = ["-created_at", "-id"]
 
 
@@ -53,6 +54,7 @@ class OAuthRegistration(Timestamped):
     secrets = EncryptedJSONField()
 
     class Meta:
+        verbose_name = "OAuth registration"
         constraints = [
             models.UniqueConstraint(
                 fields=["network", "server", "redirect_uri"], name="oauth_registration_unique"

@@ -49,6 +49,7 @@ class ListeningPolicy(WorkspaceOwned):
     )
 
     class Meta:
+        verbose_name_plural = "listening policies"
         constraints = [
             models.UniqueConstraint(fields=["workspace"], name="listening_policy_one_per_workspace")
         ]
@@ -84,6 +85,7 @@ class Watch(WorkspaceOwned):
     )
 
     class Meta:
+        verbose_name_plural = "watches"
         constraints = [
             models.UniqueConstraint(fields=["workspace", "brand", "name"], name="watch_unique_name")
         ]

@@ -92,6 +92,7 @@ class QueueEntry(WorkspaceOwned):
     planned_at = models.DateTimeField(help_text="The slot's instant it was planned for (UTC).")
 
     class Meta:
+        verbose_name_plural = "queue entries"
         ordering = ["planned_at", "id"]
         indexes = [models.Index(fields=["slot", "planned_at"], name="queue_slot_planned")]
 

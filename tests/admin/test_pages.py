@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
@@ -70,3 +72,12 @@ def test_secrets_never_rendered_on_channel_and_brand_pages(world, root_client):
         assert SECRET not in html, page
     html = root_client.get(_url(type(channel), "change", channel.pk)).content.decode()
     assert ">set<" in html or "set</div>" in html
+
+
+@pytest.mark.parametrize(("model", "model_admin"), REGISTRY, ids=IDS)
+def test_sidebar_names_read_as_english(model, model_admin):
+    """Django pluralises by adding an "s": "policys", "entrys", "watchs" and "o auth flows"
+    greeted marketers in the sidebar until each model named itself."""
+    plural = str(model._meta.verbose_name_plural)
+    assert not re.search(r"[^aeiou]ys$|(ch|sh|x|ss)s$", plural), plural
+    assert not re.search(r"\bo auth\b", plural + str(model._meta.verbose_name)), plural

@@ -175,6 +175,20 @@ def test_the_item_page_shows_the_text_each_network_received_and_the_live_post(
     assert "Spring &lt;b&gt;sale&lt;/b&gt;\n\nShop now" in html and "<b>sale</b>" not in html
 
 
+def test_publication_rows_name_the_brand_zone_of_their_times(scheduled, staff_member, login):
+    publication = scheduled.publications.get()
+    publication.due_at = datetime(2027, 7, 1, 7, 0, tzinfo=UTC)
+    publication.published_at = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+    publication.save()
+    client = login(staff_member(Role.VIEWER))
+    item_page = client.get(reverse("admin:calendar_app_contentitem_change", args=[scheduled.pk]))
+    # Summer and winter on one page: each time carries its own abbreviation.
+    assert "2027-07-01 09:00 CEST" in item_page.content.decode()
+    assert "2027-01-15 09:00 CET" in item_page.content.decode()
+    listing = client.get(reverse("admin:calendar_app_publication_changelist")).content.decode()
+    assert "2027-07-01 09:00 CEST" in listing and "2027-01-15 09:00 CET" in listing
+
+
 def test_times_are_typed_in_the_brand_zone_and_a_calendar_click_fills_the_form(
     paris, staff_member, login
 ):
