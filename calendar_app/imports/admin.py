@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import ngettext
 
 from calendar_app.admin.base import workspace_ids
 from calendar_app.admin.content import ContentItemAdmin
@@ -82,11 +83,15 @@ def import_view(model_admin: ContentItemAdmin, request: HttpRequest) -> HttpResp
                 "press “Import”.",
             )
         else:
-            messages.error(
-                request,
-                f"{len(checked.problems)} problems in {checked.rows} rows; nothing was imported.",
-            )
+            messages.error(request, problems_summary(len(checked.problems), checked.rows))
     return TemplateResponse(request, TEMPLATE, context)
+
+
+def problems_summary(problems: int, rows: int) -> str:
+    """ "1 problem in a file of 2 rows", never "1 problems in 1 rows"."""
+    found = ngettext("%(n)d problem", "%(n)d problems", problems) % {"n": problems}
+    size = ngettext("%(n)d row", "%(n)d rows", rows) % {"n": rows}
+    return f"{found} in a file of {size}; nothing was imported."
 
 
 _urls_before = ContentItemAdmin.get_urls

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from calendar_app.imports.admin import problems_summary
 from calendar_app.models import ContentItem, ContentStatus, Role
 from tests import factories as f
 
@@ -40,3 +42,14 @@ def test_a_viewer_cannot_import(workspace, staff_member, login):
     client = login(staff_member(Role.VIEWER))
     response = client.get(reverse(PAGE))
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("problems", "rows", "expected"),
+    [
+        (1, 2, "1 problem in a file of 2 rows; nothing was imported."),
+        (3, 1, "3 problems in a file of 1 row; nothing was imported."),
+    ],
+)
+def test_the_refusal_counts_in_english(problems, rows, expected):
+    assert problems_summary(problems, rows) == expected
