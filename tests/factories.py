@@ -349,6 +349,24 @@ class WatchFactory(factory.django.DjangoModelFactory):
     terms = factory.LazyFunction(lambda: ["acme"])
 
 
+class AlertFactory(factory.django.DjangoModelFactory):
+    """A volume surge on a watch: 30 messages in the last hour against a baseline of 2."""
+
+    class Meta:
+        model = m.Alert
+
+    watch = factory.SubFactory(WatchFactory)
+    brand = factory.SelfAttribute("watch.brand")
+    workspace = factory.SelfAttribute("watch.workspace")
+    reason = "volume"
+    window_end = factory.LazyFunction(timezone.now)
+    window_start = factory.LazyAttribute(lambda o: o.window_end - timedelta(hours=1))
+    count = 30
+    baseline = 2.0
+    negative_share = 0.7
+    baseline_negative_share = 0.1
+
+
 class MessageFactory(factory.django.DjangoModelFactory):
     """A mention on a sandbox channel, published a minute ago."""
 

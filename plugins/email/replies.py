@@ -28,7 +28,6 @@ import email
 import email.policy
 import html
 import imaplib
-import ipaddress
 import re
 import socket
 import ssl
@@ -40,6 +39,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 from plugins.email.message import message_id
+from plugins.email.smtp import resolve_host
 from publishers import (
     ChannelContext,
     InboundMessage,
@@ -50,9 +50,7 @@ from publishers import (
     SettingField,
     StaleCursor,
     TransientError,
-    is_public_address,
     messages_from,
-    private_allowed,
 )
 
 __all__ = ["IMAP_SECRETS", "IMAP_SETTINGS", "ImapSettings", "fetch_replies", "reply_text"]
@@ -155,25 +153,7 @@ class ImapSettings:
 
 def _address(settings: ImapSettings) -> str:
     """The address to connect to, checked against private ranges like the SMTP server's."""
-    try:
-        infos = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise TransientError(
-            f"The IMAP host {settings.host!r} could not be resolved.", code="dns_failure"
-        ) from exc
-    addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
-    if not addresses:
-        raise TransientError(f"The IMAP host {settings.host!r} has no address.", code="dns_failure")
-    if not private_allowed(NETWORK_KEY):
-        for address in addresses:
-            if not is_public_address(ipaddress.ip_address(address)):
-                raise PermanentError(
-                    f"The IMAP host {settings.host!r} resolves to a private or reserved address "
-                    f"({address}); the operator can allow it with "
-                    "KAIROS_ALLOW_PRIVATE_NETWORKS=email.",
-                    code="address_refused",
-                )
-    return addresses[0]
+    return resolve_host(settings.host, settings.port, "IMAP")
 
 
 class _Imap(imaplib.IMAP4):

@@ -82,21 +82,28 @@ class _SMTPS(_Pinned, smtplib.SMTP_SSL):
 
 
 def resolve(settings: EmailSettings) -> str:
-    """The address to connect to, checked against private ranges."""
+    """The SMTP server's address to connect to, checked against private ranges."""
+    return resolve_host(settings.host, settings.port, "SMTP")
+
+
+def resolve_host(host: str, port: int, protocol: str) -> str:
+    """The address of a mail server (SMTP out, IMAP for replies), resolved once and checked
+    against private ranges before any connection, so a hostile host name cannot reach the
+    operator's network."""
     try:
-        infos = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise TransientError(
-            f"The SMTP host {settings.host!r} could not be resolved.", code="dns_failure"
+            f"The {protocol} host {host!r} could not be resolved.", code="dns_failure"
         ) from exc
     addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
     if not addresses:
-        raise TransientError(f"The SMTP host {settings.host!r} has no address.", code="dns_failure")
+        raise TransientError(f"The {protocol} host {host!r} has no address.", code="dns_failure")
     if not private_allowed(NETWORK_KEY):
         for address in addresses:
             if not is_public_address(ipaddress.ip_address(address)):
                 raise PermanentError(
-                    f"The SMTP host {settings.host!r} resolves to a private or reserved address "
+                    f"The {protocol} host {host!r} resolves to a private or reserved address "
                     f"({address}); the operator can allow it with "
                     "KAIROS_ALLOW_PRIVATE_NETWORKS=email.",
                     code="address_refused",

@@ -196,22 +196,11 @@ def recurring_rows(brand, actor, channel) -> None:
 
 def listening_rows(workspace, brand, channel) -> None:
     """A watch, a message matching it, an open alert it raised, and the retention policy."""
-    from calendar_app.models import Alert, ListeningPolicy
+    from calendar_app.models import ListeningPolicy
 
     watch = f.WatchFactory(brand=brand, workspace=workspace)
     f.MessageFactory(channel=channel, watch=watch)
-    Alert.objects.create(
-        workspace=workspace,
-        watch=watch,
-        brand=brand,
-        reason="negative",
-        window_start=timezone.now(),
-        window_end=timezone.now(),
-        count=20,
-        baseline=2.0,
-        negative_share=0.8,
-        baseline_negative_share=0.1,
-    )
+    f.AlertFactory(watch=watch, reason="negative", count=20, negative_share=0.8)
     ListeningPolicy.objects.create(workspace=workspace)
 
 

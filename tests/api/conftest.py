@@ -167,7 +167,7 @@ def feature_rows(workspace, brand, channel, item, publication, template) -> dict
     from calendar_app.approvals.models import ApprovalLink, Comment
     from calendar_app.audiences.models import AudienceSend
     from calendar_app.crisis.models import Activation
-    from calendar_app.listening.models import Alert, ListeningPolicy
+    from calendar_app.listening.models import ListeningPolicy
     from tests.audiences.conftest import AudienceListFactory, SubscriberFactory
 
     # The chain lives on a brand of its own: the world's items keep the one-step approval that
@@ -211,18 +211,7 @@ def feature_rows(workspace, brand, channel, item, publication, template) -> dict
     moment = f.MomentFactory(workspace=workspace, brand=brand)
     watch = f.WatchFactory(brand=brand, workspace=workspace)
     message = f.MessageFactory(channel=channel, watch=watch, author_handle="@world@example.social")
-    alert = Alert.objects.create(
-        workspace=workspace,
-        watch=watch,
-        brand=brand,
-        reason="volume",
-        window_start=timezone.now() - timedelta(hours=1),
-        window_end=timezone.now(),
-        count=30,
-        baseline=2.0,
-        negative_share=0.7,
-        baseline_negative_share=0.1,
-    )
+    alert = f.AlertFactory(watch=watch)
     return {
         "approval-policy": policy,
         "approval-step": step,

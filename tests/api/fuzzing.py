@@ -353,21 +353,8 @@ def fuzz_world(workspace: Any) -> Any:
     world.objects["listening-message"] = f.MessageFactory(
         channel=world["channel"], watch=watch, text="Love acme!"
     )
-    from django.utils import timezone
-
-    from calendar_app.models import Alert
-
-    world.objects["listening-alert"] = Alert.objects.create(
-        workspace=workspace,
-        watch=watch,
-        brand=brand,
-        reason="volume",
-        window_start=timezone.now(),
-        window_end=timezone.now(),
-        count=12,
-        baseline=1.0,
-        negative_share=0.1,
-        baseline_negative_share=0.1,
+    world.objects["listening-alert"] = f.AlertFactory(
+        watch=watch, count=12, baseline=1.0, negative_share=0.1
     )
     return world
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calendar_app.listening.api import listening_router
-from calendar_app.models import Alert, ContentItem, Message, Role, Watch
+from calendar_app.models import ContentItem, Message, Role, Watch
 from tests import factories as f
 from tests.api.conftest import _routes, call, token_client
 
@@ -56,18 +56,7 @@ def build(workspace) -> dict:
     channel = f.ChannelFactory(brand=brand, workspace=workspace)
     watch = f.WatchFactory(brand=brand, workspace=workspace)
     message = f.MessageFactory(channel=channel, watch=watch)
-    alert = Alert.objects.create(
-        workspace=workspace,
-        watch=watch,
-        brand=brand,
-        reason="volume",
-        window_start=timezone.now() - timedelta(hours=1),
-        window_end=timezone.now(),
-        count=30,
-        baseline=2.0,
-        negative_share=0.7,
-        baseline_negative_share=0.1,
-    )
+    alert = f.AlertFactory(watch=watch)
     return {
         "listening-message": message,
         "listening-watch": watch,
