@@ -1,9 +1,10 @@
 """Logging filters: the worker's log says what happened, not that it is alive.
 
-django-q2 logs two INFO lines for every task it runs ("Process-… processing …" and "Processed
-…"). Kairos runs a heartbeat every few seconds and a wake-up task per due batch, so those lines
-buried the ones that matter (a post published or failed, a claim lost, the database gone). The
-filter drops only those two INFO lines; django-q2's warnings and errors (a task failed, timed
+django-q2 logs an INFO line for every task it enqueues ("Enqueued [kairos] 52"), runs
+("Process-… processing …", "Processed …") and creates from a schedule ("… created task … from
+schedule [kairos.sweep]"). Kairos's dispatcher wakes every few seconds and sixteen schedules run
+every minute or so, so those lines buried the ones that matter (a post published or failed, a
+claim lost, the database gone). The filter drops only those INFO lines; django-q2's warnings and errors (a task failed, timed
 out) and its start and stop lines still show, and the delivery pipeline logs one line per
 outcome itself (``kairos.delivery``).
 """
@@ -20,6 +21,8 @@ class QuietTaskChatter(logging.Filter):
         if record.levelno > logging.INFO:
             return True
         message = record.getMessage()
-        if message.startswith("Processed "):
+        if message.startswith(("Processed ", "Enqueued [")):
+            return False
+        if " created task " in message and " from schedule " in message:
             return False
         return not (message.startswith("Process-") and " processing " in message)

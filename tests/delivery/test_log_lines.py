@@ -20,6 +20,16 @@ def test_the_heartbeat_ticks_are_not_logged_but_failures_and_starts_are():
         )
     )
     assert not quiet.filter(_record("Processed 'calendar_app.tasks.worker_heartbeat' (x)"))
+    # What `make run` printed every 5 s (the dispatcher) and every 30 s per schedule (the worker).
+    assert not quiet.filter(_record("Enqueued [kairos] 52"))
+    assert not quiet.filter(
+        _record(
+            "Process-741ab created task butter-cola-undress-mirror from schedule [kairos.sweep]"
+        )
+    )
+    assert quiet.filter(
+        _record("Process-741ab failed to create a task from schedule [kairos.sweep]", 40)
+    )
     assert quiet.filter(_record("Q Cluster colorado-orange [kairos] running."))
     assert quiet.filter(_record("Failed 'calendar_app.tasks.drain' - boom", logging.ERROR))
 
