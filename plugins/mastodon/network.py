@@ -66,15 +66,18 @@ from publishers.listening import SearchPosition, read_back
 __all__ = ["MastodonNetwork", "mastodon_length"]
 
 USER_AGENT = "Kairos-Mastodon/1"
-#: What a connected channel may do: post and read its statuses and media, read the account, and
-#: read its mentions (listening).
+#: What a connected channel may do: post and read its statuses and media, read the account,
+#: read its mentions and search words for watches (listening).
 OAUTH_SCOPES = (
     "read:accounts",
     "read:statuses",
     "read:notifications",
+    "read:search",
     "write:statuses",
     "write:media",
 )
+#: What Mastodon answers (403) to a token without the scope a call needs.
+_OUTSIDE_SCOPES = "outside the authorized scopes"
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 DEFAULT_LIMITS = {"max_characters": 500, "characters_reserved_per_url": 23}
 LIMITS_TTL = 3600.0
@@ -653,12 +656,19 @@ class MastodonNetwork(Network):
                 found = data if isinstance(data, list) else []
             else:
                 query = f"q={quote(term, safe='')}&type=statuses&resolve=false"
-                data = self._answer(
-                    self._request(
-                        channel, "GET", f"/api/v2/search?{query}&limit={self.PAGE}{bounds}"
-                    ),
-                    "searching",
+                response = self._request(
+                    channel, "GET", f"/api/v2/search?{query}&limit={self.PAGE}{bounds}"
                 )
+                if response.status_code == 403 and _OUTSIDE_SCOPES in response.text:
+                    # Connected before Kairos asked for read:search: the token still posts and
+                    # reads replies; only word searches need the channel reconnected.
+                    raise PermanentError(
+                        "This channel was connected without permission to search Mastodon; "
+                        "reconnect it to allow search (word terms of watches need read:search).",
+                        code="search_not_allowed",
+                        detail=f"HTTP 403: {response.text[:300]}",
+                    )
+                data = self._answer(response, "searching")
                 found = list((data or {}).get("statuses") or []) if isinstance(data, dict) else []
             yield found
             ids = [
