@@ -53,10 +53,12 @@ from publishers import (
     MessagePage,
     PublicationRef,
     PublisherError,
+    SearchPosition,
     StaleCursor,
+    contains_term,
     messages_from,
+    read_back,
 )
-from publishers.listening import SearchPosition, contains_term, read_back
 
 __all__ = [
     "MAX_PAGES",

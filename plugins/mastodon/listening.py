@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from publishers import InboundMessage
-from publishers.listening import contains_term
+from publishers import InboundMessage, contains_term
 
 __all__ = ["contains_term", "message_from_status", "newer", "plain_text", "status_id_key"]
 

@@ -53,15 +53,16 @@ from publishers import (
     PublicationRef,
     PublisherError,
     PublishResult,
+    SearchPosition,
     SettingField,
     StaleCursor,
     TransientError,
     capability_problems,
     messages_from,
+    read_back,
     send_request,
     text_with_links,
 )
-from publishers.listening import SearchPosition, read_back
 
 __all__ = ["MastodonNetwork", "mastodon_length"]
 

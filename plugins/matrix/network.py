@@ -47,14 +47,16 @@ from publishers import (
     PublicationRef,
     PublisherError,
     PublishResult,
+    SearchPosition,
     SettingField,
     StaleCursor,
     TransientError,
     capability_problems,
+    contains_term,
     messages_from,
+    read_back,
     send_request,
 )
-from publishers.listening import SearchPosition, contains_term, read_back
 
 __all__ = ["MatrixNetwork"]
 
