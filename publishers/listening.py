@@ -22,7 +22,9 @@ the host waits at least that long before it asks that channel again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -36,8 +38,11 @@ __all__ = [
     "MAX_MESSAGE_TEXT",
     "InboundMessage",
     "MessagePage",
+    "SearchPosition",
     "StaleCursor",
+    "contains_term",
     "messages_from",
+    "read_back",
 ]
 
 #: The streams a network may read, as named in ``Capabilities.listening``.
@@ -196,3 +201,129 @@ def messages_from(items: Iterable[Any], build: Any = None) -> tuple[list[Inbound
         seen.add(message.network_id)
         out.append(message)
     return out, skipped
+
+
+def contains_term(text: str, term: str) -> bool:
+    """Whether ``text`` holds ``term`` as whole words (``#tag`` also as the bare word), without
+    regard to case: a network's search may match inside words or stems, a watch must not."""
+    word = term.strip().lstrip("#")
+    if not word:
+        return False
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE) is not None
+
+
+# --- searching newest first, never skipping (a helper for search_posts) ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPosition:
+    """Where a watch's search stands, as one opaque cursor string.
+
+    A network's search answers newest first, so a busy term can hold more than a round reads
+    between the cursor and now. Reading stops then at a bounded number of pages, and what is
+    left is remembered instead of skipped: ``pending`` maps each such term to the oldest
+    position read (its *ceiling*); everything of that term between ``floor`` and the ceiling is
+    still to read. Once nothing is pending, ``newest`` (the newest position read meanwhile)
+    becomes the floor. Positions are the network's own (a status id, a time).
+
+    Encoded as the bare floor when nothing is pending (so a plain cursor from before stays
+    valid), else as JSON.
+    """
+
+    floor: str = ""
+    newest: str = ""
+    pending: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def parse(cls, cursor: str) -> SearchPosition:
+        """Read a cursor; :class:`StaleCursor` when it is not one this helper wrote."""
+        if not cursor.startswith("{"):
+            return cls(floor=cursor)
+        try:
+            data = json.loads(cursor)
+            pending = {str(k): str(v) for k, v in dict(data.get("pending") or {}).items()}
+            return cls(str(data.get("floor") or ""), str(data.get("newest") or ""), pending)
+        except (ValueError, TypeError, AttributeError):
+            raise StaleCursor("The search cursor cannot be read.") from None
+
+    def encode(self) -> str:
+        if not self.pending:
+            return self.floor
+        return json.dumps(
+            {"floor": self.floor, "newest": self.newest, "pending": dict(self.pending)},
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+
+
+#: ``pages(term, floor, ceiling)``: the network's results for ``term`` newest first, one list
+#: per page, strictly above ``floor`` and below ``ceiling`` where the network can bound them
+#: (``""``: unbounded). Stop yielding when the network has no more.
+PageReader = Callable[[str, str, str], Iterator[Sequence[Any]]]
+
+
+def read_back(
+    terms: Sequence[str],
+    cursor: str,
+    pages: PageReader,
+    position: Callable[[Any], str | None],
+    order: Callable[[str], Any],
+    *,
+    max_pages: int,
+    reached: Callable[[str, str], bool] | None = None,
+    first_round_pages: int = 1,
+) -> tuple[list[tuple[str, Any]], str, bool]:
+    """Read each term's results newest first down to the cursor, at most ``max_pages`` pages per
+    term, and never skip: a term cut short is continued by the next call (see
+    :class:`SearchPosition`). Returns ``(found, next cursor, more)``: ``found`` pairs each
+    result (above the floor) with its term; ``more`` says a backlog is left, so the host calls
+    again at once.
+
+    :param position: an item's position (id or time), ``None`` when unreadable (the item is
+        still returned, so ``messages_from`` counts it as skipped).
+    :param order: turns a position into something comparable.
+    :param reached: ``reached(position, floor)``: whether an item lies at or below the floor
+        (default: ``order(position) <= order(floor)``); a network that reads a little overlap
+        again says so here.
+    :param first_round_pages: pages per term for a new watch (empty cursor): it starts from
+        now, so one page is enough to learn where now is.
+    """
+    state = SearchPosition.parse(cursor)
+    below = reached or (lambda value, floor: order(value) <= order(floor))
+    todo = list(state.pending) if state.pending else list(dict.fromkeys(terms))
+    todo = [t for t in todo if t in terms]  # a term removed from the watch is dropped
+    limit = max_pages if state.floor else max(1, first_round_pages)
+    found: list[tuple[str, Any]] = []
+    newest = state.newest if state.pending else ""
+    pending: dict[str, str] = {}
+
+    def later(a: str, b: str) -> str:
+        return a if not b or (a and order(a) > order(b)) else b
+
+    for term in todo:
+        ceiling = state.pending.get(term, "")
+        oldest, done, read = "", False, 0
+        for page in pages(term, state.floor, ceiling):
+            read += 1
+            for item in page:
+                value = position(item)
+                if value is None:
+                    found.append((term, item))
+                    continue
+                if state.floor and below(value, state.floor):
+                    done = True  # the rest of this page and the next ones are older still
+                    continue
+                if ceiling and order(value) >= order(ceiling):
+                    continue  # a network that ignores the ceiling: read already
+                found.append((term, item))
+                newest = later(value, newest)
+                oldest = value if not oldest or order(value) < order(oldest) else oldest
+            if done or read >= limit:
+                break
+        else:
+            done = True  # the network had no more pages
+        if not done and state.floor and oldest and oldest != ceiling:
+            pending[term] = oldest  # cut short: the next call reads below it
+    if pending:
+        return found, SearchPosition(state.floor, newest, pending).encode(), True
+    return found, later(newest, state.floor), False

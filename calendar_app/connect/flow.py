@@ -137,15 +137,22 @@ def _client(
     if configured is not None:
         return configured
     server = app.server or app.token_url
+    wanted = " ".join(app.scopes)
     known = OAuthRegistration.objects.filter(
         network=network.key, server=server, redirect_uri=redirect
     ).first()
-    if known is not None:
+    if known is not None and set(app.scopes) <= set(known.scopes.split()):
         return OAuthClient(known.client_id, str(known.secrets.get("client_secret", "")))
+    # New, or registered for fewer scopes than Kairos now asks (the server would refuse them).
     try:
         client = network.register_oauth_client(settings, redirect)
     except PublisherError as exc:
         raise ConnectError(exc.code, exc.reason, "settings") from exc
+    if known is not None:
+        known.client_id, known.scopes = client.client_id, wanted
+        known.secrets = {"client_secret": client.client_secret}
+        known.save(update_fields=["client_id", "secrets", "scopes", "updated_at"])
+        return client
     try:
         with transaction.atomic():
             OAuthRegistration.objects.create(
@@ -154,6 +161,7 @@ def _client(
                 redirect_uri=redirect,
                 client_id=client.client_id,
                 secrets={"client_secret": client.client_secret},
+                scopes=wanted,
             )
     except IntegrityError:  # two people registered at once: keep the first, use ours anyway
         pass

@@ -52,6 +52,10 @@ class OAuthRegistration(Timestamped):
     redirect_uri = models.URLField(max_length=500)
     client_id = models.CharField(max_length=500)
     secrets = EncryptedJSONField()
+    #: The scopes the client was registered with (space-separated). A server such as Mastodon
+    #: refuses to authorise more than its app was registered for, so when Kairos asks for more
+    #: (``read:search``) the client is registered again.
+    scopes = models.TextField(blank=True, default="")
 
     class Meta:
         verbose_name = "OAuth registration"

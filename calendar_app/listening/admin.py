@@ -20,15 +20,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from calendar_app.admin.base import WORKSPACE_PATHS, TenantAdmin, has_role, workspace_ids
+from calendar_app.admin.base import WORKSPACE_PATHS, TenantAdmin, has_role, scope, workspace_ids
 from calendar_app.listening import services
-from calendar_app.listening.models import Alert, ListeningPolicy, Message, Watch
+from calendar_app.listening.models import Alert, ListeningPolicy, Message, StreamCursor, Watch
 from calendar_app.listening.surges import fitting
 from calendar_app.listening.terms import term_problems
 from calendar_app.models import Role
 from calendar_app.workflow import Actor
 
-for _model in (Message, Watch, Alert, ListeningPolicy):
+for _model in (Message, Watch, Alert, ListeningPolicy, StreamCursor):
     WORKSPACE_PATHS[_model] = "workspace"
 
 #: Open alerts shown in the banner, newest first.
@@ -48,6 +48,41 @@ def open_alerts(request: HttpRequest) -> dict[str, Any]:
         alerts = alerts.filter(workspace_id__in=workspace_ids(request))
     rows = list(alerts.select_related("watch", "brand").order_by("-created_at")[:BANNER_SIZE])
     return {"kairos_open_alerts": rows}
+
+
+#: Stream problems shown at the top of the inbox.
+PROBLEMS_SHOWN = 5
+
+
+def _stream_name(row: StreamCursor, watches: dict[int, str]) -> str:
+    if row.stream.startswith("search:"):
+        watch_id = row.stream.partition(":")[2]
+        name = watches.get(int(watch_id)) if watch_id.isdigit() else None
+        return f"watch “{name}”" if name else "a watch"
+    return row.stream
+
+
+def stream_problems(request: HttpRequest, watch: Watch | None = None) -> list[str]:
+    """What stops a stream from being read, in words a person acts on ("reconnect it to allow
+    search"), for the channels the user may see: the collector keeps each stream's last error
+    until a round reads it again."""
+    rows = scope(
+        request,
+        StreamCursor.objects.exclude(last_error="").select_related("channel"),
+    )
+    if watch is not None:
+        rows = rows.filter(stream=f"search:{watch.pk}")
+    rows = list(rows.order_by("-last_run_at", "-id")[:PROBLEMS_SHOWN])
+    ids = [
+        int(r.stream[7:]) for r in rows if r.stream.startswith("search:") and r.stream[7:].isdigit()
+    ]
+    watches = dict(Watch.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+    out = []
+    for row in rows:
+        code, _, reason = row.last_error.partition(": ")
+        words = reason or f"could not be read ({code})"
+        out.append(f"{row.channel} – {_stream_name(row, watches)}: {words}")
+    return out
 
 
 class UnansweredFilter(admin.SimpleListFilter):
@@ -120,6 +155,14 @@ class MessageAdmin(TenantAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(answered=services.answered())
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        """The inbox, with what stops a stream from being read on top (a channel that must be
+        reconnected to allow search): a person sees why a watch stays quiet."""
+        if request.method == "GET":
+            for problem in stream_problems(request):
+                messages.warning(request, f"Listening: {problem}")
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="text")
     def excerpt(self, obj: Message) -> str:
@@ -205,9 +248,32 @@ class WatchForm(forms.ModelForm):
 @admin.register(Watch)
 class WatchAdmin(TenantAdmin):
     form = WatchForm
-    list_display = ("name", "brand", "active", "window_minutes", "surge_factor", "negative_jump")
+    list_display = (
+        "name",
+        "brand",
+        "active",
+        "window_minutes",
+        "surge_factor",
+        "negative_jump",
+        "reading",
+    )
     list_filter = ("brand", "active")
     workspace_from = "brand"
+    readonly_fields = ("reading",)
+
+    @admin.display(description="reading")
+    def reading(self, obj: Watch) -> str:
+        """Whether the watch's searches are read, or what stops them (reconnect to search)."""
+        if not obj.pk:
+            return "-"
+        problems = StreamCursor.objects.filter(
+            workspace_id=obj.workspace_id, stream=f"search:{obj.pk}"
+        ).exclude(last_error="")
+        words = [
+            f"{row.channel}: {row.last_error.partition(': ')[2] or row.last_error}"
+            for row in problems.select_related("channel")[:PROBLEMS_SHOWN]
+        ]
+        return "; ".join(words) or "ok"
 
     def save_model(self, request: HttpRequest, obj: Watch, form: Any, change: bool) -> None:
         obj.workspace_id = obj.brand.workspace_id

@@ -64,6 +64,7 @@ class StreamResult:
     seen: int = 0
     skipped: int = 0
     error: str = ""
+    reason: str = ""
     restarted: bool = False
 
 
@@ -184,6 +185,8 @@ def _read(
             break
         except PublisherError as exc:
             result.error = exc.code
+            # What a person reads in the inbox and on the watch ("reconnect to allow search").
+            result.reason = exc.reason
             break
         except Exception:
             logger.exception(
@@ -212,7 +215,7 @@ def _read(
         if not page.more:
             break
     if result.error and result.error != "waiting":
-        row.last_error = result.error
+        row.last_error = f"{result.error}: {result.reason}" if result.reason else result.error
         row.last_run_at = now
         row.save(update_fields=["cursor", "retry_at", "last_error", "last_run_at", "restarts"])
     return result

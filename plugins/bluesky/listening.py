@@ -29,6 +29,13 @@ of the PDS, which forwards it to the AppView (``atproto-proxy``), keeping the no
 reason ``reply`` or ``mention``. They come newest first with no "since" parameter, so the cursor
 is the ``indexedAt`` of the newest one read, and each round pages back until it reaches it
 (less :data:`OVERLAP_US`), at most :data:`MAX_PAGES` pages.
+
+**Watches** (:func:`search`, with an AppView only: a PDS has no search) ask
+``app.bsky.feed.searchPosts`` (``sort=latest``, ``since`` the cursor less the overlap, 100 per
+page), one query per term, newest first down to the cursor; a term with more than
+:data:`MAX_PAGES` pages since the last round is continued by the next call rather than skipped
+(:func:`publishers.listening.read_back`). The AppView matches stems and tokens its own way, so
+a result is kept only when its text holds the term as whole words, and never the account's own.
 """
 
 from __future__ import annotations
@@ -46,8 +53,11 @@ from publishers import (
     MessagePage,
     PublicationRef,
     PublisherError,
+    SearchPosition,
     StaleCursor,
+    contains_term,
     messages_from,
+    read_back,
 )
 
 __all__ = [
@@ -62,6 +72,7 @@ __all__ = [
     "page_of",
     "replies_in",
     "scan",
+    "search",
     "tid_time",
 ]
 
@@ -337,3 +348,67 @@ def from_notifications(
         items = [i for i in items if id(i.get("record")) in keep]
     messages, skipped = messages_from(items, _notification_message)
     return MessagePage(tuple(messages), newest, skipped=skipped)
+
+
+def _iso(stamp_us: float) -> str:
+    return datetime.fromtimestamp(stamp_us / 1_000_000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _indexed(item: Any) -> str | None:
+    """A search result's ``indexedAt`` when it is a readable time, else ``None``."""
+    value = str(item.get("indexedAt") or "") if isinstance(item, dict) else ""
+    try:
+        _instant(value)
+    except ValueError:
+        return None
+    return value
+
+
+def search(query: Query, terms: Sequence[str], cursor: str, own_did: str) -> MessagePage:
+    """Posts holding any of ``terms`` indexed after ``cursor`` (see the module's "Watches")."""
+
+    def stamp(value: str) -> float:
+        return _instant(value).timestamp() * 1_000_000
+
+    def pages(term: str, floor: str, ceiling: str) -> Iterator[Sequence[Any]]:
+        page_cursor = None
+        while True:
+            params: dict[str, Any] = {"q": term, "sort": "latest", "limit": PAGE}
+            if floor:
+                params["since"] = _iso(stamp(floor) - OVERLAP_US)
+            if ceiling:
+                params["until"] = ceiling
+            if page_cursor:
+                params["cursor"] = page_cursor
+            data = query("app.bsky.feed.searchPosts", params)
+            posts = data.get("posts") if isinstance(data, dict) else None
+            posts = posts if isinstance(posts, list) else []
+            yield posts
+            page_cursor = data.get("cursor") if isinstance(data, dict) else None
+            if not page_cursor or len(posts) < PAGE:
+                return
+
+    position = SearchPosition.parse(cursor)
+    for value in [position.floor, position.newest, *position.pending.values()]:
+        if value and _indexed({"indexedAt": value}) is None:
+            raise StaleCursor("The Bluesky search cursor is not a time.")
+    found, next_cursor, more = read_back(
+        terms,
+        cursor,
+        pages,
+        _indexed,
+        stamp,
+        max_pages=MAX_PAGES,
+        reached=lambda value, floor: stamp(value) <= stamp(floor) - OVERLAP_US,
+    )
+    kept = []
+    for term, item in found:
+        if not isinstance(item, dict) or not isinstance(item.get("record"), dict):
+            kept.append(item)  # counted as skipped
+            continue
+        if str((item.get("author") or {}).get("did") or "") == own_did:
+            continue
+        if contains_term(str(item["record"].get("text") or ""), term):
+            kept.append(item)
+    messages, skipped = messages_from(kept, _notification_message)
+    return MessagePage(tuple(messages), next_cursor, more=more, skipped=skipped)

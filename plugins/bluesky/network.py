@@ -101,7 +101,8 @@ class BlueskyNetwork(Network):
         can_find_existing=True,
         can_delete=True,
         metrics=("reactions", "shares", "replies"),
-        listening=("replies", "mentions"),
+        # "search" needs an AppView (see capabilities_for): a PDS alone has no search.
+        listening=("replies", "mentions", "search"),
         max_media=MAX_IMAGES,
         media_types=IMAGE_TYPES,
         max_media_bytes=MAX_IMAGE_BYTES,
@@ -552,7 +553,16 @@ class BlueskyNetwork(Network):
 
     # --- listening ------------------------------------------------------------------------------
 
-    def _notifications(self, channel: ChannelContext) -> metrics.Query | None:
+    def capabilities_for(self, channel: ChannelContext) -> Capabilities:
+        """Watches (``search``) only with an AppView: a self-hosted PDS alone cannot search."""
+        if self._appview(channel):
+            return self.capabilities
+        listening = tuple(s for s in self.capabilities.listening if s != "search")
+        return self.capabilities.replace(listening=listening)
+
+    def _notifications(
+        self, channel: ChannelContext, doing: str = "reading the notifications"
+    ) -> metrics.Query | None:
         """An authenticated query forwarded by the PDS to the channel's AppView (``None``
         without one: then the PDS's own records are read)."""
         appview = self._appview(channel)
@@ -564,9 +574,7 @@ class BlueskyNetwork(Network):
         proxy = f"did:web:{service}#bsky_appview"
 
         def query(nsid: str, params: dict[str, Any]) -> dict[str, Any]:
-            _, data = self._call(
-                channel, "GET", nsid, "reading the notifications", params=params, proxy=proxy
-            )
+            _, data = self._call(channel, "GET", nsid, doing, params=params, proxy=proxy)
             return data
 
         return query
@@ -602,6 +610,18 @@ class BlueskyNetwork(Network):
             and listening.mentions_did(item["value"], did, handle)
         ]
         return listening.page_of(matched, cursor, found, handles)
+
+    def search_posts(
+        self, channel: ChannelContext, terms: Sequence[str], cursor: str
+    ) -> MessagePage:
+        """Public posts holding any of ``terms`` indexed after ``cursor``: the AppView's
+        ``searchPosts``, asked through the PDS. Without an AppView there is no search."""
+        query = self._notifications(channel, "searching posts")
+        if query is None:
+            raise PermanentError(
+                "Searching Bluesky needs an AppView; this server has none.", code="not_supported"
+            )
+        return listening.search(query, terms, cursor, self._session(channel).did)
 
     def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
         later = [part.external_id for part in getattr(ref, "thread", ())]

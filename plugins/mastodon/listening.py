@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from publishers import InboundMessage
+from publishers import InboundMessage, contains_term
 
 __all__ = ["contains_term", "message_from_status", "newer", "plain_text", "status_id_key"]
 
@@ -54,12 +54,3 @@ def status_id_key(status_id: str) -> tuple[int, str]:
 def newer(status_id: str, cursor: str) -> bool:
     """Whether ``status_id`` comes after ``cursor`` (``""``: everything does)."""
     return not cursor or status_id_key(status_id) > status_id_key(cursor)
-
-
-def contains_term(text: str, term: str) -> bool:
-    """Whether ``text`` holds ``term`` as whole words (``#tag`` also as the bare word), without
-    regard to case: a search server may match inside words, a watch must not."""
-    word = term.strip().lstrip("#")
-    if not word:
-        return False
-    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE) is not None

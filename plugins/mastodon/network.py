@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -32,7 +32,6 @@ import httpx
 from plugins.mastodon.listening import (
     contains_term,
     message_from_status,
-    newer,
     plain_text,
     status_id_key,
 )
@@ -54,11 +53,13 @@ from publishers import (
     PublicationRef,
     PublisherError,
     PublishResult,
+    SearchPosition,
     SettingField,
     StaleCursor,
     TransientError,
     capability_problems,
     messages_from,
+    read_back,
     send_request,
     text_with_links,
 )
@@ -66,15 +67,18 @@ from publishers import (
 __all__ = ["MastodonNetwork", "mastodon_length"]
 
 USER_AGENT = "Kairos-Mastodon/1"
-#: What a connected channel may do: post and read its statuses and media, read the account, and
-#: read its mentions (listening).
+#: What a connected channel may do: post and read its statuses and media, read the account,
+#: read its mentions and search words for watches (listening).
 OAUTH_SCOPES = (
     "read:accounts",
     "read:statuses",
     "read:notifications",
+    "read:search",
     "write:statuses",
     "write:media",
 )
+#: What Mastodon answers (403) to a token without the scope a call needs.
+_OUTSIDE_SCOPES = "outside the authorized scopes"
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 DEFAULT_LIMITS = {"max_characters": 500, "characters_reserved_per_url": 23}
 LIMITS_TTL = 3600.0
@@ -627,63 +631,96 @@ class MastodonNetwork(Network):
         )
         return str((data or {}).get("id") or "")
 
-    def search_posts(
-        self, channel: ChannelContext, terms: Sequence[str], cursor: str
-    ) -> MessagePage:
-        """Public statuses holding any of ``terms`` after ``cursor`` (the newest status id
-        seen): a ``#tag`` from its hashtag timeline, any other term from the full-text search
-        (``/api/v2/search``, statuses only). Results that hold the term only inside a word, and
-        the account's own statuses, are left out."""
-        if cursor and not (cursor.isascii() and cursor.isdigit()):
-            raise StaleCursor("The Mastodon search cursor is not a status id.")
-        own = self._own_account(channel)
-        since = f"&min_id={cursor}" if cursor else ""
-        items: list[tuple[str, Any]] = []
-        full: set[str] = set()
-        for term in terms:
-            if term.startswith("#") and term[1:].strip():
+    #: Pages of :attr:`PAGE` statuses read per term and call; a busier term is continued by the
+    #: next call (the host makes it at once), never skipped.
+    SEARCH_PAGES = 5
+
+    def _search_pages(
+        self, channel: ChannelContext, term: str, floor: str, ceiling: str
+    ) -> Iterator[list[Any]]:
+        """One term's statuses newest first, strictly between ``floor`` and ``ceiling`` (status
+        ids; ``""``: unbounded), a page at a time, each page below the oldest of the last: a
+        ``#tag`` from its hashtag timeline (``since_id``, ``max_id``), any other term from the
+        full-text search (``min_id`` as its lower bound: Mastodon's search orders by id,
+        newest first; ``max_id``)."""
+        upper = ceiling
+        while True:
+            bounds = (f"&max_id={upper}" if upper else "") + (
+                f"&{'since_id' if term.startswith('#') else 'min_id'}={floor}" if floor else ""
+            )
+            if term.startswith("#"):
                 path = f"/api/v1/timelines/tag/{quote(term[1:].strip(), safe='')}"
                 data = self._answer(
-                    self._request(channel, "GET", f"{path}?limit={self.PAGE}{since}"),
+                    self._request(channel, "GET", f"{path}?limit={self.PAGE}{bounds}"),
                     "reading a hashtag",
                 )
                 found = data if isinstance(data, list) else []
             else:
                 query = f"q={quote(term, safe='')}&type=statuses&resolve=false"
-                data = self._answer(
-                    self._request(
-                        channel, "GET", f"/api/v2/search?{query}&limit={self.PAGE}{since}"
-                    ),
-                    "searching",
+                response = self._request(
+                    channel, "GET", f"/api/v2/search?{query}&limit={self.PAGE}{bounds}"
                 )
+                if response.status_code == 403 and _OUTSIDE_SCOPES in response.text:
+                    # Connected before Kairos asked for read:search: the token still posts and
+                    # reads replies; only word searches need the channel reconnected.
+                    raise PermanentError(
+                        "This channel was connected without permission to search Mastodon; "
+                        "reconnect it to allow search (word terms of watches need read:search).",
+                        code="search_not_allowed",
+                        detail=f"HTTP 403: {response.text[:300]}",
+                    )
+                data = self._answer(response, "searching")
                 found = list((data or {}).get("statuses") or []) if isinstance(data, dict) else []
-            items += [(term, status) for status in found]
-            if len(found) >= self.PAGE:
-                full.add(term)
+            yield found
+            ids = [
+                str(s["id"])
+                for s in found
+                if isinstance(s, dict) and _ascii_digits(str(s.get("id") or ""))
+            ]
+            if len(found) < self.PAGE or not ids:
+                return
+            lowest = min(ids, key=status_id_key)
+            if upper and status_id_key(lowest) >= status_id_key(upper):
+                return  # a server that ignores max_id: another page would be the same
+            upper = lowest
+
+    def search_posts(
+        self, channel: ChannelContext, terms: Sequence[str], cursor: str
+    ) -> MessagePage:
+        """Public statuses holding any of ``terms`` after ``cursor``: each term read newest
+        first down to the newest status id the last round read, at most :attr:`SEARCH_PAGES`
+        pages per call, a busier term continued by the next call
+        (:func:`publishers.listening.read_back`). Results that hold the term only inside a
+        word, and the account's own statuses, are left out."""
+        position = SearchPosition.parse(cursor)
+        for value in [position.floor, position.newest, *position.pending.values()]:
+            if value and not _ascii_digits(value):
+                raise StaleCursor("The Mastodon search cursor is not a status id.")
+        own = self._own_account(channel)
+
+        def status_id(status: Any) -> str | None:
+            value = str(status.get("id") or "") if isinstance(status, dict) else ""
+            return value if _ascii_digits(value) else None
+
+        found, next_cursor, more = read_back(
+            tuple(t for t in terms if t.strip().lstrip("#")),
+            cursor,
+            lambda term, floor, ceiling: self._search_pages(channel, term, floor, ceiling),
+            status_id,
+            status_id_key,
+            max_pages=self.SEARCH_PAGES,
+        )
         kept = []
-        newest: dict[str, str] = {}  # per term: the newest status id it returned
-        for term, status in items:
-            if not isinstance(status, dict) or status.get("id") is None:
+        for term, status in found:
+            if not isinstance(status, dict) or status_id(status) is None:
                 kept.append(status)  # counted as skipped below
                 continue
-            status_id = str(status["id"])
-            if not newer(status_id, cursor):
-                continue  # a server that ignores min_id
-            if status_id.isdigit() and status_id_key(status_id) > status_id_key(
-                newest.get(term, "0")
-            ):
-                newest[term] = status_id
             if str((status.get("account") or {}).get("id") or "") == own:
                 continue
             if contains_term(plain_text(str(status.get("content") or "")), term):
                 kept.append(status)
-        # A term that filled its page has more after its newest: resume from the lowest of
-        # those, so no term skips what another term's newer statuses would jump over.
-        ids = [newest[t] for t in (full or newest) if t in newest]
-        pick = min if full else max
-        next_cursor = pick(ids, key=status_id_key) if ids else cursor
         messages, skipped = messages_from(kept, message_from_status)
-        return MessagePage(tuple(messages), next_cursor, more=bool(full), skipped=skipped)
+        return MessagePage(tuple(messages), next_cursor, more=more, skipped=skipped)
 
     def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
         """Delete the status and, for a thread, every later part (last first)."""

@@ -14,6 +14,15 @@ member that:
 Edits (``m.replace``) are not new messages, and a redacted event has nothing to read. The text
 is the ``body`` with the reply fallback (the quoted ``> <@user> ...`` lines older clients put
 first) removed. Matrix gives no language, so the host guesses it.
+
+Both streams read the same timeline: one read per round serves both (the network keeps it for
+the other stream for a minute).
+
+**Watches** use the client-server ``/search`` (``room_events``, ``order_by: recent``, over the
+rooms the bot has joined), newest first, paged by ``next_batch``, down to the newest
+``origin_server_ts`` the last round read; a term with more than five pages is continued by the
+next call, never skipped. The homeserver's full-text search matches stems and prefixes, so a
+message is kept only when its text holds the term as whole words, and never the bot's own.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from urllib.parse import quote
 from publishers import InboundMessage
 
 __all__ = [
+    "event_time",
     "is_mention",
     "message_from_event",
     "readable",
@@ -52,6 +62,12 @@ def relation(event: Mapping[str, Any]) -> tuple[str, str, str]:
     reply = relates.get("m.in_reply_to")
     parent = str(reply.get("event_id") or "") if isinstance(reply, Mapping) else ""
     return str(relates.get("rel_type") or ""), str(relates.get("event_id") or ""), parent
+
+
+def event_time(event: Any) -> int | None:
+    """An event's ``origin_server_ts`` (milliseconds), ``None`` when it has none."""
+    stamp = event.get("origin_server_ts") if isinstance(event, Mapping) else None
+    return stamp if isinstance(stamp, int) and not isinstance(stamp, bool) else None
 
 
 def readable(event: Any, bot: str) -> bool:

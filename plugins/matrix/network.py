@@ -22,7 +22,8 @@ from __future__ import annotations
 import hashlib
 import json as jsonlib
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -35,6 +36,7 @@ from publishers import (
     Capabilities,
     ChannelContext,
     CredentialsExpired,
+    InboundMessage,
     MediaRef,
     MessagePage,
     MetricSnapshot,
@@ -45,11 +47,14 @@ from publishers import (
     PublicationRef,
     PublisherError,
     PublishResult,
+    SearchPosition,
     SettingField,
     StaleCursor,
     TransientError,
     capability_problems,
+    contains_term,
     messages_from,
+    read_back,
     send_request,
 )
 
@@ -62,6 +67,13 @@ MAX_RELATION_PAGES = 20
 #: Timeline events per page, and pages per listening call (the host calls again for ``more``).
 TIMELINE_PAGE = 100
 TIMELINE_PAGES = 5
+#: How long one stream's timeline read is kept for the other stream of the same round.
+SHARED_READ_SECONDS = 60.0
+#: Search results asked per page, pages per term and call, and pages passed over above a
+#: backlog's ceiling before a call gives up for this round.
+SEARCH_PAGE = 50
+SEARCH_PAGES = 5
+SEARCH_SKIP_PAGES = 50
 _ONLY_MESSAGES = jsonlib.dumps({"types": ["m.room.message"]}, separators=(",", ":"))
 
 
@@ -96,7 +108,7 @@ class MatrixNetwork(Network):
         can_find_existing=False,
         can_delete=True,
         metrics=("reactions", "replies"),
-        listening=("replies", "mentions"),
+        listening=("replies", "mentions", "search"),
         max_media=10,
         media_types=("image/*", "video/*", "audio/*"),
         # Synapse's default max_upload_size; a homeserver may set less.
@@ -132,6 +144,8 @@ class MatrixNetwork(Network):
         self._tokens: dict[tuple[str, str, str], str] = {}
         self._rooms: dict[tuple[str, str], str] = {}
         self._bots: dict[tuple[str, ...], str] = {}
+        #: The last timeline read per channel and cursor, for the other stream of the same round.
+        self._reads: dict[tuple[str, str, str], tuple[float, tuple[str, list[Any], str, bool]]] = {}
 
     # --- the channel's settings ----------------------------------------------------------------
 
@@ -488,8 +502,32 @@ class MatrixNetwork(Network):
 
     def _timeline(self, channel: ChannelContext, cursor: str) -> tuple[str, list[Any], str, bool]:
         """``(room id, messages oldest first, next cursor, more)`` after ``cursor`` (a
-        pagination token; ``""``: from the room's start)."""
+        pagination token; ``""``: from the room's start).
+
+        Replies and mentions are two streams of one timeline: the first stream of a round reads
+        it, and the other, asking from the same cursor within :data:`SHARED_READ_SECONDS`, is
+        given that read instead of reading the room again. Their cursors stay equal because each
+        keeps the token the shared read ended at; when they differ (one stream failed), each
+        reads for itself."""
         room_id = self._room_id(channel)
+        key = (channel.id, room_id, cursor)
+        now = time.monotonic()
+        with self._lock:
+            for stale in [
+                k for k, (at, _) in self._reads.items() if now - at > SHARED_READ_SECONDS
+            ]:
+                del self._reads[stale]
+            shared = self._reads.pop(key, None)
+        if shared is not None:
+            return shared[1]
+        read = self._read_timeline(channel, room_id, cursor)
+        with self._lock:
+            self._reads[key] = (now, read)
+        return read
+
+    def _read_timeline(
+        self, channel: ChannelContext, room_id: str, cursor: str
+    ) -> tuple[str, list[Any], str, bool]:
         events: list[Any] = []
         token, more = cursor, False
         for _ in range(TIMELINE_PAGES):
@@ -562,6 +600,90 @@ class MatrixNetwork(Network):
         room_id, events, token, more = self._timeline(channel, cursor)
         matched = [e for e in events if listening.is_mention(e, bot)]
         return self._page(channel, room_id, matched, token, more)
+
+    def _search_pages(
+        self, channel: ChannelContext, term: str, floor: str, ceiling: str
+    ) -> Iterator[list[Any]]:
+        """The room events holding ``term`` in the rooms the bot has joined, newest first
+        (``order_by: recent``), page by page through ``next_batch``. The API has no time bounds:
+        pages wholly at or above ``ceiling`` are passed over (they were read), and
+        :func:`~publishers.listening.read_back` stops at ``floor``."""
+        body = {
+            "search_categories": {
+                "room_events": {
+                    "search_term": term.lstrip("#"),
+                    "keys": ["content.body"],
+                    "order_by": "recent",
+                    "filter": {"types": ["m.room.message"], "limit": SEARCH_PAGE},
+                }
+            }
+        }
+        batch, passed = "", 0
+        while True:
+            path = f"{CLIENT}/search" + (f"?next_batch={quote(batch, safe='')}" if batch else "")
+            data = self._answer(self._request(channel, "POST", path, json=body), "searching")
+            found = ((data.get("search_categories") or {}).get("room_events")) or {}
+            results = found.get("results") if isinstance(found, dict) else None
+            events = [
+                r.get("result") if isinstance(r, dict) else r
+                for r in (results if isinstance(results, list) else [])
+            ]
+            above = ceiling and all(
+                listening.event_time(e) is not None and listening.event_time(e) >= int(ceiling)
+                for e in events
+            )
+            if above and events and passed < SEARCH_SKIP_PAGES:
+                passed += 1
+            else:
+                yield events
+            batch = str(found.get("next_batch") or "") if isinstance(found, dict) else ""
+            if not batch or not events:
+                return
+
+    def search_posts(
+        self, channel: ChannelContext, terms: Sequence[str], cursor: str
+    ) -> MessagePage:
+        """Messages holding any of ``terms`` in the rooms the bot has joined (the
+        client-server ``/search``, newest first, down to the cursor: an ``origin_server_ts``),
+        whole terms only, never the bot's own."""
+        position = SearchPosition.parse(cursor)
+        for value in [position.floor, position.newest, *position.pending.values()]:
+            if value and not _ascii_digits(value):
+                raise StaleCursor("The Matrix search cursor is not a time stamp.")
+        bot = self._bot(channel)
+
+        def stamp(event: Any) -> str | None:
+            when = listening.event_time(event)
+            return None if when is None else str(when)
+
+        found, next_cursor, more = read_back(
+            terms,
+            cursor,
+            lambda term, floor, ceiling: self._search_pages(channel, term, floor, ceiling),
+            stamp,
+            int,
+            max_pages=SEARCH_PAGES,
+            # Events of the same millisecond as the floor are read again, not lost.
+            reached=lambda value, floor: int(value) < int(floor),
+        )
+        kept: list[Any] = []
+        for term, event in found:
+            if not isinstance(event, Mapping):
+                kept.append(event)  # counted as skipped
+            elif listening.readable(event, bot) and contains_term(
+                listening.strip_reply_fallback(str(event["content"].get("body") or "")), term
+            ):
+                kept.append(event)
+        names: dict[str, dict[str, str]] = {}
+
+        def build(event: Any) -> InboundMessage:
+            room_id = str(event["room_id"])
+            if room_id not in names:
+                names[room_id] = self._names(channel, room_id)
+            return listening.message_from_event(event, room_id, names[room_id])
+
+        messages, skipped = messages_from(kept, build)
+        return MessagePage(tuple(messages), next_cursor, more=more, skipped=skipped)
 
     def delete(self, ref: PublicationRef, channel: ChannelContext) -> None:
         """Redact the message, its media events and, for a thread, every later part."""

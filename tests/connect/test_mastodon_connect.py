@@ -79,6 +79,7 @@ def test_signing_in_connects_a_channel_that_posts(mastodon, workspace, brand, cl
     query = parse_qs(urlsplit(url).query)
     assert query["response_type"] == ["code"] and query["code_challenge_method"] == ["S256"]
     assert "write:statuses" in query["scope"][0] and body["status"] == "pending"
+    assert "read:search" in query["scope"][0].split(), "watches search words"
 
     answer = callback(**sign_in(url))
     assert answer.status_code == 200 and b"is now connected" in answer.content
@@ -110,6 +111,31 @@ def test_the_instance_registration_is_reused_and_a_reconnect_updates_the_channel
         assert callback(**sign_in(url)).status_code == 200
     assert OAuthRegistration.objects.count() == 1, "one app per instance, not per connection"
     assert Channel.objects.filter(brand=brand, network="mastodon").count() == 1
+
+
+def test_an_app_registered_before_read_search_is_registered_again(
+    mastodon, workspace, brand, client_for
+) -> None:
+    """Mastodon refuses to authorise scopes its app was not registered for: the client Kairos
+    registered before it asked for ``read:search`` is replaced, once."""
+    OAuthRegistration.objects.create(
+        network="mastodon",
+        server=mastodon.base_url,
+        redirect_uri="https://kairos.example/connect/callback",
+        client_id="registered-without-search",
+        secrets={"client_secret": "old"},
+        scopes="read:accounts read:statuses read:notifications write:statuses write:media",
+    )
+    url = start(client_for, workspace, brand, instance=mastodon.base_url).json()["authorize_url"]
+    query = parse_qs(urlsplit(url).query)
+    assert query["client_id"] != ["registered-without-search"]
+    assert "read:search" in query["scope"][0].split()
+    registration = OAuthRegistration.objects.get()
+    assert "read:search" in registration.scopes.split()
+    assert registration.client_id == query["client_id"][0]
+    assert callback(**sign_in(url)).status_code == 200
+    again = start(client_for, workspace, brand, instance=mastodon.base_url).json()
+    assert parse_qs(urlsplit(again["authorize_url"]).query)["client_id"] == query["client_id"]
 
 
 def test_a_replayed_callback_is_refused_and_changes_nothing(

@@ -112,3 +112,72 @@ def test_the_reply_fallback_is_removed_and_malformed_events_are_refused() -> Non
     with pytest.raises(TypeError):
         listening.message_from_event(event, "!r:x", {})
     assert not listening.readable({**event, "content": {}}, "@bot:x")  # redacted
+
+
+def test_replies_and_mentions_of_one_round_read_the_timeline_once(room) -> None:
+    network = MatrixNetwork()
+    reads: list[str] = []
+    network._http.event_hooks["request"].append(
+        lambda request: reads.append(request.url.path) if "/messages" in request.url.path else None
+    )
+    channel = room.channel()
+    result = network.publish(Post(body="Which colour?"), channel, uuid.uuid4().hex)
+    bot = network._bot(channel)
+    reply = say(
+        room,
+        {"body": "Blue", "m.relates_to": {"rel_type": "m.thread", "event_id": result.external_id}},
+    )
+    mention = say(room, {"body": f"{bot} hello", "m.mentions": {"user_ids": [bot]}})
+
+    replies = network.fetch_replies(channel, "", [ref_of(result)])
+    mentions = network.fetch_mentions(channel, "")
+    assert [m.network_id for m in replies.messages] == [reply]
+    assert [m.network_id for m in mentions.messages] == [mention]
+    assert len(reads) == 1 and replies.cursor == mentions.cursor
+    # The next round: again one read for both, from the shared cursor.
+    network.fetch_replies(channel, replies.cursor, [ref_of(result)])
+    network.fetch_mentions(channel, mentions.cursor)
+    assert len(reads) == 2
+
+
+def test_a_watch_searches_the_joined_rooms_whole_terms_only_and_never_the_bot(room) -> None:
+    network = MatrixNetwork()
+    channel = room.channel()
+    word = f"zork{uuid.uuid4().hex[:6]}"
+    hit = say(room, {"body": f"My {word.upper()} broke again"})
+    say(room, {"body": f"{word}ology is not the brand"})  # only inside a word
+    network.publish(Post(body=f"We are {word}"), channel, uuid.uuid4().hex)  # the bot's own
+
+    page = network.search_posts(channel, (word,), "")
+    assert [m.network_id for m in page.messages] == [hit]
+    assert page.messages[0].author_handle == room.person.user_id
+    assert page.cursor and not page.more
+
+    later = say(room, {"body": f"{word} again"})
+    again = network.search_posts(channel, (word,), page.cursor)
+    assert later in [m.network_id for m in again.messages]
+    assert set(m.network_id for m in again.messages) <= {hit, later}
+    with pytest.raises(StaleCursor):
+        network.search_posts(channel, (word,), "not-a-time")
+
+
+def test_a_busy_term_is_searched_over_several_calls_without_skipping(room, monkeypatch) -> None:
+    from plugins.matrix import network as matrix_network
+
+    monkeypatch.setattr(matrix_network, "SEARCH_PAGE", 2)
+    monkeypatch.setattr(matrix_network, "SEARCH_PAGES", 2)
+    network = MatrixNetwork()
+    channel = room.channel()
+    word = f"busy{uuid.uuid4().hex[:6]}"
+    say(room, {"body": f"{word} before"})
+    cursor = network.search_posts(channel, (word,), "").cursor
+    burst = [say(room, {"body": f"{word} {n}"}) for n in range(9)]
+    seen, calls = [], 0
+    for _ in range(20):
+        page = network.search_posts(channel, (word,), cursor)
+        calls += 1
+        seen += [m.network_id for m in page.messages]
+        cursor = page.cursor
+        if not page.more:
+            break
+    assert set(burst) <= set(seen) and calls > 1

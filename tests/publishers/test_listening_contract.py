@@ -104,3 +104,64 @@ def test_unclaimed_streams_say_not_supported():
         with pytest.raises(PermanentError) as info:
             call()
         assert info.value.code == "not_supported"
+
+
+# --- read_back: a search read newest first never skips, however busy a term is -------------
+
+
+def _network(posts: dict[str, list[int]], size: int):
+    """A search answering newest first, ``size`` per page, bounded by floor and ceiling."""
+
+    def pages(term, floor, ceiling):
+        hits = sorted(
+            (
+                n
+                for n in posts[term]
+                if (not floor or n > int(floor)) and (not ceiling or n < int(ceiling))
+            ),
+            reverse=True,
+        )
+        for start in range(0, len(hits), size):
+            yield [{"id": str(n)} for n in hits[start : start + size]]
+
+    return pages
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from("abc"), st.booleans()), min_size=1, max_size=60),
+    st.integers(1, 4),
+    st.integers(1, 3),
+)
+def test_read_back_finds_every_later_result_once_the_backlog_is_read(plan, size, max_pages):
+    from publishers.listening import read_back
+
+    terms = ("a", "b", "c")
+    posts: dict[str, list[int]] = {t: [0] for t in terms}  # one before the watch started
+    pages = _network(posts, size)
+    args = (lambda item: item["id"], int)
+    _, cursor, _ = read_back(terms, "", pages, *args, max_pages=max_pages)
+    expected: set[str] = set()
+    seen: set[str] = set()
+    for n, (term, read_now) in enumerate(plan, start=1):
+        posts[term].append(n)
+        expected.add(str(n))
+        if read_now:  # a round between arrivals
+            found, cursor, _ = read_back(terms, cursor, pages, *args, max_pages=max_pages)
+            seen |= {item["id"] for _, item in found}
+    for _ in range(200):  # rounds go on until the backlog and the later arrivals are read
+        before = cursor
+        found, cursor, more = read_back(terms, cursor, pages, *args, max_pages=max_pages)
+        seen |= {item["id"] for _, item in found}
+        if not more and not found and cursor == before:
+            break
+    assert expected <= seen
+
+
+def test_a_search_cursor_that_is_no_json_is_stale():
+    from publishers.listening import SearchPosition, StaleCursor
+
+    with pytest.raises(StaleCursor):
+        SearchPosition.parse("{oops")
+    assert SearchPosition.parse("42") == SearchPosition("42")
+    pending = SearchPosition("1", "9", {"a": "5"})
+    assert SearchPosition.parse(pending.encode()) == pending
