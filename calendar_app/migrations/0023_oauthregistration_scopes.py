@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calendar_app', '0021_publication_sent_text_and_series_name'),
+        ('calendar_app', '0022_admin_names'),
     ]
 
     operations = [
