@@ -12,7 +12,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -261,17 +262,28 @@ class WatchAdmin(TenantAdmin):
     workspace_from = "brand"
     readonly_fields = ("reading",)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        """Each row knows whether any of its searches fails, in the list's one query: only a
+        failing watch (rare) reads which channels and why."""
+        failing = StreamCursor.objects.filter(
+            workspace_id=OuterRef("workspace_id"),
+            stream=Concat(Value("search:"), Cast(OuterRef("pk"), CharField())),
+        ).exclude(last_error="")
+        return super().get_queryset(request).annotate(search_failing=Exists(failing))
+
     @admin.display(description="reading")
     def reading(self, obj: Watch) -> str:
         """Whether the watch's searches are read, or what stops them (reconnect to search)."""
         if not obj.pk:
             return "-"
+        if getattr(obj, "search_failing", True) is False:
+            return "ok"
         problems = StreamCursor.objects.filter(
             workspace_id=obj.workspace_id, stream=f"search:{obj.pk}"
         ).exclude(last_error="")
         words = [
             f"{row.channel}: {row.last_error.partition(': ')[2] or row.last_error}"
-            for row in problems.select_related("channel")[:PROBLEMS_SHOWN]
+            for row in problems.select_related("channel__brand")[:PROBLEMS_SHOWN]
         ]
         return "; ".join(words) or "ok"
 

@@ -101,3 +101,39 @@ def test_another_workspace_does_not_see_the_notice(
     outsider = login(staff_member(Role.ADMIN, ws=other_workspace))
     inbox = outsider.get(reverse("admin:calendar_app_message_changelist")).content.decode()
     assert "reconnect it to allow search" not in inbox
+
+
+def test_the_watch_list_reads_failing_searches_only_for_failing_watches(
+    workspace, staff_member, login
+) -> None:
+    """A column per row must not cost a query per row: healthy watches read "ok" from the list
+    query itself; only a failing one reads which channel fails and why."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    brand = f.BrandFactory(workspace=workspace)
+    channel = f.ChannelFactory(brand=brand, workspace=workspace)
+    client = login(staff_member(Role.VIEWER))
+    url = reverse("admin:calendar_app_watch_changelist")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    f.WatchFactory(brand=brand, workspace=workspace)
+    few = queries()
+    for _ in range(10):
+        f.WatchFactory(brand=brand, workspace=workspace)
+    assert queries() == few
+
+    failing = f.WatchFactory(brand=brand, workspace=workspace, name="Failing")
+    StreamCursor.objects.create(
+        workspace=workspace,
+        channel=channel,
+        stream=f"search:{failing.pk}",
+        last_error="search_not_allowed: reconnect it to allow search",
+    )
+    page = client.get(url).content.decode()
+    assert page.count(">ok<") == 11 and "reconnect it to allow search" in page
+    assert queries() == few + 1
