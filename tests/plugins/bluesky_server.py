@@ -27,7 +27,6 @@ import os
 import secrets
 import selectors
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -39,6 +38,7 @@ import httpx
 import pytest
 
 from tests.plugins.cached_venv import INSTALL_TIMEOUT_S, InstallError, default_cache_dir
+from tests.plugins.server_process import stop_group, unavailable
 
 PDS_VERSION = "0.4.217"  # the last line that runs on Node 20 (0.5 needs Node 22)
 PLC_VERSION = "0.0.1"
@@ -254,14 +254,7 @@ class BlueskyPds:
         if proc is None:
             return
         if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+            stop_group(proc)
         for stream in (proc.stdin, proc.stdout):
             with contextlib.suppress(OSError):
                 if stream is not None:
@@ -288,9 +281,7 @@ def pds_modules_or_skip() -> Path:
     except PdsInstallError as exc:
         _install_failure = exc
         reason = f"the Bluesky PDS (@atproto/pds@{PDS_VERSION}) is not available: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        unavailable(reason)
 
 
 @pytest.fixture(scope="session", name="bluesky_pds")

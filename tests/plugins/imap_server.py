@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -27,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.plugins.cached_venv import InstallError, ensure_venv, free_port
+from tests.plugins.server_process import stop_group, unavailable
 
 PYMAP_VERSION = "0.36.7"
 START_TIMEOUT_S = 30.0
@@ -106,15 +105,7 @@ class ImapServer:
 
     def __exit__(self, *exc_info: object) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_group(proc)
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -125,9 +116,7 @@ def pymap_or_skip() -> Path:
         return ensure_pymap()
     except ImapInstallError as exc:
         reason = f"pymap {PYMAP_VERSION} (the IMAP test server) is not available: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        unavailable(reason)
 
 
 @pytest.fixture(scope="module", name="imap")

@@ -36,9 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -50,6 +48,7 @@ import httpx
 import pytest
 
 from tests.plugins.cached_venv import InstallError, ensure_venv, free_port
+from tests.plugins.server_process import stop_group, unavailable
 
 MASTODON_MOCK_VERSION = "0.6.1"
 START_TIMEOUT_S = 30.0
@@ -278,16 +277,7 @@ class MastodonMock:
 
     def _stop_process(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc)
 
 
 _install_failure: MastodonMockInstallError | None = None
@@ -307,9 +297,7 @@ def mastodon_mock_python_or_skip() -> Path:
     except MastodonMockInstallError as exc:
         _install_failure = exc
         reason = f"mastodon-mock=={MASTODON_MOCK_VERSION} could not be installed: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        unavailable(reason)
 
 
 @pytest.fixture(scope="session", name="mastodon")

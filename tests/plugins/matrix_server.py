@@ -28,10 +28,8 @@ import contextlib
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -43,6 +41,7 @@ import httpx
 import pytest
 
 from tests.plugins.cached_venv import InstallError, ensure_venv, free_port
+from tests.plugins.server_process import stop_group, unavailable
 
 SYNAPSE_VERSION = "1.163.2"
 SERVER_NAME = "localhost"
@@ -375,16 +374,7 @@ class Synapse:
 
     def _stop_process(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc)
 
 
 _install_failure: SynapseInstallError | None = None
@@ -404,9 +394,7 @@ def synapse_python_or_skip() -> Path:
     except SynapseInstallError as exc:
         _install_failure = exc
         reason = f"matrix-synapse=={SYNAPSE_VERSION} could not be installed: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        unavailable(reason)
 
 
 @pytest.fixture(scope="session", name="synapse")
