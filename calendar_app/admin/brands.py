@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from calendar_app.admin.base import RelatedOnly, TenantAdmin, TenantInline, local_time
-from calendar_app.admin.forms import ChannelForm
+from calendar_app.admin.forms import BrandForm, ChannelForm
 from calendar_app.connect.admin import ConnectButtons
 from calendar_app.models import Brand, Channel, Role
 
@@ -36,6 +36,7 @@ class ChannelInline(TenantInline, admin.TabularInline):
 
 @admin.register(Brand)
 class BrandAdmin(ConnectButtons, TenantAdmin):
+    form = BrandForm
     list_display = ("name", "workspace", "time_zone", "local_now", "language", "channel_count")
     list_filter = (("workspace", RelatedOnly), "time_zone", "language")
     search_fields = ("name", "slug", "description")
@@ -57,9 +58,9 @@ class BrandAdmin(ConnectButtons, TenantAdmin):
         (
             "Brand fit profile",
             {
-                "fields": ("profile",),
-                "description": "Themes, values, audience and themes to avoid decide which "
-                "events fit this brand.",
+                "fields": ("themes", "values", "audience", "avoid"),
+                "description": "Which events fit this brand (the fit score on the calendar). "
+                "One per line, or separated by commas.",
             },
         ),
         (

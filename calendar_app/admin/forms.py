@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import zoneinfo
 from typing import Any
 
 from django import forms
 from django.contrib.admin import helpers
 
-from calendar_app.models import Channel
+from calendar_app.models import Brand, Channel
+from calendar_app.validators import validate_tag_list
 
 
 class LinkLinesField(forms.CharField):
@@ -66,6 +68,86 @@ class LinkLinesField(forms.CharField):
             return self.to_python(data) != (initial or [])
         except forms.ValidationError:
             return True
+
+
+class TagLinesField(forms.CharField):
+    """A short list of words (a brand's themes, values, audience, what it avoids) typed one per
+    line or separated by commas, instead of a JSON box."""
+
+    widget = forms.Textarea(attrs={"rows": 2, "cols": 60})
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> str:
+        return ", ".join(value) if isinstance(value, list) else (value or "")
+
+    def to_python(self, value: Any) -> list[str]:
+        words = [w.strip() for w in re.split(r"[,\n]", value or "") if w.strip()]
+        unique = list(dict.fromkeys(words))
+        validate_tag_list(unique)  # its messages (too many, too long) land on the field
+        return unique
+
+
+#: The brand's fit profile, key by key, with what each one does to the fit of an event.
+PROFILE_FIELDS = {
+    "themes": "What the brand talks about (fashion, beauty, sustainability…): events on these "
+    "themes fit.",
+    "values": "What it stands for (craft, inclusivity…).",
+    "audience": "Who it speaks to (women 25-40, Paris…).",
+    "avoid": "Themes it stays away from (politics, gambling…): events on these never fit.",
+}
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Every IANA zone the server knows, grouped by region so a long list stays findable."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for zone in sorted(zoneinfo.available_timezones()):
+        region = zone.split("/", 1)[0] if "/" in zone else "Other"
+        groups.setdefault(region, []).append((zone, zone))
+    return [(region, zones) for region, zones in sorted(groups.items())]
+
+
+class BrandForm(forms.ModelForm):
+    """The brand page: the time zone picked from a list, and the fit profile as four plain
+    fields (the API keeps the JSON object)."""
+
+    time_zone = forms.ChoiceField(
+        choices=time_zone_choices,
+        initial="UTC",
+        help_text="Posts are planned and shown in this zone; summer time is followed.",
+    )
+    themes = TagLinesField(help_text=PROFILE_FIELDS["themes"])
+    values = TagLinesField(help_text=PROFILE_FIELDS["values"])
+    audience = TagLinesField(help_text=PROFILE_FIELDS["audience"])
+    avoid = TagLinesField(help_text=PROFILE_FIELDS["avoid"])
+
+    class Meta:
+        model = Brand
+        fields = (
+            "workspace",
+            "name",
+            "slug",
+            "time_zone",
+            "language",
+            "description",
+        )  # the admin adds the rest from its fieldsets
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        profile = self.instance.profile if isinstance(self.instance.profile, dict) else {}
+        for key in PROFILE_FIELDS:
+            if key in self.fields:
+                self.initial.setdefault(key, list(profile.get(key, [])))
+
+    def save(self, commit: bool = True) -> Brand:
+        kept = self.instance.profile if isinstance(self.instance.profile, dict) else {}
+        self.instance.profile = {
+            key: self.cleaned_data[key] if key in self.cleaned_data else kept.get(key, [])
+            for key in PROFILE_FIELDS
+        }
+        return super().save(commit)
 
 
 class WriteOnlyTextarea(forms.Textarea):

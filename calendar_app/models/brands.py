@@ -32,9 +32,14 @@ class Brand(WorkspaceOwned):
         validators=[validate_profile],
         help_text='Used to judge which events fit: {"themes": [], "values": [], "audience": [], "avoid": []}.',
     )
-    default_cta_text = models.CharField(max_length=200, blank=True)
-    default_cta_url = models.URLField(max_length=1000, blank=True)
-    default_cta_button = models.CharField(max_length=60, blank=True)
+    default_cta_text = models.CharField(
+        "call-to-action text",
+        max_length=200,
+        blank=True,
+        help_text="For posts that set no call to action of their own (and do not opt out).",
+    )
+    default_cta_url = models.URLField("call-to-action link", max_length=1000, blank=True)
+    default_cta_button = models.CharField("button label", max_length=60, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -71,9 +71,24 @@ class ContentItem(WorkspaceOwned):
         help_text='Later parts of a thread, each {"body": ..., "media": [...]}, posted in order '
         "as replies to the part before (networks that take threads only).",
     )
-    cta_text = models.CharField(max_length=200, blank=True)
-    cta_url = models.URLField(max_length=1000, blank=True)
-    cta_button = models.CharField(max_length=60, blank=True)
+    cta_text = models.CharField(
+        "call-to-action text",
+        max_length=200,
+        blank=True,
+        help_text='The line that asks for the click, after the text ("Shop the look").',
+    )
+    cta_url = models.URLField(
+        "call-to-action link",
+        max_length=1000,
+        blank=True,
+        help_text="Where the click goes; counted as a tracked link when tracking is set up.",
+    )
+    cta_button = models.CharField(
+        "button label",
+        max_length=60,
+        blank=True,
+        help_text='On networks and emails that show a button ("Shop now").',
+    )
     without_cta = models.BooleanField(
         default=False,
         help_text="Goes out with no call to action at all, not even the brand's default "

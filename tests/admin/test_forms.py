@@ -113,9 +113,9 @@ def test_new_content_is_a_draft_of_the_brand_workspace(brand, staff_member, logi
     ("changes", "field"),
     [
         ({"time_zone": "Mars/Olympus"}, "time_zone"),
-        ({"profile": "{not json"}, "profile"),
-        ({"profile": '{"themes": ["x"], "colour": []}'}, "profile"),
-        ({"profile": '{"themes": "snacks"}'}, "profile"),
+        ({"themes": ", ".join(f"theme {n}" for n in range(60))}, "themes"),
+        ({"avoid": "x" * 500}, "avoid"),
+        ({"values": "craft\x00"}, "values"),
         ({"language": "English!"}, "language"),
         ({"slug": "Not A Slug"}, "slug"),
     ],
@@ -127,6 +127,28 @@ def test_bad_brand_input_is_a_form_error(brand, superuser, login, changes, field
     response = client.post(change_url(brand), data)
     assert response.status_code == 200
     assert response.context["adminform"].form.errors[field]
+
+
+def test_the_brand_fit_profile_is_typed_as_words_not_json(brand, superuser, login):
+    brand.profile = {"themes": ["fashion"], "avoid": ["politics"]}
+    brand.save()
+    client = login(superuser)
+    page = client.get(change_url(brand))
+    assert '{"themes"' not in page.content.decode()
+    data = form_data(page, "brand_form")
+    assert data["themes"] == "fashion" and data["avoid"] == "politics"
+    data.update(
+        {"themes": "fashion, beauty\nsustainability, beauty", "values": "", "audience": "Paris"}
+    )
+    response = client.post(change_url(brand), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    brand.refresh_from_db()
+    assert brand.profile == {
+        "themes": ["fashion", "beauty", "sustainability"],
+        "values": [],
+        "audience": ["Paris"],
+        "avoid": ["politics"],
+    }
 
 
 @pytest.mark.parametrize(
