@@ -34,6 +34,7 @@ from plugins.matrix.text import media_message, message_content
 from publishers import (
     Capabilities,
     ChannelContext,
+    ClientPool,
     CredentialsExpired,
     MediaRef,
     MessagePage,
@@ -127,11 +128,17 @@ class MatrixNetwork(Network):
     )
 
     def __init__(self) -> None:
-        self._http = httpx.Client(follow_redirects=False, trust_env=False)
+        # Kept connections, one client per server host (publishers.ClientPool): posts reuse a
+        # connection, and one opened for a host never serves another host at its address.
+        self._http = ClientPool(follow_redirects=False, trust_env=False)
         self._lock = threading.Lock()
         self._tokens: dict[tuple[str, str, str], str] = {}
         self._rooms: dict[tuple[str, str], str] = {}
         self._bots: dict[tuple[str, ...], str] = {}
+
+    def close(self) -> None:
+        """Close the kept connections (also done at process exit)."""
+        self._http.close()
 
     # --- the channel's settings ----------------------------------------------------------------
 
