@@ -42,11 +42,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
+from typing import Any
 
 from django.db.models import (
     Count,
     DateTimeField,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -477,6 +479,33 @@ def _row_keys(
     return keys.order_by("sort_at", "rank", "id")
 
 
+class _SlotPlusSlack(Func):
+    """``scheduled_at + PUBLISHED_LATE_SLACK`` in SQL.
+
+    On SQLite, Django adds a duration to a date-time with a function written in Python, called
+    for every row (parse, add, format): on a workspace's month it was a fifth of the calendar's
+    time. SQLite's own ``datetime(x, '+N seconds')`` does it in C; it drops the fraction of a
+    second, which is appended again as stored (``.ffffff`` or nothing), so the text compares
+    with ``published_at`` exactly as Django's result did. Other databases add natively.
+    """
+
+    output_field = DateTimeField()
+
+    def __init__(self, slot: Any) -> None:
+        super().__init__(slot + PUBLISHED_LATE_SLACK)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        return compiler.compile(self.source_expressions[0])
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        slot_sql, params = compiler.compile(self.source_expressions[0].lhs)
+        seconds = int(PUBLISHED_LATE_SLACK.total_seconds())
+        return (
+            f"(datetime({slot_sql}, '+{seconds} seconds') || substr({slot_sql}, 20))",
+            [*params, *params],
+        )
+
+
 def _first_published_in_time() -> Subquery:
     """SQL for the first publication time of a content item, if within
     :data:`PUBLISHED_LATE_SLACK` of its slot (see the module docstring)."""
@@ -484,7 +513,7 @@ def _first_published_in_time() -> Subquery:
         Publication.objects.filter(
             content_item_id=OuterRef("pk"),
             published_at__isnull=False,
-            published_at__lte=OuterRef("scheduled_at") + PUBLISHED_LATE_SLACK,
+            published_at__lte=_SlotPlusSlack(OuterRef("scheduled_at")),
         )
         .order_by("published_at")
         .values("published_at")[:1],

@@ -25,6 +25,14 @@ must cost the same whatever the rule and whatever is stored:
   leap years, weekdays and ISO weeks alike), so the expansion runs on dates moved by whole
   400-year cycles to just before 9999: dateutil then gives up after at most ~430 years of empty
   periods, which bounds the worst case to a fraction of a second.
+
+**Parsed once.** A calendar request expands the same few hundred stored rules on every request,
+and parsing a rule (``rrulestr``) cost more than walking it. Parsed rules are kept in bounded
+LRU caches (:func:`_parsed_rule`, :func:`_parsed_parts`) keyed on the rule's text and the start
+it is expanded from (and ``UNTIL`` when it is moved), so an edited event, whose text or start
+changed, simply gets a new key: nothing needs invalidating. dateutil's ``rrule`` objects are
+immutable once built (iterating one keeps its state in the iterator), so one parsed rule can
+serve every request and thread of the worker.
 """
 
 from __future__ import annotations
@@ -37,8 +45,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
+from types import MappingProxyType
 
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rrule, rrulestr
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +171,27 @@ def _parts(text: str) -> dict[str, str]:
             raise ValueError(f"{name} is given twice.")
         parts[name] = value.strip().upper()
     return parts
+
+
+#: Parsed rules a worker keeps: every stored rule of a busy calendar, each from the few starts
+#: (its own, and the period before each window asked for) it is expanded from.
+PARSED_RULES_CACHE = 2048
+
+
+@lru_cache(maxsize=PARSED_RULES_CACHE)
+def _parsed_parts(text: str) -> MappingProxyType[str, str]:
+    """:func:`_parts`, once per rule text, read-only (callers share it)."""
+    return MappingProxyType(_parts(text))
+
+
+@lru_cache(maxsize=PARSED_RULES_CACHE)
+def _parsed_rule(text: str, dtstart: datetime, until: datetime | None = None) -> rrule:
+    """``rrulestr(text, dtstart=dtstart)`` on naive wall-clock times, with ``UNTIL`` replaced
+    when ``until`` is given; parsed once per key (see "Parsed once" above)."""
+    rule = rrulestr(text, dtstart=dtstart, ignoretz=True)
+    if until is not None:
+        rule = rule.replace(until=until)
+    return rule
 
 
 def _ints(value: str) -> list[int]:
@@ -363,9 +393,8 @@ def _local_starts(
     :func:`rule_problems`, each one counted as a step of ``budget``."""
     if local_start > search_end:
         return
-    parts = _parts(rule_text)
-    original = rrulestr(rule_text.removeprefix("RRULE:"), dtstart=local_start, ignoretz=True)
-    until = original._until
+    parts = _parsed_parts(rule_text)
+    until = _parsed_rule(rule_text.removeprefix("RRULE:"), local_start)._until
     if until is not None and until < search_from:
         return  # over before the window: nothing to look for
     if "COUNT" in parts:
@@ -378,9 +407,8 @@ def _local_starts(
         until = min(until, search_end) if until is not None else search_end
     years = max(0, (_LAST_SAFE_YEAR - search_end.year) // _CYCLE_YEARS) * _CYCLE_YEARS
     text = ";".join(f"{k}={v}" for k, v in rule_parts.items())
-    rule = rrulestr(text, dtstart=_shift(anchor, years), ignoretz=True)
-    if until is not None and "COUNT" not in parts:
-        rule = rule.replace(until=_shift(until, years))
+    moved_until = _shift(until, years) if until is not None and "COUNT" not in parts else None
+    rule = _parsed_rule(text, _shift(anchor, years), moved_until)
     for shifted in rule:
         if not budget.step():
             return
@@ -489,7 +517,7 @@ def last_occurrence_end(
         return None
     tz = zoneinfo.ZoneInfo(time_zone)
     local_start = starts_at.astimezone(tz).replace(tzinfo=None)
-    parts = _parts(rule_text)
+    parts = _parsed_parts(rule_text)
     budget = ExpansionBudget(max_occurrences=MAX_COUNT + 1, max_steps=10 * MAX_COUNT + 10)
     last: datetime | None = None
     far = datetime(MAX_YEAR + 1, 12, 31)
@@ -497,9 +525,7 @@ def last_occurrence_end(
         for local in _local_starts(rule_text, local_start, local_start, far, budget):
             last = local
     elif "UNTIL" in parts:
-        until = rrulestr(
-            rule_text.removeprefix("RRULE:"), dtstart=local_start, ignoretz=True
-        )._until
+        until = _parsed_rule(rule_text.removeprefix("RRULE:"), local_start)._until
         until = min(until, far)
         span = _PERIOD_DAYS[parts["FREQ"]] * int(parts.get("INTERVAL", "1"))
         for periods in _LOOK_BACK_PERIODS:
