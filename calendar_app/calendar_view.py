@@ -68,7 +68,7 @@ from calendar_app.models import (
     ReactiveTemplate,
     Workspace,
 )
-from calendar_app.recurrence import MAX_PER_DAY, ExpansionBudget
+from calendar_app.recurrence import MAX_PER_DAY, ExpansionBudget, occurrences
 
 #: The longest range one request may ask for. It is what bounds the work of a request.
 MAX_RANGE = timedelta(days=100)
@@ -183,6 +183,23 @@ def _zone(tz: str | zoneinfo.ZoneInfo | None, brand: Brand | None) -> zoneinfo.Z
 # --- events --------------------------------------------------------------------------------------
 
 
+#: The columns of an event the calendar shows, read as plain rows: the calendar expands a few
+#: hundred events on every request, and building model instances for them cost as much as
+#: expanding their rules.
+_EVENT_COLUMNS = (
+    "id",
+    "workspace_id",
+    "title",
+    "location",
+    "starts_at",
+    "ends_at",
+    "time_zone",
+    "all_day",
+    "rrule",
+    "themes",
+)
+
+
 def _events(
     workspace: Workspace,
     brand: Brand | None,
@@ -194,22 +211,11 @@ def _events(
         Event.objects.visible_to(workspace)
         .overlapping(start, end)
         .order_by()  # sorted with the other entries below
-        .only(
-            "id",
-            "workspace_id",
-            "title",
-            "location",
-            "starts_at",
-            "ends_at",
-            "time_zone",
-            "all_day",
-            "rrule",
-            "themes",
-        )
+        .values_list(*_EVENT_COLUMNS)
     )
     scores: dict[int, int] = {}
     if brand is not None and events:
-        fits = BrandFit.objects.filter(brand=brand, event_id__in=[e.pk for e in events])
+        fits = BrandFit.objects.filter(brand=brand, event_id__in=[row[0] for row in events])
         scores = {
             event_id: (override if override is not None else score)
             for event_id, score, override in fits.values_list("event_id", "score", "override_score")
@@ -218,32 +224,40 @@ def _events(
     # One budget for the whole request: however many events and whatever rules are stored, the
     # expansion stops after a bounded number of occurrences and steps (see recurrence.py).
     budget = ExpansionBudget()
-    for event in events:
+    for pk, owner, title, location, starts_at, ends_at, time_zone, all_day, rule, themes in events:
         if budget.exhausted:
             break
-        event_zone = zoneinfo.ZoneInfo(event.time_zone)
-        occurrences = islice(
-            event.occurrences_between(start, end, budget), MAX_OCCURRENCES_PER_EVENT
+        expanded = occurrences(
+            starts_at=starts_at,
+            ends_at=ends_at,
+            time_zone=time_zone,
+            rule_text=rule,
+            window_start=start,
+            window_end=end,
+            budget=budget,
+            label=f"event {pk}",
         )
-        for occurrence in occurrences:
+        event_zone = zoneinfo.ZoneInfo(time_zone) if all_day else None
+        fit_score = scores.get(pk)
+        for occurrence in islice(expanded, MAX_OCCURRENCES_PER_EVENT):
             entry = CalendarEntry(
                 kind=EVENT,
-                id=event.pk,
-                title=event.title,
+                id=pk,
+                title=title,
                 start=occurrence.starts_at,
                 end=occurrence.ends_at,
                 tz=zone,
-                all_day=event.all_day,
-                fit_score=scores.get(event.pk),
-                time_zone=event.time_zone,
-                recurring=bool(event.rrule),
+                all_day=all_day,
+                fit_score=fit_score,
+                time_zone=time_zone,
+                recurring=bool(rule),
                 details={
-                    "location": event.location,
-                    "themes": list(event.themes or []),
-                    "is_global": event.workspace_id is None,
+                    "location": location,
+                    "themes": list(themes or []),
+                    "is_global": owner is None,
                 },
             )
-            if event.all_day:
+            if event_zone is not None:
                 entry.start_date = occurrence.starts_at.astimezone(event_zone).date()
                 entry.end_date = occurrence.ends_at.astimezone(event_zone).date()
                 if entry.end_date == entry.start_date:

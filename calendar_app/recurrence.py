@@ -33,14 +33,24 @@ it is expanded from (and ``UNTIL`` when it is moved), so an edited event, whose 
 changed, simply gets a new key: nothing needs invalidating. dateutil's ``rrule`` objects are
 immutable once built (iterating one keeps its state in the iterator), so one parsed rule can
 serve every request and thread of the worker.
+
+**Walked once.** Starting an iteration of a parsed rule (dateutil builds its year and month
+masks) then cost the most. So the walk of one rule over one search window (the wall-clock
+starts found and the budget steps taken before each) is kept too (:data:`WALKS`, filled by the
+walks requests make anyway) when it took at most :data:`CACHED_EXPANSION_STEPS` steps; a
+request replays it, charging its budget the same steps in the same order, so budgets, limits
+and early stops behave exactly as if it had walked. Longer walks, and walks a budget or a
+caller cut short, are not kept.
 """
 
 from __future__ import annotations
 
 import calendar
 import logging
+import threading
 import time as time_module
 import zoneinfo
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -176,6 +186,10 @@ def _parts(text: str) -> dict[str, str]:
 #: Parsed rules a worker keeps: every stored rule of a busy calendar, each from the few starts
 #: (its own, and the period before each window asked for) it is expanded from.
 PARSED_RULES_CACHE = 2048
+#: Walks a worker keeps (a rule over a search window), and the longest one kept, in steps (a
+#: daily rule over the longest range the calendar serves takes about 110).
+EXPANSIONS_CACHE = 4096
+CACHED_EXPANSION_STEPS = 512
 
 
 @lru_cache(maxsize=PARSED_RULES_CACHE)
@@ -390,7 +404,94 @@ def _local_starts(
     budget: ExpansionBudget,
 ) -> Iterator[datetime]:
     """Wall-clock starts in ``[search_from, search_end]`` of a rule that passed
-    :func:`rule_problems`, each one counted as a step of ``budget``."""
+    :func:`rule_problems`, each date the rule yields counted as a step of ``budget``: replayed
+    when this walk was kept (see "Walked once" above), else walked (:func:`_walk`) and kept if
+    it ran to its end in at most :data:`CACHED_EXPANSION_STEPS` steps."""
+    key = (rule_text, local_start, search_from, search_end)
+    trace = WALKS.get(key)
+    if trace is not None:
+        taken = 0
+        for steps, local in trace:
+            while taken < steps:  # the steps the walk took before this start (or its end)
+                taken += 1
+                if not budget.step():
+                    return
+            if local is not None:
+                yield local
+        return
+    counting = _CountingBudget(budget)
+    recorded: list[tuple[int, datetime | None]] = []
+    for local in _walk(rule_text, local_start, search_from, search_end, counting):
+        if counting.steps <= CACHED_EXPANSION_STEPS:
+            recorded.append((counting.steps, local))
+        yield local
+    # Here only when the walk ran to its end (a caller that stops early closes the generator
+    # at the yield); a walk the budget cut short is not the whole walk.
+    if not budget.exhausted and counting.steps <= CACHED_EXPANSION_STEPS:
+        recorded.append((counting.steps, None))
+        WALKS.put(key, tuple(recorded))
+
+
+class _CountingBudget:
+    """The request's budget, with the steps of one walk counted apart (to record them)."""
+
+    __slots__ = ("budget", "steps")
+
+    def __init__(self, budget: ExpansionBudget) -> None:
+        self.budget, self.steps = budget, 0
+
+    def step(self) -> bool:
+        self.steps += 1
+        return self.budget.step()
+
+
+class KeptWalks:
+    """A bounded least-recently-used map of walks, shared by a worker's threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = self.misses = 0
+        self._walks: OrderedDict[tuple, tuple[tuple[int, datetime | None], ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[tuple[int, datetime | None], ...] | None:
+        with self._lock:
+            trace = self._walks.get(key)
+            if trace is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+                self._walks.move_to_end(key)
+            return trace
+
+    def put(self, key: tuple, trace: tuple[tuple[int, datetime | None], ...]) -> None:
+        with self._lock:
+            self._walks[key] = trace
+            self._walks.move_to_end(key)
+            while len(self._walks) > self.size:
+                self._walks.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._walks.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._walks)
+
+
+#: The walks this worker keeps.
+WALKS = KeptWalks(EXPANSIONS_CACHE)
+
+
+def _walk(
+    rule_text: str,
+    local_start: datetime,
+    search_from: datetime,
+    search_end: datetime,
+    budget: ExpansionBudget | _CountingBudget,
+) -> Iterator[datetime]:
+    """:func:`_local_starts`, walking the rule with dateutil."""
     if local_start > search_end:
         return
     parts = _parsed_parts(rule_text)
@@ -521,8 +622,9 @@ def last_occurrence_end(
     budget = ExpansionBudget(max_occurrences=MAX_COUNT + 1, max_steps=10 * MAX_COUNT + 10)
     last: datetime | None = None
     far = datetime(MAX_YEAR + 1, 12, 31)
+    # Walked, not replayed: this runs when an event is saved, over windows no request repeats.
     if "COUNT" in parts:
-        for local in _local_starts(rule_text, local_start, local_start, far, budget):
+        for local in _walk(rule_text, local_start, local_start, far, budget):
             last = local
     elif "UNTIL" in parts:
         until = _parsed_rule(rule_text.removeprefix("RRULE:"), local_start)._until
@@ -530,7 +632,7 @@ def last_occurrence_end(
         span = _PERIOD_DAYS[parts["FREQ"]] * int(parts.get("INTERVAL", "1"))
         for periods in _LOOK_BACK_PERIODS:
             begin = max(local_start, until - timedelta(days=span * periods))
-            for local in _local_starts(rule_text, local_start, begin, until, budget):
+            for local in _walk(rule_text, local_start, begin, until, budget):
                 last = local
             if last is not None or begin == local_start:
                 break
