@@ -186,10 +186,13 @@ def _parts(text: str) -> dict[str, str]:
 #: Parsed rules a worker keeps: every stored rule of a busy calendar, each from the few starts
 #: (its own, and the period before each window asked for) it is expanded from.
 PARSED_RULES_CACHE = 2048
-#: Walks a worker keeps (a rule over a search window), and the longest one kept, in steps (a
-#: daily rule over the longest range the calendar serves takes about 110).
+#: Walks a worker keeps (a rule over a search window), the longest one kept, in steps (a daily
+#: rule over the longest range the calendar serves takes about 110), and the starts kept in all
+#: walks together: about 100 bytes each, so a worker holds at most ~10 MB of walks whatever
+#: windows are asked for.
 EXPANSIONS_CACHE = 4096
 CACHED_EXPANSION_STEPS = 512
+KEPT_STARTS = 100_000
 
 
 @lru_cache(maxsize=PARSED_RULES_CACHE)
@@ -446,11 +449,13 @@ class _CountingBudget:
 
 
 class KeptWalks:
-    """A bounded least-recently-used map of walks, shared by a worker's threads."""
+    """A least-recently-used map of walks, shared by a worker's threads, bounded in walks and
+    in the starts they hold together (a client asking for many windows cannot grow it)."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, max_starts: int = KEPT_STARTS) -> None:
+        self.size, self.max_starts = size, max_starts
         self.hits = self.misses = 0
+        self.starts = 0  #: starts (and ends) held by the kept walks
         self._walks: OrderedDict[tuple, tuple[tuple[int, datetime | None], ...]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -466,15 +471,17 @@ class KeptWalks:
 
     def put(self, key: tuple, trace: tuple[tuple[int, datetime | None], ...]) -> None:
         with self._lock:
+            old = self._walks.pop(key, None)
+            self.starts -= len(old) if old is not None else 0
             self._walks[key] = trace
-            self._walks.move_to_end(key)
-            while len(self._walks) > self.size:
-                self._walks.popitem(last=False)
+            self.starts += len(trace)
+            while len(self._walks) > self.size or self.starts > self.max_starts:
+                self.starts -= len(self._walks.popitem(last=False)[1])
 
     def clear(self) -> None:
         with self._lock:
             self._walks.clear()
-            self.hits = self.misses = 0
+            self.hits = self.misses = self.starts = 0
 
     def __len__(self) -> int:
         return len(self._walks)

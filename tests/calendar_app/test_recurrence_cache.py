@@ -170,3 +170,19 @@ def test_the_kept_walks_are_bounded() -> None:
         budget = ExpansionBudget(max_seconds=float("inf"))
         list(_local_starts("FREQ=WEEKLY", datetime(2027, 1, 4, 9), begin, begin, budget))
     assert len(WALKS) == WALKS.size
+
+
+def test_the_kept_walks_are_bounded_in_starts_too() -> None:
+    """A client asking for window after window of a rule that repeats 24 times a day cannot make
+    a worker keep ~500 starts per window thousands of times over."""
+    from calendar_app.recurrence import KeptWalks
+
+    walks = KeptWalks(size=100, max_starts=1000)
+    trace = tuple((n, None) for n in range(300))
+    for n in range(10):
+        walks.put(("rule", n), trace)
+        assert walks.starts <= 1000
+    assert len(walks) == 3 and walks.starts == 900
+    assert walks.get(("rule", 9)) is trace and walks.get(("rule", 0)) is None
+    walks.put(("rule", 9), trace[:10])  # a key kept again replaces its walk
+    assert walks.starts == 610
