@@ -25,20 +25,39 @@ must cost the same whatever the rule and whatever is stored:
   leap years, weekdays and ISO weeks alike), so the expansion runs on dates moved by whole
   400-year cycles to just before 9999: dateutil then gives up after at most ~430 years of empty
   periods, which bounds the worst case to a fraction of a second.
+
+**Parsed once.** A calendar request expands the same few hundred stored rules on every request,
+and parsing a rule (``rrulestr``) cost more than walking it. Parsed rules are kept in bounded
+LRU caches (:func:`_parsed_rule`, :func:`_parsed_parts`) keyed on the rule's text and the start
+it is expanded from (and ``UNTIL`` when it is moved), so an edited event, whose text or start
+changed, simply gets a new key: nothing needs invalidating. dateutil's ``rrule`` objects are
+immutable once built (iterating one keeps its state in the iterator), so one parsed rule can
+serve every request and thread of the worker.
+
+**Walked once.** Starting an iteration of a parsed rule (dateutil builds its year and month
+masks) then cost the most. So the walk of one rule over one search window (the wall-clock
+starts found and the budget steps taken before each) is kept too (:data:`WALKS`, filled by the
+walks requests make anyway) when it took at most :data:`CACHED_EXPANSION_STEPS` steps; a
+request replays it, charging its budget the same steps in the same order, so budgets, limits
+and early stops behave exactly as if it had walked. Longer walks, and walks a budget or a
+caller cut short, are not kept.
 """
 
 from __future__ import annotations
 
 import calendar
 import logging
+import threading
 import time as time_module
 import zoneinfo
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
+from types import MappingProxyType
 
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rrule, rrulestr
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +181,34 @@ def _parts(text: str) -> dict[str, str]:
             raise ValueError(f"{name} is given twice.")
         parts[name] = value.strip().upper()
     return parts
+
+
+#: Parsed rules a worker keeps: every stored rule of a busy calendar, each from the few starts
+#: (its own, and the period before each window asked for) it is expanded from.
+PARSED_RULES_CACHE = 2048
+#: Walks a worker keeps (a rule over a search window), the longest one kept, in steps (a daily
+#: rule over the longest range the calendar serves takes about 110), and the starts kept in all
+#: walks together: about 100 bytes each, so a worker holds at most ~10 MB of walks whatever
+#: windows are asked for.
+EXPANSIONS_CACHE = 4096
+CACHED_EXPANSION_STEPS = 512
+KEPT_STARTS = 100_000
+
+
+@lru_cache(maxsize=PARSED_RULES_CACHE)
+def _parsed_parts(text: str) -> MappingProxyType[str, str]:
+    """:func:`_parts`, once per rule text, read-only (callers share it)."""
+    return MappingProxyType(_parts(text))
+
+
+@lru_cache(maxsize=PARSED_RULES_CACHE)
+def _parsed_rule(text: str, dtstart: datetime, until: datetime | None = None) -> rrule:
+    """``rrulestr(text, dtstart=dtstart)`` on naive wall-clock times, with ``UNTIL`` replaced
+    when ``until`` is given; parsed once per key (see "Parsed once" above)."""
+    rule = rrulestr(text, dtstart=dtstart, ignoretz=True)
+    if until is not None:
+        rule = rule.replace(until=until)
+    return rule
 
 
 def _ints(value: str) -> list[int]:
@@ -360,12 +407,102 @@ def _local_starts(
     budget: ExpansionBudget,
 ) -> Iterator[datetime]:
     """Wall-clock starts in ``[search_from, search_end]`` of a rule that passed
-    :func:`rule_problems`, each one counted as a step of ``budget``."""
+    :func:`rule_problems`, each date the rule yields counted as a step of ``budget``: replayed
+    when this walk was kept (see "Walked once" above), else walked (:func:`_walk`) and kept if
+    it ran to its end in at most :data:`CACHED_EXPANSION_STEPS` steps."""
+    key = (rule_text, local_start, search_from, search_end)
+    trace = WALKS.get(key)
+    if trace is not None:
+        taken = 0
+        for steps, local in trace:
+            while taken < steps:  # the steps the walk took before this start (or its end)
+                taken += 1
+                if not budget.step():
+                    return
+            if local is not None:
+                yield local
+        return
+    counting = _CountingBudget(budget)
+    recorded: list[tuple[int, datetime | None]] = []
+    for local in _walk(rule_text, local_start, search_from, search_end, counting):
+        if counting.steps <= CACHED_EXPANSION_STEPS:
+            recorded.append((counting.steps, local))
+        yield local
+    # Here only when the walk ran to its end (a caller that stops early closes the generator
+    # at the yield); a walk the budget cut short is not the whole walk.
+    if not budget.exhausted and counting.steps <= CACHED_EXPANSION_STEPS:
+        recorded.append((counting.steps, None))
+        WALKS.put(key, tuple(recorded))
+
+
+class _CountingBudget:
+    """The request's budget, with the steps of one walk counted apart (to record them)."""
+
+    __slots__ = ("budget", "steps")
+
+    def __init__(self, budget: ExpansionBudget) -> None:
+        self.budget, self.steps = budget, 0
+
+    def step(self) -> bool:
+        self.steps += 1
+        return self.budget.step()
+
+
+class KeptWalks:
+    """A least-recently-used map of walks, shared by a worker's threads, bounded in walks and
+    in the starts they hold together (a client asking for many windows cannot grow it)."""
+
+    def __init__(self, size: int, max_starts: int = KEPT_STARTS) -> None:
+        self.size, self.max_starts = size, max_starts
+        self.hits = self.misses = 0
+        self.starts = 0  #: starts (and ends) held by the kept walks
+        self._walks: OrderedDict[tuple, tuple[tuple[int, datetime | None], ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[tuple[int, datetime | None], ...] | None:
+        with self._lock:
+            trace = self._walks.get(key)
+            if trace is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+                self._walks.move_to_end(key)
+            return trace
+
+    def put(self, key: tuple, trace: tuple[tuple[int, datetime | None], ...]) -> None:
+        with self._lock:
+            old = self._walks.pop(key, None)
+            self.starts -= len(old) if old is not None else 0
+            self._walks[key] = trace
+            self.starts += len(trace)
+            while len(self._walks) > self.size or self.starts > self.max_starts:
+                self.starts -= len(self._walks.popitem(last=False)[1])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._walks.clear()
+            self.hits = self.misses = self.starts = 0
+
+    def __len__(self) -> int:
+        return len(self._walks)
+
+
+#: The walks this worker keeps.
+WALKS = KeptWalks(EXPANSIONS_CACHE)
+
+
+def _walk(
+    rule_text: str,
+    local_start: datetime,
+    search_from: datetime,
+    search_end: datetime,
+    budget: ExpansionBudget | _CountingBudget,
+) -> Iterator[datetime]:
+    """:func:`_local_starts`, walking the rule with dateutil."""
     if local_start > search_end:
         return
-    parts = _parts(rule_text)
-    original = rrulestr(rule_text.removeprefix("RRULE:"), dtstart=local_start, ignoretz=True)
-    until = original._until
+    parts = _parsed_parts(rule_text)
+    until = _parsed_rule(rule_text.removeprefix("RRULE:"), local_start)._until
     if until is not None and until < search_from:
         return  # over before the window: nothing to look for
     if "COUNT" in parts:
@@ -378,9 +515,8 @@ def _local_starts(
         until = min(until, search_end) if until is not None else search_end
     years = max(0, (_LAST_SAFE_YEAR - search_end.year) // _CYCLE_YEARS) * _CYCLE_YEARS
     text = ";".join(f"{k}={v}" for k, v in rule_parts.items())
-    rule = rrulestr(text, dtstart=_shift(anchor, years), ignoretz=True)
-    if until is not None and "COUNT" not in parts:
-        rule = rule.replace(until=_shift(until, years))
+    moved_until = _shift(until, years) if until is not None and "COUNT" not in parts else None
+    rule = _parsed_rule(text, _shift(anchor, years), moved_until)
     for shifted in rule:
         if not budget.step():
             return
@@ -489,22 +625,21 @@ def last_occurrence_end(
         return None
     tz = zoneinfo.ZoneInfo(time_zone)
     local_start = starts_at.astimezone(tz).replace(tzinfo=None)
-    parts = _parts(rule_text)
+    parts = _parsed_parts(rule_text)
     budget = ExpansionBudget(max_occurrences=MAX_COUNT + 1, max_steps=10 * MAX_COUNT + 10)
     last: datetime | None = None
     far = datetime(MAX_YEAR + 1, 12, 31)
+    # Walked, not replayed: this runs when an event is saved, over windows no request repeats.
     if "COUNT" in parts:
-        for local in _local_starts(rule_text, local_start, local_start, far, budget):
+        for local in _walk(rule_text, local_start, local_start, far, budget):
             last = local
     elif "UNTIL" in parts:
-        until = rrulestr(
-            rule_text.removeprefix("RRULE:"), dtstart=local_start, ignoretz=True
-        )._until
+        until = _parsed_rule(rule_text.removeprefix("RRULE:"), local_start)._until
         until = min(until, far)
         span = _PERIOD_DAYS[parts["FREQ"]] * int(parts.get("INTERVAL", "1"))
         for periods in _LOOK_BACK_PERIODS:
             begin = max(local_start, until - timedelta(days=span * periods))
-            for local in _local_starts(rule_text, local_start, begin, until, budget):
+            for local in _walk(rule_text, local_start, begin, until, budget):
                 last = local
             if last is not None or begin == local_start:
                 break

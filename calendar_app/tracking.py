@@ -237,7 +237,10 @@ def record_click(
     (link, client), so a burst of parallel clicks from one client cannot all see "under the
     limit" at once; clicks of different clients never wait for each other.
     """
-    row = TrackedLink.objects.filter(code=code).values_list("pk", "target_url").first()
+    # ``code`` is unique: no ORDER BY (``first()`` would add one, and compiling it cost more
+    # than the lookup itself).
+    rows = TrackedLink.objects.filter(code=code).order_by().values_list("pk", "target_url")[:1]
+    row = next(iter(rows), None)
     if row is None:
         return None
     link_id, target = row

@@ -103,6 +103,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Answers /r/<code> (the click redirect) itself, skipping what follows: it has no session,
+    # user, form or message (calendar_app/tracking_middleware.py, docs/production.md).
+    "calendar_app.tracking_middleware.TrackedRedirectMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -5,6 +5,10 @@ fetched here, under the same rules as every request a plugin makes: a public add
 operator allowed private ones for the network, the connection pinned to the address that was
 checked, and a size cap enforced while reading (a server that lies about ``Content-Length``, or
 streams for ever, cannot fill the worker's memory).
+
+Connections are kept per media host (:class:`publishers.http.ClientPool`): a post with four
+images from one CDN opens one connection, and a connection opened for one host never serves
+another host that shares its address.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import httpx
 
 from publishers.addresses import pinned_request, private_allowed, resolve_target
 from publishers.errors import PermanentError, TransientError
+from publishers.http import ClientPool
 from publishers.values import MediaRef
 
 __all__ = ["DEFAULT_MAX_MEDIA_BYTES", "fetch_media"]
@@ -20,7 +25,7 @@ __all__ = ["DEFAULT_MAX_MEDIA_BYTES", "fetch_media"]
 #: The most a remote medium may weigh when a network sets no lower cap (a short video).
 DEFAULT_MAX_MEDIA_BYTES = 100 * 1024 * 1024
 
-_client = httpx.Client(follow_redirects=False, trust_env=False)
+_pool = ClientPool(follow_redirects=False, trust_env=False)
 _TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
@@ -29,9 +34,10 @@ def fetch_media(
     *,
     network: str,
     max_bytes: int | None = None,
-    client: httpx.Client | None = None,
+    client: httpx.Client | ClientPool | None = None,
 ) -> bytes:
-    """The bytes at ``media.url``, at most ``max_bytes`` of them.
+    """The bytes at ``media.url``, at most ``max_bytes`` of them (through ``client``, by default
+    the process's pool of kept connections).
 
     :raises PermanentError: the address is refused, the server answers 4xx, or the medium is
         larger than allowed (``media_too_large``).
@@ -39,9 +45,15 @@ def fetch_media(
     """
     cap = DEFAULT_MAX_MEDIA_BYTES if max_bytes is None else max_bytes
     target = resolve_target(media.url, allow_private=private_allowed(network))
+    pool_or_client = client if client is not None else _pool
+    http = (
+        pool_or_client.client_for(target)
+        if isinstance(pool_or_client, ClientPool)
+        else pool_or_client
+    )
     try:
         response = pinned_request(
-            client or _client,
+            http,
             "GET",
             media.url,
             target,

@@ -17,7 +17,13 @@ from urllib.parse import urljoin
 
 import httpx
 
-from publishers import PublisherError, pinned_request, private_allowed, resolve_target
+from publishers import (
+    ClientPool,
+    PublisherError,
+    pinned_request,
+    private_allowed,
+    resolve_target,
+)
 
 __all__ = ["MAX_PAGE_BYTES", "external_embed", "page_summary", "read_page_head"]
 
@@ -74,14 +80,14 @@ def page_summary(page: str) -> tuple[str, str]:
     return _clean(title or "", MAX_TITLE), _clean(description or "", MAX_DESCRIPTION)
 
 
-def read_page_head(http: httpx.Client, url: str, network: str) -> str:
+def read_page_head(http: httpx.Client | ClientPool, url: str, network: str) -> str:
     """At most :data:`MAX_PAGE_BYTES` of the HTML at ``url`` (following up to
     :data:`MAX_REDIRECTS` redirects, each target checked anew); ``""`` when it cannot be read."""
     for _ in range(MAX_REDIRECTS + 1):
         try:
             target = resolve_target(url, allow_private=private_allowed(network))
             response = pinned_request(
-                http,
+                http.client_for(target) if isinstance(http, ClientPool) else http,
                 "GET",
                 url,
                 target,

@@ -51,6 +51,7 @@ from plugins.bluesky.text import MAX_BYTES, MAX_GRAPHEMES, Composed, compose
 from publishers import (
     Capabilities,
     ChannelContext,
+    ClientPool,
     CredentialsExpired,
     MediaRef,
     MessagePage,
@@ -160,10 +161,16 @@ class BlueskyNetwork(Network):
     refresh_margin = 300.0
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._http = httpx.Client(follow_redirects=False, trust_env=False)
+        # Kept connections, one client per server host (publishers.ClientPool): posts reuse a
+        # connection, and one opened for a host never serves another host at its address.
+        self._http = ClientPool(follow_redirects=False, trust_env=False)
         self._sessions = SessionStore()
         #: The wall clock the token expiries are compared with (a test sets a skewed one).
         self._clock = clock
+
+    def close(self) -> None:
+        """Close the kept connections (also done at process exit)."""
+        self._http.close()
 
     # --- the channel's settings ----------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import httpx
 
 from publishers import (
+    ClientPool,
     CredentialsExpired,
     PermanentError,
     TransientError,
@@ -33,7 +34,7 @@ XrpcReply = httpx.Response
 
 
 def send(
-    http: httpx.Client,
+    http: httpx.Client | ClientPool,
     base: str,
     method: str,
     nsid: str,

@@ -33,6 +33,7 @@ import httpx
 from publishers import (
     Capabilities,
     ChannelContext,
+    ClientPool,
     ConnectedAccount,
     CredentialsExpired,
     MediaRef,
@@ -109,7 +110,13 @@ class LinkedInNetwork(Network):
     )
 
     def __init__(self) -> None:
-        self._http = httpx.Client(follow_redirects=False, trust_env=False)
+        # Kept connections, one client per server host (publishers.ClientPool): posts reuse a
+        # connection, and one opened for a host never serves another host at its address.
+        self._http = ClientPool(follow_redirects=False, trust_env=False)
+
+    def close(self) -> None:
+        """Close the kept connections (also done at process exit)."""
+        self._http.close()
 
     # --- HTTP ----------------------------------------------------------------------------------
 

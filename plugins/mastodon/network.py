@@ -38,6 +38,7 @@ from plugins.mastodon.listening import (
 from publishers import (
     Capabilities,
     ChannelContext,
+    ClientPool,
     ConnectedAccount,
     CredentialsExpired,
     MediaRef,
@@ -180,9 +181,15 @@ class MastodonNetwork(Network):
     )
 
     def __init__(self) -> None:
-        self._http = httpx.Client(follow_redirects=False, trust_env=False)
+        # Kept connections, one client per server host (publishers.ClientPool): posts reuse a
+        # connection, and one opened for a host never serves another host at its address.
+        self._http = ClientPool(follow_redirects=False, trust_env=False)
         self._lock = threading.Lock()
         self._limits: dict[str, tuple[float, dict[str, int]]] = {}
+
+    def close(self) -> None:
+        """Close the kept connections (also done at process exit)."""
+        self._http.close()
 
     # --- HTTP ----------------------------------------------------------------------------------
 

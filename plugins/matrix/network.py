@@ -35,6 +35,7 @@ from plugins.matrix.text import media_message, message_content
 from publishers import (
     Capabilities,
     ChannelContext,
+    ClientPool,
     CredentialsExpired,
     InboundMessage,
     MediaRef,
@@ -139,13 +140,19 @@ class MatrixNetwork(Network):
     )
 
     def __init__(self) -> None:
-        self._http = httpx.Client(follow_redirects=False, trust_env=False)
+        # Kept connections, one client per server host (publishers.ClientPool): posts reuse a
+        # connection, and one opened for a host never serves another host at its address.
+        self._http = ClientPool(follow_redirects=False, trust_env=False)
         self._lock = threading.Lock()
         self._tokens: dict[tuple[str, str, str], str] = {}
         self._rooms: dict[tuple[str, str], str] = {}
         self._bots: dict[tuple[str, ...], str] = {}
         #: The last timeline read per channel and cursor, for the other stream of the same round.
         self._reads: dict[tuple[str, str, str], tuple[float, tuple[str, list[Any], str, bool]]] = {}
+
+    def close(self) -> None:
+        """Close the kept connections (also done at process exit)."""
+        self._http.close()
 
     # --- the channel's settings ----------------------------------------------------------------
 

@@ -70,6 +70,10 @@ class FacebookPagesNetwork(Network):
     def __init__(self) -> None:
         self.graph = Graph(self.key, "Facebook")
 
+    def close(self) -> None:
+        """Close the kept connections (also done at process exit)."""
+        self.graph.close()
+
     # --- connecting ----------------------------------------------------------------------------
 
     def oauth_app(self, settings: Mapping[str, Any]) -> OAuthApp:

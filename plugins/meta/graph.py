@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from publishers import (
+    ClientPool,
     CredentialsExpired,
     OAuthApp,
     PermanentError,
@@ -96,7 +97,13 @@ class Graph:
 
     def __init__(self, network: str, peer: str) -> None:
         self.network, self.peer = network, peer
-        self._http = httpx.Client(follow_redirects=False, trust_env=False)
+        # Kept connections, one client per server host (publishers.ClientPool): posts reuse a
+        # connection, and one opened for a host never serves another host at its address.
+        self._http = ClientPool(follow_redirects=False, trust_env=False)
+
+    def close(self) -> None:
+        """Close the kept connections (also done at process exit)."""
+        self._http.close()
 
     def call(
         self,

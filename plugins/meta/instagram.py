@@ -127,6 +127,10 @@ class InstagramNetwork(Network):
     def __init__(self) -> None:
         self.graph = Graph(self.key, "Instagram")
 
+    def close(self) -> None:
+        """Close the kept connections (also done at process exit)."""
+        self.graph.close()
+
     # --- connecting ----------------------------------------------------------------------------
 
     def oauth_app(self, settings: Mapping[str, Any]) -> OAuthApp:

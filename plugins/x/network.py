@@ -40,6 +40,7 @@ from plugins.x.text import MAX_WEIGHTED_LENGTH, weighted_length
 from publishers import (
     Capabilities,
     ChannelContext,
+    ClientPool,
     ConnectedAccount,
     CredentialsExpired,
     MediaRef,
@@ -119,7 +120,13 @@ class XNetwork(Network):
     retry_policy = RetryPolicy(base=30.0, cap=900.0, max_attempts=6, max_retry_after=86_400.0)
 
     def __init__(self) -> None:
-        self._http = httpx.Client(follow_redirects=False, trust_env=False)
+        # Kept connections, one client per server host (publishers.ClientPool): posts reuse a
+        # connection, and one opened for a host never serves another host at its address.
+        self._http = ClientPool(follow_redirects=False, trust_env=False)
+
+    def close(self) -> None:
+        """Close the kept connections (also done at process exit)."""
+        self._http.close()
 
     # --- HTTP ----------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Test helpers for plugin authors: the conformance suite and a real loopback HTTP server.
+"""Test helpers for plugin authors: the conformance suite, a real loopback HTTP server, and a
+relay that counts the connections a plugin opens.
 
 Import from here in tests only (it needs pytest)::
 
@@ -6,10 +7,12 @@ Import from here in tests only (it needs pytest)::
 """
 
 from publishers.testing.conformance import NetworkConformance
+from publishers.testing.connections import CountingProxy
 from publishers.testing.delivery import deliver_with, only, tiny_png
 from publishers.testing.servers import FakeServer, RecordedRequest, Reply, fake_server
 
 __all__ = [
+    "CountingProxy",
     "FakeServer",
     "NetworkConformance",
     "RecordedRequest",

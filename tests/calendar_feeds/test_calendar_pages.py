@@ -149,3 +149,32 @@ def test_page_past_the_end_is_404_and_an_empty_range_is_a_page(workspace, brand,
     assert past.status_code == 404
     bad = client.get(url, {**params, "page": "0"})
     assert bad.status_code == 400 and "page" in bad.json()["fields"]
+
+
+@pytest.mark.parametrize(
+    "slot",
+    [datetime(2027, 5, 3, 8, tzinfo=UTC), datetime(2027, 5, 3, 8, 0, 0, 250_000, tzinfo=UTC)],
+)
+def test_the_slack_boundary_is_the_same_in_sql_and_in_python(workspace, brand, slot):
+    """``slot + 7 days`` is computed by the database (natively on SQLite, see _SlotPlusSlack):
+    sent exactly at the limit is in time, a microsecond later is not, fractions or none."""
+    slack = calendar_view.PUBLISHED_LATE_SLACK
+    for late in (slack - timedelta(microseconds=1), slack, slack + timedelta(microseconds=1)):
+        item = f.ContentItemFactory(
+            workspace=workspace, brand=brand, status=ContentStatus.PUBLISHED, scheduled_at=slot
+        )
+        f.PublicationFactory(
+            content_item=item,
+            channel=f.ChannelFactory(brand=brand, workspace=workspace),
+            status=PublicationStatus.PUBLISHED,
+            due_at=slot,
+            published_at=slot + late,
+        )
+    whole = calendar_entries(workspace, start=START, end=END, kinds=("content",))
+    page = calendar_page(workspace, start=START, end=END, kinds=("content",), limit=10)
+    assert _keys(page.entries) == _keys(whole)
+    assert sorted(e.start - slot for e in whole) == [
+        timedelta(0),  # too late: at its slot
+        slack - timedelta(microseconds=1),
+        slack,
+    ]

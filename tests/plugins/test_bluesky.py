@@ -31,7 +31,7 @@ from publishers import (
     PublicationRef,
     TransientError,
 )
-from publishers.testing import NetworkConformance, Reply, tiny_png
+from publishers.testing import CountingProxy, NetworkConformance, Reply, tiny_png
 from publishers.values import MediaRef, ReplyTarget
 from tests.plugins.bluesky_server import BlueskyPds, bluesky_pds_fixture, pds_modules_or_skip
 
@@ -471,3 +471,15 @@ def test_rate_limits_are_transient_with_the_server_s_wait() -> None:
             BlueskyNetwork().publish(Post(body="x"), channel, "key-limited")
     assert caught.value.code == "rate_limited"
     assert 0 < caught.value.retry_after <= 300
+
+
+def test_posts_reuse_one_connection(account, bluesky_pds) -> None:
+    """Logging in and two posts: one TCP connection to the PDS, kept alive."""
+    network = BlueskyNetwork()
+    with CountingProxy(bluesky_pds.url) as proxy:
+        channel = account.channel(service=proxy.url, link_cards=False)
+        for n in range(2):
+            network.publish(Post(body=f"Kept {n} {uuid.uuid4().hex[:6]}"), channel, f"keep{n}")
+        assert proxy.connections == 1
+    network.close()
+    assert len(account.posts()) == 2

@@ -17,7 +17,7 @@ from publishers import (
     Post,
     PublicationRef,
 )
-from publishers.testing import NetworkConformance, deliver_with
+from publishers.testing import FakeServer, NetworkConformance, Reply, deliver_with
 from publishers.testing.delivery import tiny_png
 from tests.plugins.linkedin_server import MEMBER, ORG, LinkedInContractServer
 
@@ -149,3 +149,23 @@ def test_organisation_share_statistics_and_member_social_actions(linkedin) -> No
     network.delete(ref, channel)
     network.delete(ref, channel)
     assert list(linkedin.li_posts) == [mine.external_id]
+
+
+def test_posts_reuse_one_connection(monkeypatch) -> None:
+    """Two posts: one TCP connection, kept alive. The contract server runs on werkzeug's
+    development server, which closes every connection, so a loopback server that keeps them
+    answers as LinkedIn does here."""
+    answers = (Reply(201, headers={"x-restli-id": f"urn:li:share:{n}"}) for n in range(1, 9))
+    with FakeServer(lambda request: next(answers)) as server:
+        monkeypatch.setenv("KAIROS_LINKEDIN_API_URL", server.url)
+        monkeypatch.setenv("KAIROS_ALLOW_PRIVATE_NETWORKS", "linkedin")
+        network = LinkedInNetwork()
+        channel = ChannelContext(
+            id="1", network="linkedin", settings={"author": ORG_URN}, secrets={"access_token": "t"}
+        )
+        first = network.publish(unique(), channel, "k1")
+        second = network.publish(unique(), channel, "k2")
+        network.close()
+    assert (first.external_id, second.external_id) == ("urn:li:share:1", "urn:li:share:2")
+    assert [r.path for r in server.requests] == ["/rest/posts", "/rest/posts"]
+    assert len({r.peer for r in server.requests}) == 1

@@ -29,7 +29,7 @@ from publishers import (
     TransientError,
 )
 from publishers.listening import StaleCursor
-from publishers.testing import NetworkConformance, deliver_with
+from publishers.testing import CountingProxy, NetworkConformance, deliver_with
 from tests.plugins.mastodon_server import (  # noqa: F401  (mastodon_fixture is a fixture)
     mastodon_fixture,
 )
@@ -349,3 +349,19 @@ def test_a_busy_term_is_paged_without_another_term_jumping_over_it(mastodon) -> 
         if not page.more:
             break
     assert set(tagged) <= set(seen)
+
+
+def test_posts_reuse_one_connection(mastodon) -> None:
+    """Reading the instance's limits and two posts: one TCP connection, kept alive."""
+    network = MastodonNetwork()
+    with CountingProxy(mastodon.base_url) as proxy:
+        channel = channel_for(mastodon, instance=proxy.url)
+        for n in range(2):
+            network.publish(
+                Post(body=f"Kept {n} {uuid.uuid4().hex[:6]}"), channel, uuid.uuid4().hex
+            )
+        assert proxy.connections == 1
+        network.close()  # the next post needs a new connection
+        network.publish(Post(body=f"Again {uuid.uuid4().hex[:6]}"), channel, uuid.uuid4().hex)
+        assert proxy.connections == 2
+    network.close()

@@ -25,7 +25,7 @@ from publishers import (
     ThreadPart,
     TransientError,
 )
-from publishers.testing import NetworkConformance, deliver_with
+from publishers.testing import CountingProxy, NetworkConformance, deliver_with
 from tests.plugins.matrix_server import Synapse, synapse_python_or_skip
 
 pytestmark = pytest.mark.e2e
@@ -375,3 +375,18 @@ def test_a_thread_lives_in_the_room_s_thread_and_only_replies_count_as_replies(r
     network.delete(ref, channel)
     for part in outcome.parts:
         assert room.person.event(room.id, part.external_id)["content"] == {}
+
+
+def test_posts_reuse_one_connection(room, synapse) -> None:
+    """Resolving the room, joining it and two posts: one TCP connection, kept alive."""
+    network = MatrixNetwork()
+    with CountingProxy(synapse.base_url) as proxy:
+        channel = room.channel(homeserver=proxy.url)
+        for n in range(2):
+            network.publish(Post(body=f"Kept {n}"), channel, uuid.uuid4().hex)
+        assert proxy.connections == 1
+    network.close()
+    assert [m["content"]["body"] for m in room.person.messages(room.id)][:2] == [
+        "Kept 1",
+        "Kept 0",
+    ]

@@ -23,7 +23,7 @@ from publishers import (
     PublicationRef,
     TransientError,
 )
-from publishers.testing import NetworkConformance, deliver_with
+from publishers.testing import FakeServer, NetworkConformance, Reply, deliver_with
 from tests.plugins.meta_server import IG_USER, OTHER_PAGE, PAGE, MetaContractServer
 
 pytestmark = pytest.mark.e2e
@@ -278,3 +278,25 @@ def test_the_instagram_picker_lists_only_pages_with_an_instagram_account(meta) -
         ("@acme.shoes", {"ig_user_id": IG_USER["id"]})
     ]
     assert dict(accounts[0].secrets) == {"access_token": meta.page_token()}
+
+
+def test_posts_reuse_one_connection(monkeypatch) -> None:
+    """Two posts: one TCP connection, kept alive. The contract server runs on werkzeug's
+    development server, which closes every connection, so a loopback server that keeps them
+    answers as the Graph API does here."""
+    answers = (Reply(200, json={"id": f"{PAGE['id']}_{n}"}) for n in range(1, 9))
+    with FakeServer(lambda request: next(answers)) as server:
+        monkeypatch.setenv("KAIROS_META_GRAPH_URL", server.url)
+        monkeypatch.setenv("KAIROS_ALLOW_PRIVATE_NETWORKS", "facebook")
+        network = FacebookPagesNetwork()
+        channel = ChannelContext(
+            id="1",
+            network="facebook",
+            settings={"page_id": PAGE["id"]},
+            secrets={"access_token": "t"},
+        )
+        first = network.publish(unique(), channel, "k1")
+        second = network.publish(unique(), channel, "k2")
+        network.close()
+    assert (first.external_id, second.external_id) == (f"{PAGE['id']}_1", f"{PAGE['id']}_2")
+    assert len(server.requests) == 2 and len({r.peer for r in server.requests}) == 1

@@ -21,7 +21,7 @@ from publishers import (
     ThreadPart,
     TransientError,
 )
-from publishers.testing import NetworkConformance, deliver_with
+from publishers.testing import FakeServer, NetworkConformance, Reply, deliver_with
 from publishers.testing.delivery import tiny_png
 from tests.plugins.x_server import USER, XContractServer
 
@@ -231,3 +231,21 @@ def test_oauth_app_declares_pkce_refresh_and_basic_auth(x_server) -> None:
         {"user_id": USER["id"]},
     )
     assert set(account.secrets) == {"access_token", "refresh_token"} and account.expires_at
+
+
+def test_posts_reuse_one_connection(monkeypatch) -> None:
+    """Two posts: one TCP connection, kept alive. The contract server runs on werkzeug's
+    development server, which closes every connection, so a loopback server that keeps them
+    answers as X does here."""
+    answers = (Reply(201, json={"data": {"id": str(n), "text": "t"}}) for n in range(1, 9))
+    with FakeServer(lambda request: next(answers)) as server:
+        monkeypatch.setenv("KAIROS_X_API_URL", server.url)
+        monkeypatch.setenv("KAIROS_ALLOW_PRIVATE_NETWORKS", "x")
+        network = XNetwork()
+        channel = ChannelContext(id="1", network="x", secrets={"access_token": "t"})
+        first = network.publish(unique(), channel, "k1")
+        second = network.publish(unique(), channel, "k2")
+        network.close()
+    assert (first.external_id, second.external_id) == ("1", "2")
+    assert [r.path for r in server.requests] == ["/2/tweets", "/2/tweets"]
+    assert len({r.peer for r in server.requests}) == 1

@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from publishers.testing import FakeServer, Reply
+from publishers.testing import CountingProxy, FakeServer, Reply
 
 
 def test_fake_server_records_and_replies_from_script():
@@ -36,3 +36,20 @@ def test_fake_server_drop_closes_connection():
 def test_url_requires_running_server():
     with pytest.raises(RuntimeError, match="not running"):
         _ = FakeServer().url
+
+
+def test_counting_proxy_counts_connections_not_requests():
+    with FakeServer(lambda request: Reply(200, body=request.path.encode())) as server:
+        with CountingProxy(server.url) as proxy:
+            with httpx.Client() as kept:
+                assert [kept.get(f"{proxy.url}/{n}").text for n in range(3)] == ["/0", "/1", "/2"]
+            assert proxy.connections == 1
+            assert httpx.get(f"{proxy.url}/alone").text == "/alone"  # a client of its own
+            assert proxy.connections == 2
+        assert len(server.requests) == 4
+
+
+def test_counting_proxy_to_nowhere_refuses_like_the_server_would():
+    with CountingProxy("http://127.0.0.1:1") as proxy, pytest.raises(httpx.TransportError):
+        httpx.get(proxy.url, timeout=2)
+    assert proxy.connections == 0

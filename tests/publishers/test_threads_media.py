@@ -298,6 +298,37 @@ def test_a_remote_medium_is_fetched_with_its_size_capped(loopback_allowed) -> No
         assert missing.value.code == "media_unavailable"
 
 
+def test_media_from_one_host_share_one_kept_connection(loopback_allowed) -> None:
+    """Four images from one server: one TCP connection (the process's pool keeps it)."""
+    from publishers.http import ClientPool
+
+    pool = ClientPool()
+    with FakeServer(default=Reply(200, body=b"img")) as server:
+        for n in range(4):
+            media = MediaRef(url=f"{server.url}/{n}.png")
+            assert fetch_media(media, network="scripted", client=pool) == b"img"
+        pool.close()
+    assert len(server.requests) == 4 and len({r.peer for r in server.requests}) == 1
+    assert pool.opened == 1
+
+
+def test_a_medium_over_the_cap_does_not_spoil_the_kept_connection(loopback_allowed) -> None:
+    """A refused medium closes its unread connection; the next fetch opens a fresh one."""
+    from publishers.http import ClientPool
+
+    pool = ClientPool()
+    with FakeServer() as server:
+        server.reply(Reply(200, body=b"x" * 5000), Reply(200, body=b"ok"))
+        with pytest.raises(PermanentError):
+            fetch_media(
+                MediaRef(url=f"{server.url}/big"), network="scripted", max_bytes=10, client=pool
+            )
+        assert (
+            fetch_media(MediaRef(url=f"{server.url}/ok"), network="scripted", client=pool) == b"ok"
+        )
+        pool.close()
+
+
 def test_a_remote_medium_on_a_private_address_is_refused_unless_the_operator_allows_it() -> None:
     with FakeServer() as server, pytest.raises(AddressRefused):
         fetch_media(MediaRef(url=f"{server.url}/a.png"), network="scripted")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import zoneinfo
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -239,12 +240,28 @@ class BrandProfileField(JSONObjectField):
 
 
 class KairosModelSerializer(StrictTypesMixin, serializers.ModelSerializer):
-    """Model serializer with the project's field mapping (blank-able URLs) and strict JSON types."""
+    """Model serializer with the project's field mapping (blank-able URLs) and strict JSON types.
+
+    DRF works out a model serializer's fields from the model (introspection, field classes,
+    extra kwargs) for every serializer instance, so on every request; for the content list that
+    was a tenth of the request. The fields depend on the class alone (``Meta``, the declared
+    fields, the mapping: no subclass builds them from the request), so they are worked out once
+    per class and each instance gets a deep copy, fresh and unbound, as DRF gives its declared
+    fields.
+    """
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.URLField: OptionalURLField,
     }
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        cls = type(self)
+        prototype = cls.__dict__.get("_kairos_fields")
+        if prototype is None:
+            prototype = super().get_fields()
+            cls._kairos_fields = prototype  # a race only builds it twice
+        return copy.deepcopy(prototype)
 
 
 def check_without_cta(attrs: dict[str, Any], instance: Any) -> None:
