@@ -15,7 +15,8 @@ Scenarios (the targets of issue 16 are checked and reported in ``targets``):
   or every brand, first page of 100;
 * ``content_items_first_page`` / ``content_items_deep_page``: the cursor-paginated list, its
   first page and a page reached by following ``next`` 150 times;
-* ``content_item_detail``; ``tracked_redirect``: ``GET /r/<code>`` (records a click, 302).
+* ``content_item_detail``; ``tracked_redirect``: ``GET /r/<code>`` from a browser's user agent
+  (records a click: one read, one INSERT; 302).
 
 After the run each worker reports the objects its garbage collector tracks and whether a heavy
 scientific library was imported (``bench/worker/``). ``--quick`` seeds 5,000 items and 100 events
@@ -46,6 +47,10 @@ from benchmarks.stats import self_peak_rss_mib, summary
 YEAR_START = datetime(2027, 1, 1, tzinfo=UTC)
 BRAND_ZONES = ("Europe/Paris", "America/New_York", "UTC", "Asia/Tokyo", "Europe/London")
 MONTH = ("2027-05-01", "2027-05-31")  # dates: the whole of May in the brand's zone / UTC
+BROWSER = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0 Safari/537.36"
+)
 
 
 # --- seed -------------------------------------------------------------------------------------
@@ -417,7 +422,9 @@ def run(*, quick: bool, scratch: Path) -> dict:
     seconds = 2.0 if quick else 8.0
     world = seed(items, events, rng=random.Random(20270501))
     workspace, brand = world["workspace"], world["brand"]
-    auth = {"Authorization": f"Token {world['token']}"}
+    # Every client says it is a browser: without a user agent the redirect takes its bot path
+    # (one read, no click written) and would measure less than a real click costs.
+    auth = {"Authorization": f"Token {world['token']}", "User-Agent": BROWSER}
     base = f"/api/v1/workspaces/{workspace.slug}"
     month = f"start={MONTH[0]}&end={MONTH[1]}&page_size=100"
     paths = {
@@ -428,7 +435,7 @@ def run(*, quick: bool, scratch: Path) -> dict:
         "content_item_detail": f"{base}/content-items/{world['item']}/",
         "tracked_redirect": f"/r/{world['code']}",
     }
-    client = Client(HTTP_AUTHORIZATION=auth["Authorization"])
+    client = Client(HTTP_AUTHORIZATION=auth["Authorization"], HTTP_USER_AGENT=BROWSER)
     depth = 15 if quick else 150
     with override_settings(ROOT_URLCONF="benchmarks.web"):
         url = paths["content_items_first_page"]
