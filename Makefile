@@ -40,6 +40,7 @@ format: $(VENV)/.installed
 ## benchmark: every suite on SQLite, then delivery, chaos, crisis and api on a throwaway PostgreSQL + Redis;
 ## the figures are printed as JSON and saved in benchmarks/results/
 benchmark: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test,production]'  # the api suite serves with gunicorn
 	$(BIN)/python -m benchmarks --save
 	bash .ci/services.sh sh -c '$(BIN)/python -m benchmarks delivery chaos crisis api --save \
 	  --label postgresql-redis --database-url "$$KAIROS_SERVICES_DATABASE_URL" \
