@@ -58,6 +58,23 @@ def test_a_delivery_reaches_the_receiver_signed(
     assert delivery.attempt_log.get().outcome == S.SUCCEEDED
 
 
+def test_deliveries_to_one_receiver_reuse_one_connection(
+    workspace, brand, subscribe, receiver, django_capture_on_commit_callbacks
+):
+    """A burst of events to one subscriber pays one TCP handshake, not one per delivery."""
+    sender.CLIENTS.close()
+    subscribe(workspace)
+    for n in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            emit(workspace.pk, CONTENT_APPROVED, {"content_item": {"id": n}}, brand.pk)
+    assert len(receiver.verified) == 3
+    assert len({request.peer for request in receiver.server.requests}) == 1
+    sender.CLIENTS.close()  # a closed pool opens a new connection
+    with django_capture_on_commit_callbacks(execute=True):
+        emit(workspace.pk, CONTENT_APPROVED, {"content_item": {"id": 9}}, brand.pk)
+    assert len({request.peer for request in receiver.server.requests}) == 2
+
+
 def test_500_is_retried_with_back_off_then_succeeds(
     workspace, subscribe, receiver, django_capture_on_commit_callbacks
 ):
