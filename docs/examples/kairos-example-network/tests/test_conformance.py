@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from kairos_example_network import PigeonNetwork
 
-from publishers import ChannelContext, CredentialsExpired, PermanentError, TransientError
+from publishers import (
+    ChannelContext,
+    CredentialsExpired,
+    PermanentError,
+    Post,
+    TransientError,
+)
 from publishers.testing import FakeServer, NetworkConformance, Reply
 
 TOKEN = "pigeon-token-123"
@@ -38,6 +44,12 @@ class FakePigeon:
             post["deleted"] = True
             return Reply(204)
         return Reply(200, json={"views": 10, "clicks": 1})
+
+
+@pytest.fixture(autouse=True)
+def operator_allows_loopback(monkeypatch):
+    """The fake Pigeon listens on 127.0.0.1, a private address only the operator may allow."""
+    monkeypatch.setenv("KAIROS_ALLOW_PRIVATE_NETWORKS", "pigeon")
 
 
 @pytest.fixture
@@ -101,3 +113,28 @@ class TestPigeonConformance(NetworkConformance):
     @pytest.fixture(autouse=True)
     def _remember_api(self, pigeon):
         self._api = pigeon
+
+
+def test_posts_reuse_one_connection():
+    """Two posts to one Pigeon server go over one kept-alive connection."""
+    with FakeServer(FakePigeon()) as server:
+        network = PigeonNetwork()
+        channel = ChannelContext(
+            id="c1",
+            network="pigeon",
+            settings={"base_url": server.url},
+            secrets={"api_token": TOKEN},
+        )
+        network.publish(Post(body="one"), channel, "key-1")
+        network.publish(Post(body="two"), channel, "key-2")
+        network.close()
+    assert len({request.peer for request in server.requests}) == 1
+
+
+def test_a_private_address_is_refused_unless_the_operator_allows_it(pigeon, monkeypatch):
+    monkeypatch.delenv("KAIROS_ALLOW_PRIVATE_NETWORKS")
+    channel = ChannelContext(
+        id="c1", network="pigeon", settings={"base_url": pigeon.url}, secrets={"api_token": TOKEN}
+    )
+    with pytest.raises(PermanentError):
+        PigeonNetwork().publish(Post(body="one"), channel, "key-1")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import httpx
 
 from publishers import (
     Capabilities,
     ChannelContext,
+    ClientPool,
     CredentialsExpired,
     MetricSnapshot,
     Network,
@@ -20,7 +22,10 @@ from publishers import (
     SettingField,
     TransientError,
     capability_problems,
+    send_request,
 )
+
+TIMEOUT = httpx.Timeout(5.0, read=10.0)
 
 
 class PigeonNetwork(Network):
@@ -44,27 +49,47 @@ class PigeonNetwork(Network):
         SettingField("api_token", "API token", "From Pigeon's settings.", "secret", required=True),
     )
 
+    def __init__(self) -> None:
+        # One pool per network object: posts to the same Pigeon server reuse a kept-alive
+        # connection, and every request is checked against private addresses first.
+        self._pool = ClientPool()
+
+    def close(self) -> None:
+        """Close the kept connections (Kairos calls it when the plugin is unloaded)."""
+        self._pool.close()
+
     # --- helpers -----------------------------------------------------------------------
 
-    def _client(self, channel: ChannelContext) -> httpx.Client:
-        return httpx.Client(
-            base_url=str(channel.settings["base_url"]),
-            headers={"Authorization": f"Bearer {channel.secrets.get('api_token', '')}"},
-            timeout=httpx.Timeout(5.0, read=10.0),
-            follow_redirects=False,
-        )
-
-    def _call(self, channel: ChannelContext, method: str, path: str, **kwargs) -> httpx.Response:
+    def _call(
+        self,
+        channel: ChannelContext,
+        method: str,
+        path: str,
+        *,
+        json: dict | None = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         """One request, with transport and status errors turned into Kairos errors."""
-        try:
-            with self._client(channel) as client:
-                response = client.request(method, path, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise TransientError("Pigeon cannot be reached.", code="connect_failed") from exc
-        except httpx.HTTPError as exc:
-            raise TransientError(
-                "Pigeon did not answer.", code="timeout", may_have_posted=method == "POST"
-            ) from exc
+        url = str(channel.settings["base_url"]).rstrip("/") + path
+        if params:
+            url = f"{url}?{urlencode(params)}"
+        # send_request refuses private addresses unless the operator allows them
+        # (KAIROS_ALLOW_PRIVATE_NETWORKS=pigeon) and turns a failed connection or a time-out
+        # into a TransientError that says whether the post may have gone through.
+        response = send_request(
+            self._pool,
+            method,
+            url,
+            network=self.key,
+            peer="Pigeon",
+            headers={
+                "Authorization": f"Bearer {channel.secrets.get('api_token', '')}",
+                **(headers or {}),
+            },
+            timeout=TIMEOUT,
+            json=json,
+        )
         if response.status_code in (401, 403):
             raise CredentialsExpired("Pigeon refused the API token; reconnect the channel.")
         if response.status_code == 429 or response.status_code >= 500:
