@@ -10,7 +10,7 @@ import pytest
 
 from plugins.matrix import listening
 from plugins.matrix.network import MatrixNetwork
-from publishers import Post, PublicationRef
+from publishers import ClientPool, Post, PublicationRef
 from publishers.listening import StaleCursor
 from tests.plugins.test_matrix import Room, operator_allows_loopback, synapse
 
@@ -117,8 +117,14 @@ def test_the_reply_fallback_is_removed_and_malformed_events_are_refused() -> Non
 def test_replies_and_mentions_of_one_round_read_the_timeline_once(room) -> None:
     network = MatrixNetwork()
     reads: list[str] = []
-    network._http.event_hooks["request"].append(
-        lambda request: reads.append(request.url.path) if "/messages" in request.url.path else None
+
+    def count_timeline_reads(request) -> None:
+        if "/messages" in request.url.path:
+            reads.append(request.url.path)
+
+    # The network's pool, with a hook on every client it makes: the reads it sends, counted.
+    network._http = ClientPool(
+        follow_redirects=False, trust_env=False, event_hooks={"request": [count_timeline_reads]}
     )
     channel = room.channel()
     result = network.publish(Post(body="Which colour?"), channel, uuid.uuid4().hex)
