@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from calendar_app import scheduling, workflow
+from calendar_app.delivery.daily_caps import channel_cap_problem
 from calendar_app.delivery.dispatcher import wake
 from calendar_app.models import (
     Channel,
@@ -85,6 +86,19 @@ def _check_guardrails(template: ReactiveTemplate, actor: workflow.Actor, now: da
         raise FireRefused(
             "cooling_down",
             f"Cooling down: it was fired at {last.fired_at:%H:%M:%S} UTC; wait {wait} s.",
+        )
+
+
+def _check_daily_caps(channels: list[Channel], now: datetime) -> None:
+    """A channel already at its network's daily cap would refuse the reaction when it is sent,
+    seconds later, as a failed post in the middle of the moment. Say so before anything is
+    written, so the person fires on the other channels (or later) instead."""
+    problems = [p for channel in channels if (p := channel_cap_problem(channel, now))]
+    if problems:
+        raise FireRefused(
+            "daily_cap_exceeded",
+            " ".join(problems[:5]) + " Fire on the other channels, or later.",
+            "channels",
         )
 
 
@@ -232,6 +246,7 @@ def fire_template(
             raise FireRefused(
                 "no_channels", "None of this template's channels is connected.", "channels"
             )
+        _check_daily_caps(channels, now)
         fire, _, _ = _create(template, actor, cleaned, channels, now)
     return fire
 

@@ -18,7 +18,7 @@ from calendar_app.models import Channel, ChannelStatus, ContentItem, Publication
 from calendar_app.plugins_runtime import get_plugins
 from publishers import UnknownNetworkError
 
-__all__ = ["cap_problems", "channel_daily_cap", "first_fitting_time"]
+__all__ = ["cap_problems", "channel_cap_problem", "channel_daily_cap", "first_fitting_time"]
 
 WINDOW = timedelta(hours=24)
 _NOT_COUNTED = (PublicationStatus.CANCELLED, PublicationStatus.FAILED, PublicationStatus.SKIPPED)
@@ -66,25 +66,34 @@ def _network_name(channel: Channel) -> str:
 def cap_problems(item: ContentItem, due: datetime) -> list[str]:
     """Sentences saying which of the item's channels would go over their network's daily cap
     with a post at ``due``; empty when every channel has room."""
-    problems = []
-    for channel in item.channels.filter(status=ChannelStatus.CONNECTED).order_by("pk"):
-        cap = channel_daily_cap(channel)
-        if not cap:
-            continue
-        others = list(
-            Publication.objects.filter(
-                channel=channel, due_at__gt=due - 2 * WINDOW, due_at__lt=due + 2 * WINDOW
-            )
-            .exclude(content_item=item)
-            .exclude(status__in=_NOT_COUNTED)
-            .values_list("due_at", flat=True)
-        )
-        if _fits(due, [t for t in others if abs(t - due) < WINDOW], cap):
-            continue
-        fits_at = first_fitting_time(due, others, cap)
-        problems.append(
-            f"{channel.handle} can publish {cap} posts in any 24 hours on "
-            f"{_network_name(channel)}, and this time would make one more; the first time it "
-            f"fits is {fits_at:%Y-%m-%d %H:%M} UTC."
-        )
-    return problems
+    channels = item.channels.filter(status=ChannelStatus.CONNECTED).order_by("pk")
+    return [
+        problem
+        for channel in channels
+        if (problem := channel_cap_problem(channel, due, besides=item)) is not None
+    ]
+
+
+def channel_cap_problem(
+    channel: Channel, due: datetime, *, besides: ContentItem | None = None
+) -> str | None:
+    """Why one more post on ``channel`` at ``due`` would go over its daily cap, with the first
+    time it fits; ``None`` when it has room. ``besides``: an item whose own publications are
+    not counted (it is being moved, not added)."""
+    cap = channel_daily_cap(channel)
+    if not cap:
+        return None
+    around = Publication.objects.filter(
+        channel=channel, due_at__gt=due - 2 * WINDOW, due_at__lt=due + 2 * WINDOW
+    ).exclude(status__in=_NOT_COUNTED)
+    if besides is not None:
+        around = around.exclude(content_item=besides)
+    others = list(around.values_list("due_at", flat=True))
+    if _fits(due, [t for t in others if abs(t - due) < WINDOW], cap):
+        return None
+    fits_at = first_fitting_time(due, others, cap)
+    return (
+        f"{channel.handle} can publish {cap} posts in any 24 hours on "
+        f"{_network_name(channel)}, and this time would make one more; the first time it "
+        f"fits is {fits_at:%Y-%m-%d %H:%M} UTC."
+    )

@@ -142,3 +142,31 @@ def test_fire_command(template, member, capsys) -> None:
         )
     with pytest.raises(CommandError, match="NAME=TEXT"):
         call_command("fire_template", str(template.pk), "--as", user.username, "--value", "nope")
+
+
+def test_a_channel_at_its_daily_cap_refuses_the_fire_before_anything_is_written(
+    template, actor, sandbox_dir
+) -> None:
+    """The network would refuse the reaction seconds later, a failed post mid-moment: the fire
+    is refused at once, on ``channels``, naming the channel and when it has room again."""
+    approver = actor(Role.APPROVER)
+    capped, *others = list(template.channels.order_by("pk"))
+    capped.daily_post_cap = 1
+    capped.save()
+    first = fire_template(template, approver, {"line": "First"})
+    later = first.fired_at + timedelta(minutes=10)  # past the cool-down
+
+    with pytest.raises(FireRefused) as refused:
+        fire_template(template, approver, {"line": "Second"}, now=later)
+    assert refused.value.code == "daily_cap_exceeded" and refused.value.field == "channels"
+    assert capped.handle in str(refused.value)
+    fits = first.fired_at + timedelta(hours=24)
+    assert f"{fits:%Y-%m-%d %H:%M} UTC" in str(refused.value)
+    assert template.fires.count() == 1  # nothing half-written
+
+    fired = fire_template(
+        template, approver, {"line": "Second"}, now=later, channel_ids=[c.pk for c in others]
+    )
+    assert set(fired.content_item.publications.values_list("channel_id", flat=True)) == {
+        c.pk for c in others
+    }
