@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from calendar_app.media.entries import validate_media_entries, validate_thread
-from calendar_app.models.base import Timestamped, WorkspaceOwned
+from calendar_app.models.base import Timestamped, WorkspaceOwned, call_to_action_fields
 from calendar_app.validators import validate_string_list, without_cta_problem
 
 
@@ -71,24 +71,7 @@ class ContentItem(WorkspaceOwned):
         help_text='Later parts of a thread, each {"body": ..., "media": [...]}, posted in order '
         "as replies to the part before (networks that take threads only).",
     )
-    cta_text = models.CharField(
-        "call-to-action text",
-        max_length=200,
-        blank=True,
-        help_text='The line that asks for the click, after the text ("Shop the look").',
-    )
-    cta_url = models.URLField(
-        "call-to-action link",
-        max_length=1000,
-        blank=True,
-        help_text="Where the click goes; counted as a tracked link when tracking is set up.",
-    )
-    cta_button = models.CharField(
-        "button label",
-        max_length=60,
-        blank=True,
-        help_text='On networks and emails that show a button ("Shop now").',
-    )
+    cta_text, cta_url, cta_button = call_to_action_fields()
     without_cta = models.BooleanField(
         default=False,
         help_text="Goes out with no call to action at all, not even the brand's default "

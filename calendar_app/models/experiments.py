@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from calendar_app.models.base import Timestamped, WorkspaceOwned
+from calendar_app.models.base import Timestamped, WorkspaceOwned, call_to_action_fields
 from calendar_app.models.tenancy import slug_validator
 
 
@@ -86,24 +86,7 @@ class Variant(Timestamped):
     key = models.SlugField(max_length=40, validators=[slug_validator])
     name = models.CharField(max_length=120)
     is_control = models.BooleanField(default=False)
-    cta_text = models.CharField(
-        "call-to-action text",
-        max_length=200,
-        blank=True,
-        help_text='The line that asks for the click, after the text ("Shop the look").',
-    )
-    cta_url = models.URLField(
-        "call-to-action link",
-        max_length=1000,
-        blank=True,
-        help_text="Where the click goes; counted as a tracked link when tracking is set up.",
-    )
-    cta_button = models.CharField(
-        "button label",
-        max_length=60,
-        blank=True,
-        help_text='On networks and emails that show a button ("Shop now").',
-    )
+    cta_text, cta_url, cta_button = call_to_action_fields()
     weight = models.PositiveIntegerField(
         default=1, help_text="Planned share of traffic, relative to the others."
     )
