@@ -75,6 +75,7 @@ def seed(items: int, events: int, *, brands: int = 5, rng: random.Random) -> dic
         TrackedLink,
         Workspace,
     )
+    from calendar_app.planner_statistics import refresh as refresh_statistics
     from calendar_app.recurrence import last_occurrence_end
 
     started = time.monotonic()
@@ -182,6 +183,9 @@ def seed(items: int, events: int, *, brands: int = 5, rng: random.Random) -> dic
         for i in range(50)
     )
     _, clear = ApiToken.issue(workspace=workspace, name="bench", role=Role.VIEWER)
+    # As the daily kairos.planner_statistics schedule (or PostgreSQL's autovacuum) would have
+    # done on a database that grew to this size.
+    refresh_statistics()
     publication = Publication.objects.filter(workspace=workspace).order_by("pk").first()
     link = TrackedLink.objects.create(
         workspace=workspace, publication=publication, target_url="https://example.com/offer"

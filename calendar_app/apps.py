@@ -24,6 +24,9 @@ class CalendarAppConfig(AppConfig):
         connect_moment_holds()
 
         post_migrate.connect(_sync_schedules, sender=self, dispatch_uid="kairos_sync_schedules")
+        post_migrate.connect(
+            _install_triggers, sender=self, dispatch_uid="kairos_first_published_triggers"
+        )
 
 
 def _sync_schedules(sender, **kwargs) -> None:
@@ -31,3 +34,13 @@ def _sync_schedules(sender, **kwargs) -> None:
     from calendar_app.schedules import sync_schedules
 
     sync_schedules()
+
+
+def _install_triggers(sender, using: str = "default", **kwargs) -> None:
+    """Every migrate leaves the first-publication triggers in place: a migration that rebuilds
+    a table on SQLite drops the table's triggers (calendar_app.models.first_published)."""
+    from django.db import connections
+
+    from calendar_app.models import first_published
+
+    first_published.install(connections[using])

@@ -12,13 +12,15 @@ A pure-ish domain service (no HTTP). Two entry points:
 * :func:`calendar_entries` returns every entry of the range at once (tests, small exports).
 
 Every query is a time-range query on an index: ``event_time_range`` / ``event_workspace_start``
-for events, ``content_ws_status_sched`` / ``content_brand_scheduled`` for content items,
+for events, ``content_ws_status_placed`` / ``content_brand_status_placed`` for content items,
 ``template_validity`` for templates.
 
 A content item is placed at ``scheduled_at`` (``scheduled``/``publishing``), or, once published
 (``published``/``partly_failed``), at its first publication time, unless it went out more than
 :data:`PUBLISHED_LATE_SLACK` after its slot (then at its slot). The same rule is written twice,
-in Python (:func:`_content`) and in SQL (:func:`_content_keys`); the tests hold them equal.
+in Python (:func:`_content`, from the publications) and in SQL (:func:`_content_keys`, from the
+item's ``first_published_at``, which the database keeps equal to its first publication time);
+the tests hold them equal.
 In SQL each status group is its own branch of the ``UNION ALL``, so each is one index range.
 
 :func:`calendar_entries` runs these queries, whatever the number of entries:
@@ -45,6 +47,7 @@ from itertools import islice
 from typing import Any
 
 from django.db.models import (
+    Case,
     Count,
     DateTimeField,
     F,
@@ -55,6 +58,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 
@@ -520,17 +524,19 @@ class _SlotPlusSlack(Func):
         )
 
 
-def _first_published_in_time() -> Subquery:
-    """SQL for the first publication time of a content item, if within
-    :data:`PUBLISHED_LATE_SLACK` of its slot (see the module docstring)."""
-    return Subquery(
-        Publication.objects.filter(
-            content_item_id=OuterRef("pk"),
-            published_at__isnull=False,
-            published_at__lte=_SlotPlusSlack(OuterRef("scheduled_at")),
-        )
-        .order_by("published_at")
-        .values("published_at")[:1],
+def _placed_at() -> Case:
+    """SQL for where a published item sits: its first publication time if within
+    :data:`PUBLISHED_LATE_SLACK` of its slot, else its slot (see the module docstring).
+
+    ``first_published_at`` is kept on the item by the database (calendar_app.models.
+    first_published) and is a column of the index the range is read from: no subquery per row.
+    """
+    return Case(
+        When(
+            first_published_at__lte=_SlotPlusSlack(F("scheduled_at")),
+            then=F("first_published_at"),
+        ),
+        default=F("scheduled_at"),
         output_field=DateTimeField(),
     )
 
@@ -556,12 +562,7 @@ def _content_keys(
             scheduled_at__gte=start - PUBLISHED_LATE_SLACK,
             scheduled_at__lt=end,
         )
-        .annotate(
-            sort_at=Coalesce(
-                _first_published_in_time(), F("scheduled_at"), output_field=DateTimeField()
-            ),
-            rank=rank,
-        )
+        .annotate(sort_at=_placed_at(), rank=rank)
         .filter(sort_at__gte=start, sort_at__lt=end)
         .order_by()
         .values_list("sort_at", "rank", "id")

@@ -79,6 +79,10 @@ def wanted() -> dict[str, dict]:
             "func": "calendar_app.tasks.purge_task_failures",
             "schedule_type": Schedule.DAILY,
         },
+        "kairos.planner_statistics": {
+            "func": "calendar_app.planner_statistics.refresh",
+            "schedule_type": Schedule.DAILY,
+        },
         "kairos.login_records_purge": {
             "func": "calendar_app.login_lockout.purge_login_records",
             "schedule_type": Schedule.DAILY,

@@ -130,6 +130,13 @@ class ContentItem(WorkspaceOwned):
         "when its priority is below the moment's threshold. Not part of the approval.",
     )
     version = models.PositiveIntegerField(default=1, editable=False)
+    first_published_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the first of its publications went out. Kept by the database "
+        "(calendar_app.models.first_published), whatever writes the publications.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -149,8 +156,15 @@ class ContentItem(WorkspaceOwned):
         indexes = [
             models.Index(fields=["workspace", "scheduled_at"], name="content_ws_scheduled"),
             models.Index(fields=["brand", "scheduled_at"], name="content_brand_scheduled"),
+            # The calendar's ranges: each status group is one range of these, and the
+            # placement of a published post is read from the index alone.
             models.Index(
-                fields=["workspace", "status", "scheduled_at"], name="content_ws_status_sched"
+                fields=["workspace", "status", "scheduled_at", "first_published_at"],
+                name="content_ws_status_placed",
+            ),
+            models.Index(
+                fields=["brand", "status", "scheduled_at", "first_published_at", "workspace"],
+                name="content_brand_status_placed",
             ),
             # The API lists items newest first with a cursor on created_at.
             models.Index(fields=["workspace", "-created_at"], name="content_ws_created"),

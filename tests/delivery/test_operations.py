@@ -93,6 +93,7 @@ def test_schedules_are_created_once_by_name() -> None:
         "kairos.listening_surges",
         "kairos.login_records_purge",
         "kairos.moment_readiness",
+        "kairos.planner_statistics",
         "kairos.refresh_tokens",
         "kairos.sweep",
         "kairos.task_failures_purge",

@@ -21,7 +21,7 @@ from django.core.management import BaseCommand, CommandError, call_command
 from django.db import transaction
 from django.utils import timezone
 
-from calendar_app import workflow
+from calendar_app import planner_statistics, workflow
 from calendar_app.fit_records import refresh_fits
 from calendar_app.models import (
     Brand,
@@ -129,6 +129,7 @@ class Command(BaseCommand):
             approved = self.approve_templates(workspace, users.get("marketer"))
             moved = self.advance_content(workspace, users)
             planned = self.plan_this_month(workspace, users)
+        planner_statistics.refresh()  # the demo's tables, as the daily schedule would
         self.report(counts, fits, approved, moved, users)
         self.stdout.write(f"  this month's plan: {planned} post(s) dated around today")
 
