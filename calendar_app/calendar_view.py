@@ -32,8 +32,9 @@ In SQL each status group is its own branch of the ``UNION ALL``, so each is one 
    publication time;
 5. active reactive templates whose validity window overlaps the range.
 
-:func:`calendar_page` runs 1 and 2, then one count and one slice of the sorted keys, then the
-details of the content items and templates on the page (at most two more).
+:func:`calendar_page` runs 1 and 2, then a count of each branch (scheduled items, published
+items, templates: each read from its index alone) and one slice of the sorted keys, then the
+details of the content items and templates on the page (at most two more): at most 9 queries.
 """
 
 from __future__ import annotations
@@ -219,7 +220,9 @@ def _events(
     )
     scores: dict[int, int] = {}
     if brand is not None and events:
-        fits = BrandFit.objects.filter(brand=brand, event_id__in=[row[0] for row in events])
+        fits = BrandFit.objects.filter(
+            brand=brand, event_id__in=[row[0] for row in events]
+        ).order_by()  # the model's ordering joins the brand to sort by its name
         scores = {
             event_id: (override if override is not None else score)
             for event_id, score, override in fits.values_list("event_id", "score", "override_score")
@@ -432,8 +435,11 @@ def calendar_page(
     kinds = set(kinds)
     events = _events(workspace, brand, start, end, zone) if EVENT in kinds else []
     events.sort(key=lambda entry: entry.sort_key(start))
-    keys = _row_keys(workspace, brand, start, end, kinds)
-    rows = keys.count() if keys is not None else 0
+    parts = _row_parts(workspace, brand, start, end, kinds)
+    # Counted branch by branch: each count is read from its index alone, where a count over the
+    # union made SQLite materialise and scan the union (3 to 10 times slower).
+    rows = sum(part.count() for part in parts)
+    keys = _ordered_union(parts)
     count = rows + len(events)
     if offset >= count:
         return CalendarPage(count, [])
@@ -482,15 +488,20 @@ def _merge_page(
 _RANK_OF = {_KIND_RANK[CONTENT]: CONTENT, _KIND_RANK[TEMPLATE]: TEMPLATE}
 
 
-def _row_keys(
+def _row_parts(
     workspace: Workspace, brand: Brand | None, start: datetime, end: datetime, kinds: set[str]
-) -> QuerySet | None:
-    """``(sort_at, rank, id)`` of the range's content items and templates, in calendar order."""
+) -> list[QuerySet]:
+    """The branches of the range's ``(sort_at, rank, id)`` keys: content items, templates."""
     parts = []
     if CONTENT in kinds:
         parts += _content_keys(workspace, brand, start, end)
     if TEMPLATE in kinds:
         parts.append(_template_keys(workspace, brand, start, end))
+    return parts
+
+
+def _ordered_union(parts: list[QuerySet]) -> QuerySet | None:
+    """The keys of all ``parts`` in calendar order (one ``UNION ALL``), or None without parts."""
     if not parts:
         return None
     keys = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:], all=True)

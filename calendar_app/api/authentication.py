@@ -47,11 +47,12 @@ class ApiTokenAuthentication(BaseAuthentication):
             prefix, _, secret = parts[1].decode("ascii").partition(".")
         except UnicodeDecodeError:
             raise AuthenticationFailed("The token contains characters it cannot have.") from None
-        token = (
-            ApiToken.objects.select_related("workspace", "user").filter(prefix=prefix).first()
-            if prefix and secret
-            else None
-        )
+        token = None
+        if prefix and secret:
+            # The prefix is unique: no ORDER BY (``first()`` adds one, and the sort of the
+            # joined row cost more to compile than the lookup), on every authenticated request.
+            rows = ApiToken.objects.select_related("workspace", "user").filter(prefix=prefix)
+            token = next(iter(rows.order_by()[:1]), None)
         if token is None or not token.matches(secret):
             raise AuthenticationFailed("Invalid token.")
         if not token.is_usable:

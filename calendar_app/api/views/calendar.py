@@ -208,7 +208,8 @@ class CalendarView(WorkspaceScopedMixin, generics.ListAPIView):
         brand = None
         brand_id = query.validated_data.get("brand")
         if brand_id is not None:
-            brand = Brand.objects.filter(workspace=self.workspace, pk=brand_id).first()
+            rows = Brand.objects.filter(workspace=self.workspace, pk=brand_id).order_by()
+            brand = next(iter(rows[:1]), None)  # by its key: no ORDER BY to compile or run
             if brand is None:
                 raise NotFound("No such brand in this workspace.")
         params = query.resolve(brand.time_zone if brand else None)
