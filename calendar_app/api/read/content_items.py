@@ -18,10 +18,12 @@ field added to the serializer and not here fails it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.duration import duration_string
@@ -80,18 +82,43 @@ def rows(queryset: QuerySet) -> QuerySet:
 
 def channel_ids(item_ids: Iterable[int]) -> dict[int, list[int]]:
     """Each item's channel ids, in one query over the many-to-many table (none for no items)."""
-    wanted = list(item_ids)
+    wanted = list(dict.fromkeys(item_ids))
     found: dict[int, list[int]] = {}
     if not wanted:
         return found
-    links = (
-        ContentItem.channels.through.objects.filter(contentitem_id__in=wanted)
-        .order_by(*CHANNEL_ORDER)
-        .values_list("contentitem_id", "channel_id")
-    )
+    sql = _channel_sql(connection.alias, len(wanted))
+    if sql is None:
+        links = _channel_links(wanted)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, wanted)
+            links = cursor.fetchall()
     for item_id, channel_id in links:
         found.setdefault(item_id, []).append(channel_id)
     return found
+
+
+def _channel_links(item_ids: list[int]) -> QuerySet:
+    return (
+        ContentItem.channels.through.objects.filter(contentitem_id__in=item_ids)
+        .order_by(*CHANNEL_ORDER)
+        .values_list("contentitem_id", "channel_id")
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _channel_sql(alias: str, count: int) -> str | None:
+    """The SQL of :func:`_channel_links` for ``count`` items, worked out once per count.
+
+    Compiling it (two joins for the channel order) cost as much as running it: three quarters of
+    the query's time on a page, a fifth of a detail's. Only the ids change between two pages of
+    the same size, and they are the query's only parameters, in order; should the compiler ever
+    give other parameters, ``None`` says to run the query through the ORM instead. Page sizes
+    are bounded (1-200), and so is this cache.
+    """
+    placeholders = list(range(1, count + 1))
+    sql, params = _channel_links(placeholders).query.get_compiler(alias).as_sql()
+    return sql if list(params) == placeholders else None
 
 
 class _ChannelIds:

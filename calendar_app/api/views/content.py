@@ -118,9 +118,11 @@ class ContentItemViewSet(WorkspaceViewSet):
     uses_etag = True
 
     def base_queryset(self) -> QuerySet:
+        items = ContentItem.objects.filter(workspace=self.workspace)
+        if getattr(self, "action", None) in ("list", "retrieve"):
+            return items  # read as rows (below): no relations to load
         return (
-            ContentItem.objects.filter(workspace=self.workspace)
-            .select_related("brand")
+            items.select_related("brand")
             # only the ids are shown: loading whole channels decrypted every channel's secrets
             # (a Fernet token each) on every page; ties broken by id, as the read path does
             .prefetch_related(
