@@ -110,8 +110,8 @@ def _channel_links(item_ids: list[int]) -> QuerySet:
 def _channel_sql(alias: str, count: int) -> str | None:
     """The SQL of :func:`_channel_links` for ``count`` items, worked out once per count.
 
-    Compiling it (two joins for the channel order) cost as much as running it: three quarters of
-    the query's time on a page, a fifth of a detail's. Only the ids change between two pages of
+    Compiling it (two joins for the channel order) cost three times as much as running it, a
+    sixth of a detail request. Only the ids change between two pages of
     the same size, and they are the query's only parameters, in order; should the compiler ever
     give other parameters, ``None`` says to run the query through the ORM instead. Page sizes
     are bounded (1-200), and so is this cache.
@@ -244,8 +244,8 @@ def _strings(values: Any) -> list[str | None] | None:
 def represent(items: list[ItemFacts], actor: Any) -> list[dict[str, Any]]:
     """``items`` as ``ContentItemSerializer(...).data`` writes them for a request by ``actor``.
 
-    One query for the channels of all of them; the approval hints read what the serializer's
-    read (the page's votes once, each brand's chain once, only when the actor may approve).
+    One query for the channels of all of them; the approval hints read what they read under the
+    serializer (the page's votes once, each brand's chain once, only when the actor may approve).
     """
     if not items:
         return []
