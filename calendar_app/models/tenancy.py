@@ -28,11 +28,17 @@ class Role(models.TextChoices):
 
     @classmethod
     def rank(cls, role: str) -> int:
-        return [choice.value for choice in cls].index(role)
+        # A tuple built once: iterating the enum on every call was 7% of a content list's
+        # profile (each item's allowed actions compare roles a dozen times).
+        return _ROLE_ORDER.index(role)
 
     @classmethod
     def at_least(cls, role: str, required: str) -> bool:
         return cls.rank(role) >= cls.rank(required)
+
+
+#: The roles' values in rank order (see :meth:`Role.rank`).
+_ROLE_ORDER = tuple(choice.value for choice in Role)
 
 
 class WorkspaceManager(models.Manager):
