@@ -244,7 +244,12 @@ class Server:
                 "warning",
             ],
             cwd=Path(__file__).resolve().parent.parent,
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.web_settings"},
+            # As docs/production.md deploys it: gunicorn workers keep their connection.
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "benchmarks.web_settings",
+                "KAIROS_DB_CONN_MAX_AGE": os.environ.get("KAIROS_DB_CONN_MAX_AGE", "60"),
+            },
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

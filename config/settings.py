@@ -160,7 +160,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # One connection per request unless asked: ``make run`` serves with Django's development
+    # server, whose thread per request would leave a connection behind with each thread. Under
+    # gunicorn set KAIROS_DB_CONN_MAX_AGE (docs/production.md): opening a SQLite connection
+    # (the PRAGMAs, Django's SQL functions) cost more than a whole item read.
+    if "KAIROS_DB_CONN_MAX_AGE" not in os.environ:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
