@@ -29,11 +29,12 @@ from django.utils import timezone
 from django.utils.duration import duration_string
 
 from calendar_app import workflow
+from calendar_app.api.read.prepared import PreparedRows
 from calendar_app.api.serializers.common import local_iso
 from calendar_app.approvals.services import prime_votes
 from calendar_app.models import Channel, ContentItem, Event
 
-__all__ = ["COLUMNS", "ItemFacts", "channel_ids", "facts", "represent", "rows"]
+__all__ = ["COLUMNS", "ItemFacts", "channel_ids", "facts", "represent", "row_by_id", "rows"]
 
 #: The columns shown, those the workflow's hints read, and the brand's zone (joined).
 COLUMNS = (
@@ -78,6 +79,29 @@ CHANNEL_ORDER = (
 def rows(queryset: QuerySet) -> QuerySet:
     """``queryset`` (filtered and ordered by the view) as rows of :data:`COLUMNS`."""
     return queryset.prefetch_related(None).values(*COLUMNS)
+
+
+#: The largest id a row can have (a 64-bit signed integer, on SQLite and PostgreSQL).
+MAX_ID = 2**63 - 1
+
+#: One item of a workspace by id, compiled once (calendar_app.api.read.prepared).
+_BY_ID = PreparedRows(
+    lambda workspace_id, pk: (
+        ContentItem.objects.filter(workspace_id=workspace_id, pk=pk)
+        .order_by()
+        .values_list(*COLUMNS)
+    ),
+    stand_ins=[-7_392_001, -7_392_002],
+)
+
+
+def row_by_id(workspace_id: int, pk: int) -> dict[str, Any] | None:
+    """The row of :data:`COLUMNS` of item ``pk`` in the workspace; None if there is none (or
+    it is another workspace's)."""
+    if not 0 < pk <= MAX_ID:  # the ORM finds nothing out of range: neither does this
+        return None
+    found = _BY_ID.rows(workspace_id, pk)
+    return dict(zip(COLUMNS, found[0], strict=True)) if found else None
 
 
 def channel_ids(item_ids: Iterable[int]) -> dict[int, list[int]]:

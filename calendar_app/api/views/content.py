@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
@@ -146,9 +147,17 @@ class ContentItemViewSet(WorkspaceViewSet):
         return Response(data) if page is None else self.get_paginated_response(data)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        rows = content_items.rows(self.filter_queryset(self.get_queryset()))
         lookup = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
-        item = content_items.ItemFacts(get_object_or_404(rows, **{self.lookup_field: lookup}))
+        row = None
+        if not request.query_params and lookup.isascii() and lookup.isdigit():
+            # Nothing to filter: the row by its id, with SQL compiled once per process.
+            row = content_items.row_by_id(self.workspace.pk, int(lookup))
+            if row is None:
+                raise Http404(f"No {ContentItem._meta.object_name} matches the given query.")
+        if row is None:
+            rows = content_items.rows(self.filter_queryset(self.get_queryset()))
+            row = get_object_or_404(rows, **{self.lookup_field: lookup})
+        item = content_items.ItemFacts(row)
         self.check_object_permissions(request, item)
         self.tag(item)
         if not_modified(request, item):
