@@ -12,7 +12,7 @@ A pure-ish domain service (no HTTP). Two entry points:
 * :func:`calendar_entries` returns every entry of the range at once (tests, small exports).
 
 Every query is a time-range query on an index: ``event_time_range`` / ``event_workspace_start``
-for events, ``content_ws_status_placed`` / ``content_brand_status_placed`` for content items,
+for events, ``content_ws_placed_covering`` / ``content_brand_placed_covering`` for content items,
 ``template_validity`` for templates.
 
 A content item is placed at ``scheduled_at`` (``scheduled``/``publishing``), or, once published

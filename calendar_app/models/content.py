@@ -156,15 +156,15 @@ class ContentItem(WorkspaceOwned):
         indexes = [
             models.Index(fields=["workspace", "scheduled_at"], name="content_ws_scheduled"),
             models.Index(fields=["brand", "scheduled_at"], name="content_brand_scheduled"),
-            # The calendar's ranges: each status group is one range of these, and the
-            # placement of a published post is read from the index alone.
+            # The calendar's ranges: each status group is one range of these, and its count
+            # and its slice (placement, id) are read from the index alone.
             models.Index(
-                fields=["workspace", "status", "scheduled_at", "first_published_at"],
-                name="content_ws_status_placed",
+                fields=["workspace", "status", "scheduled_at", "first_published_at", "id"],
+                name="content_ws_placed_covering",
             ),
             models.Index(
-                fields=["brand", "status", "scheduled_at", "first_published_at", "workspace"],
-                name="content_brand_status_placed",
+                fields=["brand", "status", "scheduled_at", "first_published_at", "workspace", "id"],
+                name="content_brand_placed_covering",
             ),
             # The API lists items newest first with a cursor on created_at.
             models.Index(fields=["workspace", "-created_at"], name="content_ws_created"),
