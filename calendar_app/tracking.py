@@ -265,6 +265,10 @@ def record_click(
     if connection.vendor == "postgresql":
         # savepoint=False: nothing to roll back to, and the lock lasts until the commit anyway
         with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            if not settings.KAIROS_CLICK_DURABLE_COMMIT:
+                # The visitor is on their way whatever happens; the commit need not wait for
+                # the disk (a database crash may lose the last moment of clicks, nothing else).
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, _lock_key(link_id, who)]
             )

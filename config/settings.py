@@ -333,6 +333,10 @@ KAIROS_READINESS_LINK_TIMEOUT = float(os.environ.get("KAIROS_READINESS_LINK_TIME
 # further clicks still redirect and are recorded as not counted (calendar_app.tracking).
 KAIROS_CLICK_CLIENT_LIMIT = int(os.environ.get("KAIROS_CLICK_CLIENT_LIMIT", "3"))
 KAIROS_CLICK_CLIENT_WINDOW = int(os.environ.get("KAIROS_CLICK_CLIENT_WINDOW", "3600"))
+# On PostgreSQL a click's commit does not wait for its WAL flush (synchronous_commit off for
+# that transaction only): a database crash may lose the last fraction of a second of clicks,
+# never anything else. "1" makes clicks wait like every other write (docs/production.md).
+KAIROS_CLICK_DURABLE_COMMIT = os.environ.get("KAIROS_CLICK_DURABLE_COMMIT", "0") == "1"
 
 # --- Client addresses (calendar_app.client_address) -------------------------------------------
 # Behind a reverse proxy, the header it sets with the client's address, e.g. X-Forwarded-For or

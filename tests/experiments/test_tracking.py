@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -50,10 +51,19 @@ def test_fast_path_is_one_lookup_and_one_insert(client, link_path):
         _click(client, link_path)
     sql = [q["sql"].split()[0].upper() for q in ctx.captured_queries]
     if connection.vendor == "postgresql":  # + the (link, client) advisory lock, see record_click
-        assert sql == ["SELECT", "SELECT", "INSERT"]
-        assert "pg_advisory_xact_lock" in ctx.captured_queries[1]["sql"]
+        assert sql == ["SELECT", "SET", "SELECT", "INSERT"]
+        assert ctx.captured_queries[1]["sql"] == "SET LOCAL synchronous_commit TO OFF"
+        assert "pg_advisory_xact_lock" in ctx.captured_queries[2]["sql"]
     else:
         assert sql == ["SELECT", "INSERT"]
+
+
+@override_settings(KAIROS_CLICK_DURABLE_COMMIT=True)
+def test_a_durable_click_commit_waits_like_any_write(client, link_path):
+    with CaptureQueriesContext(connection) as ctx:
+        _click(client, link_path)
+    assert not any("synchronous_commit" in q["sql"] for q in ctx.captured_queries)
+    assert Click.objects.count() == 1
 
 
 def test_bots_are_left_out(client, link_path):
