@@ -265,12 +265,16 @@ def record_click(
     if connection.vendor == "postgresql":
         # savepoint=False: nothing to roll back to, and the lock lasts until the commit anyway
         with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-            if not settings.KAIROS_CLICK_DURABLE_COMMIT:
-                # The visitor is on their way whatever happens; the commit need not wait for
-                # the disk (a database crash may lose the last moment of clicks, nothing else).
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            # The lock is its own statement, before the INSERT: under READ COMMITTED the
+            # INSERT's snapshot is taken when it starts, so it sees the clicks committed while
+            # this one waited for the lock. Unless clicks are to be durable, the same round trip
+            # tells this transaction's commit not to wait for the disk: the visitor is on their
+            # way whatever happens, and a database crash may lose the last moment of clicks.
+            durable = settings.KAIROS_CLICK_DURABLE_COMMIT
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, _lock_key(link_id, who)]
+                "SELECT pg_advisory_xact_lock(%s, %s)"
+                + ("" if durable else ", set_config('synchronous_commit', 'off', true)"),
+                [_LOCK_CLASS, _lock_key(link_id, who)],
             )
             cursor.execute(_insert_sql(), params)
     else:
