@@ -50,13 +50,25 @@ def test_fast_path_is_one_lookup_and_one_insert(client, link_path):
     with CaptureQueriesContext(connection) as ctx:
         _click(client, link_path)
     sql = [q["sql"].split()[0].upper() for q in ctx.captured_queries]
-    if connection.vendor == "postgresql":  # + the (link, client) advisory lock, see record_click
-        assert sql == ["SELECT", "SELECT", "INSERT"]
-        lock = ctx.captured_queries[1]["sql"]
+    if connection.vendor == "postgresql":  # the (link, client) lock and the INSERT: one message
+        assert sql == ["SELECT", "SELECT"]
+        lock, _insert = ctx.captured_queries[1]["sql"].split("; INSERT INTO ")
         assert "pg_advisory_xact_lock" in lock
         assert "set_config('synchronous_commit', 'off', true)" in lock
     else:
         assert sql == ["SELECT", "INSERT"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's lock")
+def test_with_server_side_binding_the_lock_and_insert_go_one_by_one(client, link_path, monkeypatch):
+    from calendar_app import tracking
+
+    monkeypatch.setattr(tracking, "_binds_on_client", lambda connection: False)
+    with CaptureQueriesContext(connection) as ctx:
+        _click(client, link_path)
+    sql = [q["sql"].split()[0].upper() for q in ctx.captured_queries]
+    assert sql == ["SELECT", "SELECT", "INSERT"]
+    assert Click.objects.get().is_counted
 
 
 @override_settings(KAIROS_CLICK_DURABLE_COMMIT=True)
