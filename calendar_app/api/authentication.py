@@ -21,6 +21,7 @@ from rest_framework.request import Request
 
 from calendar_app.api.read.prepared import PreparedRows
 from calendar_app.models import ApiToken, Workspace
+from calendar_app.models.tenancy import TOKEN_PREFIX_LENGTH
 
 KEYWORD = "Token"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -61,6 +62,15 @@ _BY_PREFIX = PreparedRows(
 )
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def _could_be_prefix(prefix: str) -> bool:
+    """Issued prefixes are hex of one length: anything else is refused without a query (and
+    never reaches the database, where a NUL byte would be an error on PostgreSQL)."""
+    return len(prefix) == TOKEN_PREFIX_LENGTH and _HEX.issuperset(prefix)
+
+
 def token_by_prefix(prefix: str) -> ApiToken | None:
     """The token with this prefix, its workspace and user loaded; None if there is none."""
     found = _BY_PREFIX.rows(prefix)
@@ -95,7 +105,7 @@ class ApiTokenAuthentication(BaseAuthentication):
             prefix, _, secret = parts[1].decode("ascii").partition(".")
         except UnicodeDecodeError:
             raise AuthenticationFailed("The token contains characters it cannot have.") from None
-        token = token_by_prefix(prefix) if prefix and secret else None
+        token = token_by_prefix(prefix) if _could_be_prefix(prefix) and secret else None
         if token is None or not token.matches(secret):
             raise AuthenticationFailed("Invalid token.")
         if not token.is_usable:

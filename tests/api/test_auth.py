@@ -62,6 +62,9 @@ def test_revoked_and_expired_tokens_are_refused(workspace, client_for):
         "Token deadbeef.wrong",
         "Token \u00e9\u00e9.x",
         "Token .x",
+        "Token dead\x00eef.x",  # a NUL byte: PostgreSQL refuses it in a query
+        "Token DEADBEEF.x",  # issued prefixes are lower-case hex
+        "Token deadbeef00.x",  # of one length
     ],
 )
 def test_malformed_tokens_get_401(workspace, header):
