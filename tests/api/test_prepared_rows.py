@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from calendar_app.api.authentication import token_by_prefix
 from calendar_app.api.read.prepared import PreparedRows
-from calendar_app.models import ApiToken, Role
+from calendar_app.models import ApiToken, ContentItem, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +78,35 @@ def test_a_detail_by_id_is_the_workspaces_item_only(workspace, other_workspace, 
     base = f"/api/v1/workspaces/{workspace.slug}/content-items"
     assert client.get(f"{base}/{mine.pk}/").json()["id"] == mine.pk
     assert client.get(f"{base}/{theirs.pk}/").status_code == 404
+
+
+def test_values_go_where_their_stand_ins_were_compiled(workspace, other_workspace):
+    """``filter(workspace_id=..., pk=...)`` compiles the ``pk`` first: the values follow their
+    stand-ins, and the query is built once, not on every run."""
+    from tests.factories import ContentItemFactory
+
+    mine = ContentItemFactory(workspace=workspace, brand__workspace=workspace)
+    ContentItemFactory(workspace=other_workspace, brand__workspace=other_workspace)
+    builds = []
+
+    def build(workspace_id, pk):
+        builds.append((workspace_id, pk))
+        return ContentItem.objects.filter(workspace_id=workspace_id, pk=pk).values_list("pk")
+
+    lookup = PreparedRows(build, stand_ins=[-11, -12])
+    assert lookup.rows(workspace.pk, mine.pk) == [(mine.pk,)]
+    assert lookup.rows(other_workspace.pk, mine.pk) == []
+    assert lookup.rows(workspace.pk, mine.pk + 1000) == []
+    assert builds == [(-11, -12)]  # compiled once, with the stand-ins
+
+
+def test_the_item_lookup_of_a_detail_is_compiled_once(workspace):
+    from calendar_app.api.read import content_items
+
+    assert content_items.row_by_id(workspace.pk, 1) is None
+    assert content_items._BY_ID._prepared["default"] is not None
+
+
+def test_stand_ins_must_be_distinct():
+    with pytest.raises(ValueError, match="distinct"):
+        PreparedRows(lambda a, b: ApiToken.objects.filter(pk=a, workspace_id=b), [-1, -1])

@@ -6,10 +6,11 @@ running the statement. The SQL of such a lookup never changes, only its values d
 compiled once, with stand-in values, and then run with the request's values, its rows converted
 by the same converters Django would apply (dates on SQLite, JSON, ...).
 
-The stand-ins must come back as the statement's parameters, in order and unchanged; if Django
-ever compiles them otherwise (a lookup that transforms its value, say), :class:`PreparedRows`
-notices at the first run and runs the queryset through the ORM instead, so it is never wrong,
-only slower.
+The stand-ins must come back unchanged as the statement's parameters, in whatever order the
+compiler puts its conditions (``filter(workspace_id=..., pk=...)`` compiles the ``pk`` first);
+if Django ever compiles one otherwise (a lookup that transforms its value, say),
+:class:`PreparedRows` notices at the first run and runs the queryset through the ORM instead, so
+it is never wrong, only slower.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ _UNPREPARED = object()
 class PreparedRows:
     """Rows of ``build(*values)``, a ``values_list()`` queryset, compiled once per database.
 
-    ``stand_ins`` are values of the right types that no real call uses (the compiled SQL is
-    checked to carry them as its parameters, in order). For exact lookups only (``=``, ``IN``):
+    ``stand_ins`` are distinct values of the right types that no real call uses (the compiled
+    SQL is checked to carry each of them unchanged as a parameter: the statement's parameters are
+    then the call's values in the order their stand-ins came back). For exact lookups only (``=``, ``IN``):
     a string stand-in holds ``%``, ``_``, a backslash and both cases, so a lookup that escapes
     or folds its value (``iexact``, ``contains``...) shows it at once and is run by the ORM.
     """
@@ -35,6 +37,8 @@ class PreparedRows:
     def __init__(self, build: Callable[..., QuerySet], stand_ins: Sequence[Any]) -> None:
         self._build = build
         self._stand_ins = list(stand_ins)
+        if len({(type(value), value) for value in self._stand_ins}) != len(self._stand_ins):
+            raise ValueError("Stand-ins must be distinct: each marks where one value goes.")
         self._prepared: dict[str, Any] = {}
 
     def rows(self, *values: Any, using: str = "default") -> list[tuple]:
@@ -43,10 +47,10 @@ class PreparedRows:
             prepared = self._prepared[using] = self._prepare(using)
         if prepared is None:
             return list(self._build(*values).using(using))
-        sql, converters = prepared
+        sql, order, converters = prepared
         connection = connections[using]
         with connection.cursor() as cursor:
-            cursor.execute(sql, list(values))
+            cursor.execute(sql, [values[position] for position in order])
             found = cursor.fetchall()
         if not converters:
             return found
@@ -64,7 +68,9 @@ class PreparedRows:
     def _prepare(self, using: str) -> tuple | None:
         compiler = self._build(*self._stand_ins).query.get_compiler(using)
         sql, params = compiler.as_sql()
-        if list(params) != self._stand_ins:
-            return None
+        where = {(type(value), value): position for position, value in enumerate(self._stand_ins)}
+        order = [where.get((type(param), param)) for param in params]
+        if None in order or set(order) != set(range(len(self._stand_ins))):
+            return None  # a stand-in transformed or dropped: the ORM runs it
         columns = [selected[0] for selected in compiler.select[: compiler.col_count]]
-        return sql, list(compiler.get_converters(columns).items())
+        return sql, order, list(compiler.get_converters(columns).items())
