@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.duration import duration_string
 
 from calendar_app import workflow
+from calendar_app.api.read.converters import FastValuesIterable
 from calendar_app.api.read.prepared import PreparedRows
 from calendar_app.api.serializers.common import local_iso
 from calendar_app.approvals.services import prime_votes
@@ -77,8 +78,11 @@ CHANNEL_ORDER = (
 
 
 def rows(queryset: QuerySet) -> QuerySet:
-    """``queryset`` (filtered and ordered by the view) as rows of :data:`COLUMNS`."""
-    return queryset.prefetch_related(None).values(*COLUMNS)
+    """``queryset`` (filtered and ordered by the view) as rows of :data:`COLUMNS`, converted
+    without Django's generic loop (calendar_app.api.read.converters)."""
+    found = queryset.prefetch_related(None).values(*COLUMNS)
+    found._iterable_class = FastValuesIterable
+    return found
 
 
 #: The largest id a row can have (a 64-bit signed integer, on SQLite and PostgreSQL).
