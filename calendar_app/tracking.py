@@ -278,24 +278,28 @@ def record_click(
         else ", set_config('synchronous_commit', 'off', true)"
     )
     lock_params = [_LOCK_CLASS, _lock_key(link_id, who)]
-    if _binds_on_client(connection):
-        # Both statements in one message: PostgreSQL runs a multi-statement query as one
-        # transaction (the lock is held to its end), each statement with its own snapshot. One
-        # round trip for the click instead of four (BEGIN, lock, INSERT, COMMIT).
-        with connection.cursor() as cursor:
-            cursor.execute(f"{lock}; {_insert_sql()}", [*lock_params, *params])
-    else:  # server-side binding prepares one statement at a time
-        # savepoint=False: nothing to roll back to, and the lock lasts until the commit anyway
-        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-            cursor.execute(lock, lock_params)
-            cursor.execute(_insert_sql(), params)
+    # Both statements in one message: PostgreSQL runs a multi-statement query as one transaction
+    # (the lock is held to its end), each statement with its own snapshot. One round trip for
+    # the click instead of four (BEGIN, lock, INSERT, COMMIT).
+    with _client_binding_cursor(connection) as cursor:
+        cursor.execute(f"{lock}; {_insert_sql()}", [*lock_params, *params])
     return Redirect(append_click_id(target, token), token)
 
 
-def _binds_on_client(connection: Any) -> bool:
-    """True when the PostgreSQL connection sends parameters inlined (Django's default,
-    ``server_side_binding`` off), so one ``execute`` may carry several statements."""
-    return not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+def _client_binding_cursor(connection: Any) -> Any:
+    """A cursor of ``connection`` (PostgreSQL) that inlines its parameters into the SQL.
+
+    Only such a cursor may send several statements in one ``execute``: with server-side binding
+    (config/settings.py turns it on, for prepared statements) each message is one statement.
+    It is wrapped as ``connection.cursor()`` wraps its cursors (query logging, error
+    translation), on the same connection and so in the same transaction.
+    """
+    from django.db.backends.postgresql.base import Cursor
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(Cursor(connection.connection))
 
 
 #: First key of the PostgreSQL advisory locks taken by :func:`record_click` ("KCLK").

@@ -166,6 +166,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # (the PRAGMAs, Django's SQL functions) cost more than a whole item read.
     if "KAIROS_DB_CONN_MAX_AGE" not in os.environ:
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
+    os.environ.get("KAIROS_DB_SERVER_SIDE_BINDING", "1") == "1"
+):
+    # Server-side binding lets psycopg prepare a statement run twice on a connection: PostgreSQL
+    # then skips parsing and planning it. Measured in process on 100,000 items: an item detail
+    # 1.37 -> 0.83 ms, a list page 4.07 -> 3.59 ms, a redirect 0.72 -> 0.58 ms. Behind a pooler
+    # in transaction mode (PgBouncer < 1.21) set KAIROS_DB_SERVER_SIDE_BINDING=0: a prepared
+    # statement lives on one server connection (docs/production.md).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=2
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

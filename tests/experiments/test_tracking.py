@@ -60,15 +60,21 @@ def test_fast_path_is_one_lookup_and_one_insert(client, link_path):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's lock")
-def test_with_server_side_binding_the_lock_and_insert_go_one_by_one(client, link_path, monkeypatch):
+def test_the_click_message_binds_on_the_client_whatever_the_connection_does():
+    """Server-side binding (on by default, for prepared statements) sends one statement per
+    message: the click's lock and INSERT go through a cursor that inlines its parameters."""
+    from psycopg import ClientCursor
+
     from calendar_app import tracking
 
-    monkeypatch.setattr(tracking, "_binds_on_client", lambda connection: False)
-    with CaptureQueriesContext(connection) as ctx:
-        _click(client, link_path)
-    sql = [q["sql"].split()[0].upper() for q in ctx.captured_queries]
-    assert sql == ["SELECT", "SELECT", "INSERT"]
-    assert Click.objects.get().is_counted
+    with tracking._client_binding_cursor(connection) as cursor:
+        assert isinstance(cursor.cursor, ClientCursor)
+        cursor.execute("SELECT %s; SELECT %s", [1, 2])
+        assert cursor.fetchone() == (1,)
+        assert cursor.nextset() and cursor.fetchone() == (2,)
+    with connection.cursor() as cursor:
+        binding = connection.settings_dict["OPTIONS"].get("server_side_binding")
+        assert isinstance(cursor.cursor, ClientCursor) is not bool(binding)
 
 
 @override_settings(KAIROS_CLICK_DURABLE_COMMIT=True)

@@ -21,7 +21,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db.backends.base.operations import BaseDatabaseOperations
-from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
 from django.db.models import JSONField, QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.db.models.query import BaseIterable
@@ -90,10 +89,14 @@ def _one(function: Callable, expression: Any, connection: Any) -> Converter:
     slow = _called(function, expression, connection)
     owner = getattr(function, "__self__", None)
     plain = getattr(function, "__func__", None)
-    if plain is SQLiteOperations.convert_datetimefield_value and owner is connection.ops:
-        return _sqlite_datetime(connection.timezone, slow)
-    if plain is SQLiteOperations.convert_booleanfield_value:
-        return _sqlite_boolean
+    if connection.vendor == "sqlite":
+        # imported here: a PostgreSQL deployment never loads the SQLite backend
+        from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
+
+        if plain is SQLiteOperations.convert_datetimefield_value and owner is connection.ops:
+            return _sqlite_datetime(connection.timezone, slow)
+        if plain is SQLiteOperations.convert_booleanfield_value:
+            return _sqlite_boolean
     if plain is BaseDatabaseOperations.convert_durationfield_value:
         return _duration
     if (
