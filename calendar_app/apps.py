@@ -27,6 +27,9 @@ class CalendarAppConfig(AppConfig):
         post_migrate.connect(
             _install_triggers, sender=self, dispatch_uid="kairos_first_published_triggers"
         )
+        post_migrate.connect(
+            _install_click_function, sender=self, dispatch_uid="kairos_click_function"
+        )
 
 
 def _sync_schedules(sender, **kwargs) -> None:
@@ -44,3 +47,13 @@ def _install_triggers(sender, using: str = "default", **kwargs) -> None:
     from calendar_app.models import first_published
 
     first_published.install(connections[using])
+
+
+def _install_click_function(sender, using: str = "default", **kwargs) -> None:
+    """Every migrate leaves the click's PostgreSQL function as the code defines it
+    (calendar_app.click_function)."""
+    from django.db import connections
+
+    from calendar_app import click_function
+
+    click_function.install(connections[using])

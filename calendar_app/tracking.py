@@ -23,7 +23,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -32,6 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from calendar_app import click_function
 from calendar_app.client_address import client_key
 from calendar_app.models import Click, Publication, TrackedLink, Variant
 from calendar_app.models.tracking import new_click_token
@@ -235,10 +235,11 @@ def record_click(
       whatever the user agent) on this link within ``KAIROS_CLICK_CLIENT_WINDOW``: one client
       rotating user agents to inflate a variant.
 
-    Two queries on SQLite (the link by its unique code, then the INSERT, which SQLite runs under
-    its write lock). On PostgreSQL the INSERT runs after a transaction-scoped advisory lock on
-    (link, client), so a burst of parallel clicks from one client cannot all see "under the
-    limit" at once; clicks of different clients never wait for each other.
+    Two queries: the link by its unique code, then the INSERT, which SQLite runs under its write
+    lock. On PostgreSQL the INSERT runs after a transaction-scoped advisory lock on (link,
+    client), both in one call of a function (calendar_app.click_function), so a burst of
+    parallel clicks from one client cannot all see "under the limit" at once; clicks of
+    different clients never wait for each other.
     """
     with connection.cursor() as cursor:
         cursor.execute(_link_sql(), [code])
@@ -255,51 +256,37 @@ def record_click(
     limit = max(1, int(settings.KAIROS_CLICK_CLIENT_LIMIT))
     window = timedelta(seconds=settings.KAIROS_CLICK_CLIENT_WINDOW)
     token = new_click_token()
-    adapt = connection.ops.adapt_datetimefield_value
     # No upper bound on clicked_at: a click recorded by a parallel request whose clock read came
     # a moment after ours (it got the lock first) is still the same client's click.
-    params = [
-        *(link_id, token, adapt(now), visitor, who),
-        *(link_id, True, visitor, adapt(now - DEDUPE_WINDOW), False),
-        *(link_id, True, who, adapt(now - window), limit - 1, False, True),
-    ]
-    if connection.vendor != "postgresql":
+    if connection.vendor == "postgresql":
+        # The lock first, then the INSERT with a snapshot taken once the lock is granted (it
+        # sees the clicks committed while this one waited), in one call of a function PostgreSQL
+        # plans once per connection (calendar_app.click_function). Unless clicks are to be
+        # durable, the function tells this transaction's commit not to wait for the disk: the
+        # visitor is on their way whatever happens, and a database crash may lose the last
+        # moment of clicks.
+        relaxed = not settings.KAIROS_CLICK_DURABLE_COMMIT
         with connection.cursor() as cursor:
-            cursor.execute(_insert_sql(), params)
-        return Redirect(append_click_id(target, token), token)
-    # The lock is its own statement, before the INSERT: under READ COMMITTED the INSERT's
-    # snapshot is taken when it starts, so it sees the clicks committed while this one waited
-    # for the lock. Unless clicks are to be durable, the same statement tells this transaction's
-    # commit not to wait for the disk: the visitor is on their way whatever happens, and a
-    # database crash may lose the last moment of clicks.
-    lock = "SELECT pg_advisory_xact_lock(%s, %s)" + (
-        ""
-        if settings.KAIROS_CLICK_DURABLE_COMMIT
-        else ", set_config('synchronous_commit', 'off', true)"
-    )
-    lock_params = [_LOCK_CLASS, _lock_key(link_id, who)]
-    # Both statements in one message: PostgreSQL runs a multi-statement query as one transaction
-    # (the lock is held to its end), each statement with its own snapshot. One round trip for
-    # the click instead of four (BEGIN, lock, INSERT, COMMIT).
-    with _client_binding_cursor(connection) as cursor:
-        cursor.execute(f"{lock}; {_insert_sql()}", [*lock_params, *params])
+            cursor.execute(
+                click_function.CALL,
+                [
+                    *(_LOCK_CLASS, _lock_key(link_id, who), relaxed),
+                    *(link_id, token, now, visitor, who, now - DEDUPE_WINDOW, now - window),
+                    limit - 1,
+                ],
+            )
+    else:
+        adapt = connection.ops.adapt_datetimefield_value
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _insert_sql(),
+                [
+                    *(link_id, token, adapt(now), visitor, who),
+                    *(link_id, True, visitor, adapt(now - DEDUPE_WINDOW), False),
+                    *(link_id, True, who, adapt(now - window), limit - 1, False, True),
+                ],
+            )
     return Redirect(append_click_id(target, token), token)
-
-
-def _client_binding_cursor(connection: Any) -> Any:
-    """A cursor of ``connection`` (PostgreSQL) that inlines its parameters into the SQL.
-
-    Only such a cursor may send several statements in one ``execute``: with server-side binding
-    (config/settings.py turns it on, for prepared statements) each message is one statement.
-    It is wrapped as ``connection.cursor()`` wraps its cursors (query logging, error
-    translation), on the same connection and so in the same transaction.
-    """
-    from django.db.backends.postgresql.base import Cursor
-
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(Cursor(connection.connection))
 
 
 #: First key of the PostgreSQL advisory locks taken by :func:`record_click` ("KCLK").

@@ -8,6 +8,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -50,38 +51,53 @@ def test_fast_path_is_one_lookup_and_one_insert(client, link_path):
     with CaptureQueriesContext(connection) as ctx:
         _click(client, link_path)
     sql = [q["sql"].split()[0].upper() for q in ctx.captured_queries]
-    if connection.vendor == "postgresql":  # the (link, client) lock and the INSERT: one message
+    if connection.vendor == "postgresql":  # the (link, client) lock and the INSERT: one call
         assert sql == ["SELECT", "SELECT"]
-        lock, _insert = ctx.captured_queries[1]["sql"].split("; INSERT INTO ")
-        assert "pg_advisory_xact_lock" in lock
-        assert "set_config('synchronous_commit', 'off', true)" in lock
+        assert "kairos_record_click(" in ctx.captured_queries[1]["sql"]
+        assert _commit_waits() == "off"  # for this transaction only
     else:
         assert sql == ["SELECT", "INSERT"]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's lock")
-def test_the_click_message_binds_on_the_client_whatever_the_connection_does():
-    """Server-side binding (on by default, for prepared statements) sends one statement per
-    message: the click's lock and INSERT go through a cursor that inlines its parameters."""
-    from psycopg import ClientCursor
-
-    from calendar_app import tracking
-
-    with tracking._client_binding_cursor(connection) as cursor:
-        assert isinstance(cursor.cursor, ClientCursor)
-        cursor.execute("SELECT %s; SELECT %s", [1, 2])
-        assert cursor.fetchone() == (1,)
-        assert cursor.nextset() and cursor.fetchone() == (2,)
+def _commit_waits() -> str | None:
+    """PostgreSQL's ``synchronous_commit`` for the current transaction (None on SQLite)."""
+    if connection.vendor != "postgresql":
+        return None
     with connection.cursor() as cursor:
-        binding = connection.settings_dict["OPTIONS"].get("server_side_binding")
-        assert isinstance(cursor.cursor, ClientCursor) is not bool(binding)
+        cursor.execute("SELECT current_setting('synchronous_commit')")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's function")
+def test_every_migrate_leaves_the_click_function_as_the_code_defines_it():
+    from calendar_app import click_function
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP FUNCTION {click_function.NAME}")
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_function_identity_arguments(oid), provolatile FROM pg_proc "
+            "WHERE proname = %s",
+            [click_function.NAME],
+        )
+        assert cursor.fetchall() == [
+            (", ".join(f"{name} {kind}" for name, kind in _pg_types(click_function)), "v")
+        ]
+
+
+def _pg_types(click_function):
+    spelled = {"timestamptz": "timestamp with time zone"}
+    return [(name, spelled.get(kind, kind)) for name, kind in click_function.ARGUMENTS]
 
 
 @override_settings(KAIROS_CLICK_DURABLE_COMMIT=True)
 def test_a_durable_click_commit_waits_like_any_write(client, link_path):
+    before = _commit_waits()
     with CaptureQueriesContext(connection) as ctx:
         _click(client, link_path)
     assert not any("synchronous_commit" in q["sql"] for q in ctx.captured_queries)
+    assert _commit_waits() == before
     assert Click.objects.count() == 1
 
 
