@@ -73,7 +73,14 @@ from calendar_app.models import (
     ReactiveTemplate,
     Workspace,
 )
-from calendar_app.recurrence import MAX_PER_DAY, ExpansionBudget, occurrences
+from calendar_app.recurrence import (
+    MAX_PER_DAY,
+    ExpansionBudget,
+    KeptWalks,
+    RecordingBudget,
+    occurrences,
+    replay,
+)
 
 #: The longest range one request may ask for. It is what bounds the work of a request.
 MAX_RANGE = timedelta(days=100)
@@ -234,43 +241,97 @@ def _events(
     for pk, owner, title, location, starts_at, ends_at, time_zone, all_day, rule, themes in events:
         if budget.exhausted:
             break
-        expanded = occurrences(
-            starts_at=starts_at,
-            ends_at=ends_at,
-            time_zone=time_zone,
-            rule_text=rule,
-            window_start=start,
-            window_end=end,
-            budget=budget,
-            label=f"event {pk}",
+        times = _event_times(
+            starts_at, ends_at, time_zone, all_day, rule, start, end, budget, f"event {pk}"
         )
-        event_zone = zoneinfo.ZoneInfo(time_zone) if all_day else None
         fit_score = scores.get(pk)
-        for occurrence in islice(expanded, MAX_OCCURRENCES_PER_EVENT):
-            entry = CalendarEntry(
-                kind=EVENT,
-                id=pk,
-                title=title,
-                start=occurrence.starts_at,
-                end=occurrence.ends_at,
-                tz=zone,
-                all_day=all_day,
-                fit_score=fit_score,
-                time_zone=time_zone,
-                recurring=bool(rule),
-                details={
-                    "location": location,
-                    "themes": list(themes or []),
-                    "is_global": owner is None,
-                },
+        for occurrence_start, occurrence_end, start_date, end_date in times:
+            entries.append(
+                CalendarEntry(
+                    kind=EVENT,
+                    id=pk,
+                    title=title,
+                    start=occurrence_start,
+                    end=occurrence_end,
+                    tz=zone,
+                    all_day=all_day,
+                    fit_score=fit_score,
+                    time_zone=time_zone,
+                    recurring=bool(rule),
+                    start_date=start_date,
+                    end_date=end_date,
+                    details={
+                        "location": location,
+                        "themes": list(themes or []),
+                        "is_global": owner is None,
+                    },
+                )
             )
-            if event_zone is not None:
-                entry.start_date = occurrence.starts_at.astimezone(event_zone).date()
-                entry.end_date = occurrence.ends_at.astimezone(event_zone).date()
-                if entry.end_date == entry.start_date:
-                    entry.end_date = entry.start_date + timedelta(days=1)
-            entries.append(entry)
     return entries
+
+
+#: An event's occurrences in a window, as the calendar shows them, kept per worker: 8,192
+#: expansions and 100,000 occurrences at most (about 20 MB), least recently used first out.
+EVENT_TIMES = KeptWalks(8192, max_starts=100_000)
+
+_Times = tuple[datetime, datetime, date | None, date | None]
+
+
+def _event_times(
+    starts_at: datetime,
+    ends_at: datetime,
+    time_zone: str,
+    all_day: bool,
+    rule: str,
+    start: datetime,
+    end: datetime,
+    budget: ExpansionBudget,
+    label: str,
+) -> list[_Times]:
+    """``(start, end, start_date, end_date)`` of each occurrence of an event in ``[start, end)``
+    (the dates for an all-day event, in its zone, the end exclusive), charged to ``budget``.
+
+    A pure function of its arguments but the budget and the label, so it is kept on exactly
+    those (:data:`EVENT_TIMES`): a calendar request expands the same events over the same month
+    as the one before. An edited event (another start, end, zone or rule) is another key, so
+    nothing needs invalidating. What is kept is the expansion's trace, replayed under the
+    request's budget (:func:`~calendar_app.recurrence.replay`): the same entries, the same steps
+    and occurrences charged, the same stop when the budget runs out, as expanding again. An
+    expansion the budget cut short, or of a row that was skipped, is not kept.
+    """
+    key = (starts_at, ends_at, time_zone, all_day, rule, start, end)
+    kept = EVENT_TIMES.get(key)
+    if kept is not None:
+        return replay(kept, budget)
+    recorder = RecordingBudget(budget)
+    expanded = occurrences(
+        starts_at=starts_at,
+        ends_at=ends_at,
+        time_zone=time_zone,
+        rule_text=rule,
+        window_start=start,
+        window_end=end,
+        budget=recorder,  # type: ignore[arg-type]  # forwards to the request's budget
+        label=label,
+    )
+    times: list[_Times] = []
+    trace: list[tuple[int, _Times | None]] = []
+    event_zone = None
+    for occurrence in islice(expanded, MAX_OCCURRENCES_PER_EVENT):
+        start_date = end_date = None
+        if all_day:
+            event_zone = event_zone or zoneinfo.ZoneInfo(time_zone)
+            start_date = occurrence.starts_at.astimezone(event_zone).date()
+            end_date = occurrence.ends_at.astimezone(event_zone).date()
+            if end_date == start_date:
+                end_date = start_date + timedelta(days=1)
+        found = (occurrence.starts_at, occurrence.ends_at, start_date, end_date)
+        times.append(found)
+        trace.append((recorder.steps, found))
+    if recorder.whole:
+        trace.append((recorder.steps, None))
+        EVENT_TIMES.put(key, tuple(trace))
+    return times
 
 
 # --- content items -------------------------------------------------------------------------------
