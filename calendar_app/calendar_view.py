@@ -18,7 +18,7 @@ for events, ``content_ws_placed_covering`` / ``content_brand_placed_covering`` f
 A content item is placed at ``scheduled_at`` (``scheduled``/``publishing``), or, once published
 (``published``/``partly_failed``), at its first publication time, unless it went out more than
 :data:`PUBLISHED_LATE_SLACK` after its slot (then at its slot). The same rule is written twice,
-in Python (:func:`_content`, from the publications) and in SQL (:func:`_content_keys`, from the
+in Python (:func:`_content`, from the publications) and in SQL (:func:`_published_keys`, from the
 item's ``first_published_at``, which the database keeps equal to its first publication time);
 the tests hold them equal.
 In SQL each status group is its own branch of the ``UNION ALL``, so each is one index range.
@@ -39,9 +39,10 @@ details of the content items and templates on the page (at most two more): at mo
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
@@ -63,6 +64,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from calendar_app.api.read.prepared import PreparedCount, PreparedRows
 from calendar_app.models import (
     Brand,
     BrandFit,
@@ -429,7 +431,8 @@ def _templates(
     zone: zoneinfo.ZoneInfo,
 ) -> list[CalendarEntry]:
     """Active templates with a validity window (at least one bound) overlapping the range."""
-    return _template_entries(_active_templates(workspace, brand, start, end), zone)
+    rows = _active_templates(workspace.pk, brand.pk if brand is not None else None, start, end)
+    return _template_entries(rows, zone)
 
 
 def _template_entries(rows: QuerySet, zone: zoneinfo.ZoneInfo) -> list[CalendarEntry]:
@@ -496,18 +499,21 @@ def calendar_page(
     kinds = set(kinds)
     events = _events(workspace, brand, start, end, zone) if EVENT in kinds else []
     events.sort(key=lambda entry: entry.sort_key(start))
-    parts = _row_parts(workspace, brand, start, end, kinds)
+    branches = _branches(kinds)
+    values = _values(workspace.pk, brand.pk if brand is not None else None, start, end)
+    counts, keys = _prepared_keys(branches, brand is not None)
     # Counted branch by branch: each count is read from its index alone, where a count over the
     # union made SQLite materialise and scan the union (3 to 10 times slower).
-    rows = sum(part.count() for part in parts)
-    keys = _ordered_union(parts)
+    rows = sum(count.count(*_pick(values, names)) for count, names in counts)
     count = rows + len(events)
     if offset >= count:
         return CalendarPage(count, [])
     # A row of the database's order sits at (its index) + (events sorting before it), so the
     # page's rows lie within indexes [offset - len(events), offset + limit).
     low = max(0, offset - len(events))
-    window = list(keys[low : offset + limit]) if keys is not None and low < rows else []
+    window = []
+    if keys is not None and low < rows:
+        window = keys[0].rows(*_pick(values, keys[1]), window=(low, offset + limit))
     picked = _merge_page(events, window, low, offset, limit, start)
     return CalendarPage(count, _entries_for(picked, zone))
 
@@ -549,16 +555,39 @@ def _merge_page(
 _RANK_OF = {_KIND_RANK[CONTENT]: CONTENT, _KIND_RANK[TEMPLATE]: TEMPLATE}
 
 
+#: The branches of the keys' union for each kind of row, in the union's order.
+_BRANCHES_OF = {CONTENT: ("scheduled", "published"), TEMPLATE: ("templates",)}
+
+
+def _branches(kinds: set[str]) -> tuple[str, ...]:
+    return tuple(
+        branch for kind in (CONTENT, TEMPLATE) if kind in kinds for branch in _BRANCHES_OF[kind]
+    )
+
+
+def _values(
+    workspace_id: int, brand_id: int | None, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """What the key queries of a range read (``early``: where a published item's slot may be)."""
+    return {
+        "workspace_id": workspace_id,
+        "brand_id": brand_id,
+        "start": start,
+        "end": end,
+        "early": start - PUBLISHED_LATE_SLACK,
+    }
+
+
+def _pick(values: dict[str, Any], names: tuple[str, ...]) -> list[Any]:
+    return [values[name] for name in names]
+
+
 def _row_parts(
     workspace: Workspace, brand: Brand | None, start: datetime, end: datetime, kinds: set[str]
 ) -> list[QuerySet]:
     """The branches of the range's ``(sort_at, rank, id)`` keys: content items, templates."""
-    parts = []
-    if CONTENT in kinds:
-        parts += _content_keys(workspace, brand, start, end)
-    if TEMPLATE in kinds:
-        parts.append(_template_keys(workspace, brand, start, end))
-    return parts
+    values = _values(workspace.pk, brand.pk if brand is not None else None, start, end)
+    return [_BRANCH_KEYS[branch](**values) for branch in _branches(kinds)]
 
 
 def _ordered_union(parts: list[QuerySet]) -> QuerySet | None:
@@ -567,6 +596,77 @@ def _ordered_union(parts: list[QuerySet]) -> QuerySet | None:
         return None
     keys = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:], all=True)
     return keys.order_by("sort_at", "rank", "id")
+
+
+#: Values no request uses, standing in for a request's while the key queries are compiled
+#: (calendar_app.api.read.prepared).
+_STAND_INS = {
+    "workspace_id": -7_392_101,
+    "brand_id": -7_392_102,
+    "start": datetime(1903, 4, 5, 6, 7, 8, 901_234, tzinfo=UTC),
+    "end": datetime(1904, 5, 6, 7, 8, 9, 12_345, tzinfo=UTC),
+    "early": datetime(1905, 6, 7, 8, 9, 10, 123_456, tzinfo=UTC),
+}
+#: Values every key query carries as they are: statuses, ranks, the slack (where the database
+#: adds it natively), the active flag.
+_KEY_CONSTANTS = (
+    *SCHEDULED_STATUSES,
+    *PUBLISHED_STATUSES,
+    *(str(status) for status in (*SCHEDULED_STATUSES, *PUBLISHED_STATUSES)),
+    *_KIND_RANK.values(),
+    PUBLISHED_LATE_SLACK,
+    True,
+)
+
+
+def _names(branches: Iterable[str], with_brand: bool) -> tuple[str, ...]:
+    """The values the branches read, in a fixed order (the brand only when there is one)."""
+    used = {"workspace_id", "start", "end"} | ({"brand_id"} if with_brand else set())
+    if "published" in branches:
+        used.add("early")
+    return tuple(name for name in _STAND_INS if name in used)
+
+
+def _keys_builder(branches: tuple[str, ...], names: tuple[str, ...]) -> Callable[..., QuerySet]:
+    def build(*values: Any) -> QuerySet:
+        given = dict.fromkeys(_STAND_INS) | dict(zip(names, values, strict=True))
+        parts = [_BRANCH_KEYS[branch](**given) for branch in branches]
+        return _ordered_union(parts)
+
+    return build
+
+
+@functools.lru_cache(maxsize=16)
+def _prepared_keys(
+    branches: tuple[str, ...], with_brand: bool
+) -> tuple[
+    list[tuple[PreparedCount, tuple[str, ...]]], tuple[PreparedRows, tuple[str, ...]] | None
+]:
+    """Each branch's count and the page's slice of the union, compiled once per shape (which
+    branches, with a brand or not: six shapes), each with the names of the values it reads.
+
+    Compiling the five statements cost more than running them on their covering indexes.
+    """
+    counts = []
+    for branch in branches:
+        names = _names((branch,), with_brand)
+        stand_ins = [_STAND_INS[name] for name in names]
+        counts.append(
+            (
+                PreparedCount(_keys_builder((branch,), names), stand_ins, _KEY_CONSTANTS),
+                names,
+            )
+        )
+    if not branches:
+        return counts, None
+    names = _names(branches, with_brand)
+    keys = PreparedRows(
+        _keys_builder(branches, names),
+        [_STAND_INS[name] for name in names],
+        _KEY_CONSTANTS,
+        sliced=True,
+    )
+    return counts, (keys, names)
 
 
 class _SlotPlusSlack(Func):
@@ -613,41 +713,51 @@ def _placed_at() -> Case:
     )
 
 
-def _content_keys(
-    workspace: Workspace, brand: Brand | None, start: datetime, end: datetime
-) -> list[QuerySet]:
-    """Two branches, each an index range: scheduled items sit at their slot; published ones at
-    their first publication in time, else their slot."""
-    base = ContentItem.objects.filter(workspace=workspace)
-    if brand is not None:
-        base = base.filter(brand=brand)
-    rank = Value(_KIND_RANK[CONTENT])
-    scheduled = (
-        base.filter(status__in=SCHEDULED_STATUSES, scheduled_at__gte=start, scheduled_at__lt=end)
-        .annotate(sort_at=F("scheduled_at"), rank=rank)
+def _content_rows(workspace_id: int, brand_id: int | None) -> QuerySet:
+    base = ContentItem.objects.filter(workspace_id=workspace_id)
+    return base if brand_id is None else base.filter(brand_id=brand_id)
+
+
+def _scheduled_keys(
+    *, workspace_id: int, brand_id: int | None, start: datetime, end: datetime, **_: Any
+) -> QuerySet:
+    """Scheduled items sit at their slot: one index range."""
+    return (
+        _content_rows(workspace_id, brand_id)
+        .filter(status__in=SCHEDULED_STATUSES, scheduled_at__gte=start, scheduled_at__lt=end)
+        .annotate(sort_at=F("scheduled_at"), rank=Value(_KIND_RANK[CONTENT]))
         .order_by()
         .values_list("sort_at", "rank", "id")
     )
-    published = (
-        base.filter(
-            status__in=PUBLISHED_STATUSES,
-            scheduled_at__gte=start - PUBLISHED_LATE_SLACK,
-            scheduled_at__lt=end,
-        )
-        .annotate(sort_at=_placed_at(), rank=rank)
+
+
+def _published_keys(
+    *,
+    workspace_id: int,
+    brand_id: int | None,
+    start: datetime,
+    end: datetime,
+    early: datetime,
+    **_: Any,
+) -> QuerySet:
+    """Published items sit at their first publication in time, else their slot; ``early`` is
+    ``start - PUBLISHED_LATE_SLACK``: one index range."""
+    return (
+        _content_rows(workspace_id, brand_id)
+        .filter(status__in=PUBLISHED_STATUSES, scheduled_at__gte=early, scheduled_at__lt=end)
+        .annotate(sort_at=_placed_at(), rank=Value(_KIND_RANK[CONTENT]))
         .filter(sort_at__gte=start, sort_at__lt=end)
         .order_by()
         .values_list("sort_at", "rank", "id")
     )
-    return [scheduled, published]
 
 
 def _active_templates(
-    workspace: Workspace, brand: Brand | None, start: datetime, end: datetime
+    workspace_id: int, brand_id: int | None, start: datetime, end: datetime
 ) -> QuerySet:
-    rows = ReactiveTemplate.objects.filter(workspace=workspace, is_active=True)
-    if brand is not None:
-        rows = rows.filter(brand=brand)
+    rows = ReactiveTemplate.objects.filter(workspace_id=workspace_id, is_active=True)
+    if brand_id is not None:
+        rows = rows.filter(brand_id=brand_id)
     return (
         rows.filter(Q(valid_from__isnull=False) | Q(valid_until__isnull=False))
         .filter(Q(valid_from__isnull=True) | Q(valid_from__lt=end))
@@ -656,11 +766,11 @@ def _active_templates(
 
 
 def _template_keys(
-    workspace: Workspace, brand: Brand | None, start: datetime, end: datetime
+    *, workspace_id: int, brand_id: int | None, start: datetime, end: datetime, **_: Any
 ) -> QuerySet:
     # A window open at the start sorts at the range's start, as in CalendarEntry.sort_key.
     return (
-        _active_templates(workspace, brand, start, end)
+        _active_templates(workspace_id, brand_id, start, end)
         .annotate(
             sort_at=Coalesce(F("valid_from"), Value(start, output_field=DateTimeField())),
             rank=Value(_KIND_RANK[TEMPLATE]),
@@ -668,6 +778,13 @@ def _template_keys(
         .order_by()
         .values_list("sort_at", "rank", "id")
     )
+
+
+_BRANCH_KEYS: dict[str, Callable[..., QuerySet]] = {
+    "scheduled": _scheduled_keys,
+    "published": _published_keys,
+    "templates": _template_keys,
+}
 
 
 def _entries_for(
