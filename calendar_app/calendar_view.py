@@ -214,6 +214,41 @@ _EVENT_COLUMNS = (
 )
 
 
+#: The events of a range, compiled once (calendar_app.api.read.prepared).
+_EVENT_ROWS = PreparedRows(
+    lambda workspace_id, start, end: (
+        Event.objects.visible_to(workspace_id)
+        .overlapping(start, end)
+        .order_by()  # sorted with the other entries
+        .values_list(*_EVENT_COLUMNS)
+    ),
+    stand_ins=[
+        -7_392_201,
+        datetime(1906, 7, 8, 9, 10, 11, 234_567, tzinfo=UTC),
+        datetime(1907, 8, 9, 10, 11, 12, 345_678, tzinfo=UTC),
+    ],
+    constants=[""],  # a recurring event has a rule: rrule > ''
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _fit_rows(count: int) -> PreparedRows:
+    """One brand's fit rows for ``count`` events, compiled once per number of events."""
+    return PreparedRows(
+        lambda brand_id, *event_ids: (
+            BrandFit.objects.filter(brand_id=brand_id, event_id__in=event_ids)
+            .order_by()  # the model's ordering joins the brand to sort by its name
+            .values_list("event_id", "score", "override_score")
+        ),
+        stand_ins=[-7_392_202, *range(-8_000_001, -8_000_001 - count, -1)],
+    )
+
+
+#: The event entries of a range, kept per worker on what the database sent for it: 256
+#: ranges and 50,000 entries at most, least recently used first out.
+EVENT_PARTS = KeptWalks(256, max_starts=50_000)
+
+
 def _events(
     workspace: Workspace,
     brand: Brand | None,
@@ -221,26 +256,37 @@ def _events(
     end: datetime,
     zone: zoneinfo.ZoneInfo,
 ) -> list[CalendarEntry]:
-    events = list(
-        Event.objects.visible_to(workspace)
-        .overlapping(start, end)
-        .order_by()  # sorted with the other entries below
-        .values_list(*_EVENT_COLUMNS)
-    )
-    scores: dict[int, int] = {}
-    if brand is not None and events:
-        fits = BrandFit.objects.filter(
-            brand=brand, event_id__in=[row[0] for row in events]
-        ).order_by()  # the model's ordering joins the brand to sort by its name
-        scores = {
-            event_id: (override if override is not None else score)
-            for event_id, score, override in fits.values_list("event_id", "score", "override_score")
-        }
+    """The event entries of the range, in the order the rows came (the caller sorts them).
+
+    The entries are a pure function of the event rows, the brand's fit rows, the zone and the
+    range (the request's budget is a fresh one), so they are kept on exactly those, as the
+    database sent them (:data:`EVENT_PARTS`): a request that reads the same rows as one before
+    gets its entries without converting a row or building an entry, and an edited event or
+    fit (a changed row) is a new key. The entries are shared: callers must not change them.
+    Entries the budget cut short, or with a skipped row, are not kept.
+    """
+    raw, convert = _EVENT_ROWS.fetch(workspace.pk, start, end)
+    raw_fits: list[tuple] = []
+    if brand is not None and raw:
+        fits, convert_fits = _fit_rows(len(raw)).fetch(brand.pk, *[row[0] for row in raw])
+        raw_fits = convert_fits(fits)
+    key = (tuple(raw), tuple(raw_fits), zone, start, end)
+    try:
+        kept = EVENT_PARTS.get(key)
+    except TypeError:  # a driver sent something unhashable: not kept
+        key, kept = None, None
+    if kept is not None:
+        return list(kept)
+    scores = {
+        event_id: (override if override is not None else score)
+        for event_id, score, override in raw_fits
+    }
     entries = []
     # One budget for the whole request: however many events and whatever rules are stored, the
     # expansion stops after a bounded number of occurrences and steps (see recurrence.py).
     budget = ExpansionBudget()
-    for pk, owner, title, location, starts_at, ends_at, time_zone, all_day, rule, themes in events:
+    for row in convert(raw):
+        pk, owner, title, location, starts_at, ends_at, time_zone, all_day, rule, themes = row
         if budget.exhausted:
             break
         times = _event_times(
@@ -269,6 +315,8 @@ def _events(
                     },
                 )
             )
+    if key is not None and not budget.exhausted and not budget.skipped:
+        EVENT_PARTS.put(key, tuple(entries))
     return entries
 
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calendar_app.calendar_view import EVENT_TIMES, _event_times
+from calendar_app.calendar_view import EVENT_PARTS, EVENT_TIMES, _event_times
 from calendar_app.models import Event, Role
 from calendar_app.recurrence import WALKS, ExpansionBudget
 from tests import factories as f
@@ -38,9 +38,11 @@ WINDOW_STARTS = [datetime(2027, month, 1, tzinfo=UTC) for month in (3, 4, 10, 11
 @pytest.fixture(autouse=True)
 def cold():
     EVENT_TIMES.clear()
+    EVENT_PARTS.clear()
     WALKS.clear()
     yield
     EVENT_TIMES.clear()
+    EVENT_PARTS.clear()
 
 
 def _budget(max_steps: int, max_occurrences: int, spent: tuple[int, int]) -> ExpansionBudget:
@@ -146,8 +148,10 @@ def test_an_edited_event_shows_its_new_occurrences_at_once(workspace, client_for
         return [row["start_local"] for row in response.json()["results"]]
 
     weekly = starts()
+    assert starts() == weekly and EVENT_PARTS.hits == 1  # kept
+    EVENT_PARTS.clear()
     hits = EVENT_TIMES.hits
-    assert starts() == weekly and EVENT_TIMES.hits == hits + 1  # kept
+    assert starts() == weekly and EVENT_TIMES.hits == hits + 1  # the event's expansion, kept
     # Across the spring change: 09:00 Paris is 08:00 UTC, then 07:00 UTC.
     assert weekly == [
         f"2027-03-{day:02d}T09:00:00+0{1 if day < 28 else 2}:00" for day in (1, 8, 15, 22, 29)
@@ -164,3 +168,56 @@ def test_an_edited_event_shows_its_new_occurrences_at_once(workspace, client_for
         starts_at=datetime(2027, 3, 2, 8, tzinfo=UTC), ends_at=datetime(2027, 3, 2, 9, tzinfo=UTC)
     )
     assert starts()[0] == "2027-03-02T09:00:00+01:00"
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "Australia/Lord_Howe"])
+@pytest.mark.parametrize("with_brand", [True, False])
+def test_kept_event_entries_are_the_fresh_ones(workspace, brand, zone, with_brand) -> None:
+    """The whole events part of a range, kept on the rows read: equal to building it again, and
+    a changed fit score or event is read at once."""
+    from calendar_app.calendar_view import _EVENT_ROWS, _fit_rows, calendar_entries
+    from calendar_app.models import BrandFit
+
+    start = datetime(2027, 3, 1, tzinfo=UTC)
+    events = [
+        f.EventFactory(
+            workspace=workspace if n % 3 else None,
+            time_zone=zone,
+            all_day=n % 4 == 0,
+            starts_at=start + timedelta(days=n, hours=n),
+            ends_at=start + timedelta(days=n, hours=n + 1 + 24 * (n % 4 == 0)),
+            rrule=["", "FREQ=DAILY;INTERVAL=3", "FREQ=WEEKLY;BYDAY=SU;BYHOUR=2"][n % 3],
+            themes=[f"theme {n}"] if n % 2 else [],
+        )
+        for n in range(8)
+    ]
+    for n, event in enumerate(events[:5]):
+        BrandFit.objects.update_or_create(
+            brand=brand,
+            event=event,
+            defaults={"workspace": workspace, "score": 10 * n, "override_score": n or None},
+        )
+    scope = dict(start=start, end=start + timedelta(days=45), kinds=["event"], tz=zone)
+    scope["brand"] = brand if with_brand else None
+
+    def fresh():
+        EVENT_PARTS.clear()
+        EVENT_TIMES.clear()
+        return calendar_entries(workspace, **scope)
+
+    cold = fresh()
+    assert len(cold) > 40 and len(EVENT_PARTS) == 1
+    assert calendar_entries(workspace, **scope) == cold and EVENT_PARTS.hits == 1
+    assert _EVENT_ROWS._prepared["default"] is not None  # compiled, not the ORM's
+    if with_brand:
+        assert _fit_rows(len(events))._prepared["default"] is not None
+        BrandFit.objects.filter(event=events[1]).update(override_score=99)
+        assert {
+            e.fit_score for e in calendar_entries(workspace, **scope) if e.id == events[1].pk
+        } == {99}
+        assert calendar_entries(workspace, **scope) == fresh()
+    Event.objects.filter(pk=events[2].pk).update(title="Renamed")
+    assert {e.title for e in calendar_entries(workspace, **scope) if e.id == events[2].pk} == {
+        "Renamed"
+    }
+    assert calendar_entries(workspace, **scope) == fresh()

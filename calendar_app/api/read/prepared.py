@@ -25,6 +25,7 @@ Three additions serve the calendar, whose queries are time ranges over a union:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -131,6 +132,18 @@ class PreparedRows:
     def rows(
         self, *values: Any, using: str = "default", window: tuple[int, int] | None = None
     ) -> list[tuple]:
+        found, convert = self.fetch(*values, using=using, window=window)
+        return convert(found)
+
+    def fetch(
+        self, *values: Any, using: str = "default", window: tuple[int, int] | None = None
+    ) -> tuple[list[tuple], Callable[[list[tuple]], list[tuple]]]:
+        """The rows as the database sent them, and what converts them as the ORM would.
+
+        For a cache keyed on what a query read: the raw rows are its key, and converting them
+        (parsing dates and JSON on SQLite) is left to a miss. When the ORM ran the query, the
+        rows come converted, with a function that leaves them as they are.
+        """
         if self._sliced != (window is not None):
             raise ValueError("A sliced query is read by window, and only a sliced one.")
         prepared = self._prepared.get(using, _UNPREPARED)
@@ -138,7 +151,7 @@ class PreparedRows:
             prepared = self._prepared[using] = self._prepare(using)
         if prepared is None:
             rows = self._build(*values).using(using)
-            return list(rows[window[0] : window[1]] if window is not None else rows)
+            return list(rows[window[0] : window[1]] if window is not None else rows), _as_they_are
         sql, placed, converters = prepared
         connection = connections[using]
         if window is not None:
@@ -147,17 +160,8 @@ class PreparedRows:
             cursor.execute(sql, placed.params(values))
             found = cursor.fetchall()
         if not converters:
-            return found
-        converted = []
-        for row in found:  # as SQLCompiler.apply_converters, with this thread's connection
-            row = list(row)
-            for position, (functions, expression) in converters:
-                value = row[position]
-                for function in functions:
-                    value = function(value, expression, connection)
-                row[position] = value
-            converted.append(tuple(row))
-        return converted
+            return found, _as_they_are
+        return found, functools.partial(_converted, converters=converters, connection=connection)
 
     def _prepare(self, using: str) -> tuple | None:
         queryset = self._build(*self._stand_ins)
@@ -176,6 +180,24 @@ class PreparedRows:
             return None  # a stand-in transformed or dropped: the ORM runs it
         columns = [selected[0] for selected in compiler.select[: compiler.col_count]]
         return sql, placed, list(compiler.get_converters(columns).items())
+
+
+def _as_they_are(rows: list[tuple]) -> list[tuple]:
+    return rows
+
+
+def _converted(rows: list[tuple], *, converters: list, connection: Any) -> list[tuple]:
+    """As ``SQLCompiler.apply_converters``, with this thread's connection."""
+    converted = []
+    for row in rows:
+        row = list(row)
+        for position, (functions, expression) in converters:
+            value = row[position]
+            for function in functions:
+                value = function(value, expression, connection)
+            row[position] = value
+        converted.append(tuple(row))
+    return converted
 
 
 class _Captured(Exception):
