@@ -480,20 +480,11 @@ def _templates(
 ) -> list[CalendarEntry]:
     """Active templates with a validity window (at least one bound) overlapping the range."""
     rows = _active_templates(workspace.pk, brand.pk if brand is not None else None, start, end)
-    return _template_entries(rows, zone)
+    return _template_entries(rows.values_list(*_TEMPLATE_FIELDS), zone)
 
 
-def _template_entries(rows: QuerySet, zone: zoneinfo.ZoneInfo) -> list[CalendarEntry]:
-    rows = rows.values_list(
-        "id",
-        "name",
-        "scenario",
-        "valid_from",
-        "valid_until",
-        "brand_id",
-        "brand__name",
-        "event_id",
-    )
+def _template_entries(rows: Iterable[tuple], zone: zoneinfo.ZoneInfo) -> list[CalendarEntry]:
+    """Entries of template rows of :data:`_TEMPLATE_FIELDS`."""
     return [
         CalendarEntry(
             kind=TEMPLATE,
@@ -835,6 +826,42 @@ _BRANCH_KEYS: dict[str, Callable[..., QuerySet]] = {
 }
 
 
+_TEMPLATE_FIELDS = (
+    "id",
+    "name",
+    "scenario",
+    "valid_from",
+    "valid_until",
+    "brand_id",
+    "brand__name",
+    "event_id",
+)
+
+
+def _content_details(*ids: int) -> QuerySet:
+    return (
+        ContentItem.objects.filter(pk__in=ids)
+        .order_by()
+        .annotate(channels_count=_channel_count())
+        .values_list(*_CONTENT_FIELDS, "channels_count")
+    )
+
+
+def _template_details(*ids: int) -> QuerySet:
+    return ReactiveTemplate.objects.filter(pk__in=ids).order_by().values_list(*_TEMPLATE_FIELDS)
+
+
+@functools.lru_cache(maxsize=128)
+def _detail_rows(kind: str, count: int) -> PreparedRows:
+    """The details of a page's ``count`` items or templates, compiled once per kind and number
+    (a page holds at most 200 rows)."""
+    return PreparedRows(
+        _content_details if kind == CONTENT else _template_details,
+        stand_ins=range(-8_100_001, -8_100_001 - count, -1),
+        constants=[0],  # no channels: a count of 0
+    )
+
+
 def _entries_for(
     picked: list[CalendarEntry | tuple], zone: zoneinfo.ZoneInfo
 ) -> list[CalendarEntry]:
@@ -845,16 +872,11 @@ def _entries_for(
             ids[_RANK_OF[item[1]]].append(item[2])
     details: dict[tuple[str, int], CalendarEntry] = {}
     if ids[CONTENT]:
-        rows = (
-            ContentItem.objects.filter(pk__in=ids[CONTENT])
-            .order_by()
-            .annotate(channels_count=_channel_count())
-            .values_list(*_CONTENT_FIELDS, "channels_count")
-        )
-        for row in rows:
+        for row in _detail_rows(CONTENT, len(ids[CONTENT])).rows(*ids[CONTENT]):
             details[CONTENT, row[0]] = _content_entry(row, row[3], zone)
     if ids[TEMPLATE]:
-        for entry in _template_entries(ReactiveTemplate.objects.filter(pk__in=ids[TEMPLATE]), zone):
+        rows = _detail_rows(TEMPLATE, len(ids[TEMPLATE])).rows(*ids[TEMPLATE])
+        for entry in _template_entries(rows, zone):
             details[TEMPLATE, entry.id] = entry
     entries = []
     for item in picked:

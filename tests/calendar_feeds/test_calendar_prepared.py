@@ -82,3 +82,25 @@ def test_a_value_that_is_neither_a_stand_in_nor_a_constant_falls_back(workspace,
     )
     assert declared.count(workspace.pk) == 1 and declared.count(-5) == 0
     assert declared._prepared["default"] is not None
+
+
+def test_the_pages_details_are_the_orms(workspace, brand):
+    from calendar_app.calendar_view import (
+        CONTENT,
+        TEMPLATE,
+        _content_details,
+        _detail_rows,
+        _template_details,
+    )
+    from calendar_app.models import ReactiveTemplate
+
+    _world(workspace, brand, f.BrandFactory(workspace=workspace))
+    items = list(ContentItem.objects.values_list("pk", flat=True))[:7]
+    templates = list(ReactiveTemplate.objects.values_list("pk", flat=True))
+    for kind, ids, orm in [
+        (CONTENT, items, _content_details),
+        (TEMPLATE, templates, _template_details),
+    ]:
+        prepared = _detail_rows(kind, len(ids))
+        assert sorted(prepared.rows(*ids)) == sorted(orm(*ids))
+        assert prepared._prepared["default"] is not None
