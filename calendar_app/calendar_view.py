@@ -129,6 +129,9 @@ class CalendarEntry:
     start_date: date | None = None  # all-day events: dates in the event's zone, end exclusive
     end_date: date | None = None
     details: dict = field(default_factory=dict)
+    #: The entry's JSON, once written (calendar_app.api.read.calendar_entries): event entries
+    #: are shared by the requests of a range, and written once. Not part of the entry's value.
+    written: dict | None = field(default=None, compare=False, repr=False)
 
     @property
     def start_local(self) -> datetime | None:
