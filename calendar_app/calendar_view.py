@@ -35,6 +35,11 @@ In SQL each status group is its own branch of the ``UNION ALL``, so each is one 
 :func:`calendar_page` runs 1 and 2, then a count of each branch (scheduled items, published
 items, templates: each read from its index alone) and one slice of the sorted keys, then the
 details of the content items and templates on the page (at most two more): at most 9 queries.
+Each of these runs SQL compiled once per shape (kinds, brand or not; the number of ids for the
+fits and the details) with stand-in values (``calendar_app.api.read.prepared``): compiling them
+cost more than running them. The events part of a range is kept per worker on the rows the
+database sent for it (:data:`EVENT_PARTS`), and each event's expansion on its timing, rule and
+window (:data:`EVENT_TIMES`), both replayed exactly as built (see :func:`_events`).
 """
 
 from __future__ import annotations

@@ -31,11 +31,13 @@ def instant(value: datetime | None) -> str | None:
 
 
 def entry_json(entry: CalendarEntry) -> dict[str, Any]:
-    """The entry as JSON values (a new dict: the caller may change it)."""
+    """The entry as JSON values (new dicts: the caller may change them)."""
     written = entry.written
     if written is None:
         written = entry.written = _write(entry)
-    return dict(written)
+    copy = dict(written)
+    copy["details"] = dict(copy["details"])
+    return copy
 
 
 def represent(entries: list[CalendarEntry]) -> list[dict[str, Any]]:
