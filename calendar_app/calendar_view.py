@@ -18,7 +18,7 @@ for events, ``content_ws_placed_covering`` / ``content_brand_placed_covering`` f
 A content item is placed at ``scheduled_at`` (``scheduled``/``publishing``), or, once published
 (``published``/``partly_failed``), at its first publication time, unless it went out more than
 :data:`PUBLISHED_LATE_SLACK` after its slot (then at its slot). The same rule is written twice,
-in Python (:func:`_content`, from the publications) and in SQL (:func:`_content_keys`, from the
+in Python (:func:`_content`, from the publications) and in SQL (:func:`_published_keys`, from the
 item's ``first_published_at``, which the database keeps equal to its first publication time);
 the tests hold them equal.
 In SQL each status group is its own branch of the ``UNION ALL``, so each is one index range.
@@ -35,13 +35,19 @@ In SQL each status group is its own branch of the ``UNION ALL``, so each is one 
 :func:`calendar_page` runs 1 and 2, then a count of each branch (scheduled items, published
 items, templates: each read from its index alone) and one slice of the sorted keys, then the
 details of the content items and templates on the page (at most two more): at most 9 queries.
+Each of these runs SQL compiled once per shape (kinds, brand or not; the number of ids for the
+fits and the details) with stand-in values (``calendar_app.api.read.prepared``): compiling them
+cost more than running them. The events part of a range is kept per worker on the rows the
+database sent for it (:data:`EVENT_PARTS`), and each event's expansion on its timing, rule and
+window (:data:`EVENT_TIMES`), both replayed exactly as built (see :func:`_events`).
 """
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
@@ -63,6 +69,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from calendar_app.api.read.prepared import PreparedCount, PreparedRows
 from calendar_app.models import (
     Brand,
     BrandFit,
@@ -73,7 +80,14 @@ from calendar_app.models import (
     ReactiveTemplate,
     Workspace,
 )
-from calendar_app.recurrence import MAX_PER_DAY, ExpansionBudget, occurrences
+from calendar_app.recurrence import (
+    MAX_PER_DAY,
+    ExpansionBudget,
+    KeptWalks,
+    RecordingBudget,
+    occurrences,
+    replay,
+)
 
 #: The longest range one request may ask for. It is what bounds the work of a request.
 MAX_RANGE = timedelta(days=100)
@@ -120,6 +134,9 @@ class CalendarEntry:
     start_date: date | None = None  # all-day events: dates in the event's zone, end exclusive
     end_date: date | None = None
     details: dict = field(default_factory=dict)
+    #: The entry's JSON, once written (calendar_app.api.read.calendar_entries): event entries
+    #: are shared by the requests of a range, and written once. Not part of the entry's value.
+    written: dict | None = field(default=None, compare=False, repr=False)
 
     @property
     def start_local(self) -> datetime | None:
@@ -205,6 +222,41 @@ _EVENT_COLUMNS = (
 )
 
 
+#: The events of a range, compiled once (calendar_app.api.read.prepared).
+_EVENT_ROWS = PreparedRows(
+    lambda workspace_id, start, end: (
+        Event.objects.visible_to(workspace_id)
+        .overlapping(start, end)
+        .order_by()  # sorted with the other entries
+        .values_list(*_EVENT_COLUMNS)
+    ),
+    stand_ins=[
+        -7_392_201,
+        datetime(1906, 7, 8, 9, 10, 11, 234_567, tzinfo=UTC),
+        datetime(1907, 8, 9, 10, 11, 12, 345_678, tzinfo=UTC),
+    ],
+    constants=[""],  # a recurring event has a rule: rrule > ''
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _fit_rows(count: int) -> PreparedRows:
+    """One brand's fit rows for ``count`` events, compiled once per number of events."""
+    return PreparedRows(
+        lambda brand_id, *event_ids: (
+            BrandFit.objects.filter(brand_id=brand_id, event_id__in=event_ids)
+            .order_by()  # the model's ordering joins the brand to sort by its name
+            .values_list("event_id", "score", "override_score")
+        ),
+        stand_ins=[-7_392_202, *range(-8_000_001, -8_000_001 - count, -1)],
+    )
+
+
+#: The event entries of a range, kept per worker on what the database sent for it: 256
+#: ranges and 50,000 entries at most, least recently used first out.
+EVENT_PARTS = KeptWalks(256, max_starts=50_000)
+
+
 def _events(
     workspace: Workspace,
     brand: Brand | None,
@@ -212,65 +264,132 @@ def _events(
     end: datetime,
     zone: zoneinfo.ZoneInfo,
 ) -> list[CalendarEntry]:
-    events = list(
-        Event.objects.visible_to(workspace)
-        .overlapping(start, end)
-        .order_by()  # sorted with the other entries below
-        .values_list(*_EVENT_COLUMNS)
-    )
-    scores: dict[int, int] = {}
-    if brand is not None and events:
-        fits = BrandFit.objects.filter(
-            brand=brand, event_id__in=[row[0] for row in events]
-        ).order_by()  # the model's ordering joins the brand to sort by its name
-        scores = {
-            event_id: (override if override is not None else score)
-            for event_id, score, override in fits.values_list("event_id", "score", "override_score")
-        }
+    """The event entries of the range, in the order the rows came (the caller sorts them).
+
+    The entries are a pure function of the event rows, the brand's fit rows, the zone and the
+    range (the request's budget is a fresh one), so they are kept on exactly those, as the
+    database sent them (:data:`EVENT_PARTS`): a request that reads the same rows as one before
+    gets its entries without converting a row or building an entry, and an edited event or
+    fit (a changed row) is a new key. The entries are shared: callers must not change them.
+    Entries the budget cut short, or with a skipped row, are not kept.
+    """
+    raw, convert = _EVENT_ROWS.fetch(workspace.pk, start, end)
+    raw_fits: list[tuple] = []
+    if brand is not None and raw:
+        fits, convert_fits = _fit_rows(len(raw)).fetch(brand.pk, *[row[0] for row in raw])
+        raw_fits = convert_fits(fits)
+    key = (tuple(raw), tuple(raw_fits), zone, start, end)
+    try:
+        kept = EVENT_PARTS.get(key)
+    except TypeError:  # a driver sent something unhashable: not kept
+        key, kept = None, None
+    if kept is not None:
+        return list(kept)
+    scores = {
+        event_id: (override if override is not None else score)
+        for event_id, score, override in raw_fits
+    }
     entries = []
     # One budget for the whole request: however many events and whatever rules are stored, the
     # expansion stops after a bounded number of occurrences and steps (see recurrence.py).
     budget = ExpansionBudget()
-    for pk, owner, title, location, starts_at, ends_at, time_zone, all_day, rule, themes in events:
+    for row in convert(raw):
+        pk, owner, title, location, starts_at, ends_at, time_zone, all_day, rule, themes = row
         if budget.exhausted:
             break
-        expanded = occurrences(
-            starts_at=starts_at,
-            ends_at=ends_at,
-            time_zone=time_zone,
-            rule_text=rule,
-            window_start=start,
-            window_end=end,
-            budget=budget,
-            label=f"event {pk}",
+        times = _event_times(
+            starts_at, ends_at, time_zone, all_day, rule, start, end, budget, f"event {pk}"
         )
-        event_zone = zoneinfo.ZoneInfo(time_zone) if all_day else None
         fit_score = scores.get(pk)
-        for occurrence in islice(expanded, MAX_OCCURRENCES_PER_EVENT):
-            entry = CalendarEntry(
-                kind=EVENT,
-                id=pk,
-                title=title,
-                start=occurrence.starts_at,
-                end=occurrence.ends_at,
-                tz=zone,
-                all_day=all_day,
-                fit_score=fit_score,
-                time_zone=time_zone,
-                recurring=bool(rule),
-                details={
-                    "location": location,
-                    "themes": list(themes or []),
-                    "is_global": owner is None,
-                },
+        for occurrence_start, occurrence_end, start_date, end_date in times:
+            entries.append(
+                CalendarEntry(
+                    kind=EVENT,
+                    id=pk,
+                    title=title,
+                    start=occurrence_start,
+                    end=occurrence_end,
+                    tz=zone,
+                    all_day=all_day,
+                    fit_score=fit_score,
+                    time_zone=time_zone,
+                    recurring=bool(rule),
+                    start_date=start_date,
+                    end_date=end_date,
+                    details={
+                        "location": location,
+                        "themes": list(themes or []),
+                        "is_global": owner is None,
+                    },
+                )
             )
-            if event_zone is not None:
-                entry.start_date = occurrence.starts_at.astimezone(event_zone).date()
-                entry.end_date = occurrence.ends_at.astimezone(event_zone).date()
-                if entry.end_date == entry.start_date:
-                    entry.end_date = entry.start_date + timedelta(days=1)
-            entries.append(entry)
+    if key is not None and not budget.exhausted and not budget.skipped:
+        EVENT_PARTS.put(key, tuple(entries))
     return entries
+
+
+#: An event's occurrences in a window, as the calendar shows them, kept per worker: 8,192
+#: expansions and 100,000 occurrences at most (about 20 MB), least recently used first out.
+EVENT_TIMES = KeptWalks(8192, max_starts=100_000)
+
+_Times = tuple[datetime, datetime, date | None, date | None]
+
+
+def _event_times(
+    starts_at: datetime,
+    ends_at: datetime,
+    time_zone: str,
+    all_day: bool,
+    rule: str,
+    start: datetime,
+    end: datetime,
+    budget: ExpansionBudget,
+    label: str,
+) -> list[_Times]:
+    """``(start, end, start_date, end_date)`` of each occurrence of an event in ``[start, end)``
+    (the dates for an all-day event, in its zone, the end exclusive), charged to ``budget``.
+
+    A pure function of its arguments but the budget and the label, so it is kept on exactly
+    those (:data:`EVENT_TIMES`): a calendar request expands the same events over the same month
+    as the one before. An edited event (another start, end, zone or rule) is another key, so
+    nothing needs invalidating. What is kept is the expansion's trace, replayed under the
+    request's budget (:func:`~calendar_app.recurrence.replay`): the same entries, the same steps
+    and occurrences charged, the same stop when the budget runs out, as expanding again. An
+    expansion the budget cut short, or of a row that was skipped, is not kept.
+    """
+    key = (starts_at, ends_at, time_zone, all_day, rule, start, end)
+    kept = EVENT_TIMES.get(key)
+    if kept is not None:
+        return replay(kept, budget)
+    recorder = RecordingBudget(budget)
+    expanded = occurrences(
+        starts_at=starts_at,
+        ends_at=ends_at,
+        time_zone=time_zone,
+        rule_text=rule,
+        window_start=start,
+        window_end=end,
+        budget=recorder,  # type: ignore[arg-type]  # forwards to the request's budget
+        label=label,
+    )
+    times: list[_Times] = []
+    trace: list[tuple[int, _Times | None]] = []
+    event_zone = None
+    for occurrence in islice(expanded, MAX_OCCURRENCES_PER_EVENT):
+        start_date = end_date = None
+        if all_day:
+            event_zone = event_zone or zoneinfo.ZoneInfo(time_zone)
+            start_date = occurrence.starts_at.astimezone(event_zone).date()
+            end_date = occurrence.ends_at.astimezone(event_zone).date()
+            if end_date == start_date:
+                end_date = start_date + timedelta(days=1)
+        found = (occurrence.starts_at, occurrence.ends_at, start_date, end_date)
+        times.append(found)
+        trace.append((recorder.steps, found))
+    if recorder.whole:
+        trace.append((recorder.steps, None))
+        EVENT_TIMES.put(key, tuple(trace))
+    return times
 
 
 # --- content items -------------------------------------------------------------------------------
@@ -368,20 +487,12 @@ def _templates(
     zone: zoneinfo.ZoneInfo,
 ) -> list[CalendarEntry]:
     """Active templates with a validity window (at least one bound) overlapping the range."""
-    return _template_entries(_active_templates(workspace, brand, start, end), zone)
+    rows = _active_templates(workspace.pk, brand.pk if brand is not None else None, start, end)
+    return _template_entries(rows.values_list(*_TEMPLATE_FIELDS), zone)
 
 
-def _template_entries(rows: QuerySet, zone: zoneinfo.ZoneInfo) -> list[CalendarEntry]:
-    rows = rows.values_list(
-        "id",
-        "name",
-        "scenario",
-        "valid_from",
-        "valid_until",
-        "brand_id",
-        "brand__name",
-        "event_id",
-    )
+def _template_entries(rows: Iterable[tuple], zone: zoneinfo.ZoneInfo) -> list[CalendarEntry]:
+    """Entries of template rows of :data:`_TEMPLATE_FIELDS`."""
     return [
         CalendarEntry(
             kind=TEMPLATE,
@@ -435,18 +546,21 @@ def calendar_page(
     kinds = set(kinds)
     events = _events(workspace, brand, start, end, zone) if EVENT in kinds else []
     events.sort(key=lambda entry: entry.sort_key(start))
-    parts = _row_parts(workspace, brand, start, end, kinds)
+    branches = _branches(kinds)
+    values = _values(workspace.pk, brand.pk if brand is not None else None, start, end)
+    counts, keys = _prepared_keys(branches, brand is not None)
     # Counted branch by branch: each count is read from its index alone, where a count over the
     # union made SQLite materialise and scan the union (3 to 10 times slower).
-    rows = sum(part.count() for part in parts)
-    keys = _ordered_union(parts)
+    rows = sum(count.count(*_pick(values, names)) for count, names in counts)
     count = rows + len(events)
     if offset >= count:
         return CalendarPage(count, [])
     # A row of the database's order sits at (its index) + (events sorting before it), so the
     # page's rows lie within indexes [offset - len(events), offset + limit).
     low = max(0, offset - len(events))
-    window = list(keys[low : offset + limit]) if keys is not None and low < rows else []
+    window = []
+    if keys is not None and low < rows:
+        window = keys[0].rows(*_pick(values, keys[1]), window=(low, offset + limit))
     picked = _merge_page(events, window, low, offset, limit, start)
     return CalendarPage(count, _entries_for(picked, zone))
 
@@ -488,16 +602,39 @@ def _merge_page(
 _RANK_OF = {_KIND_RANK[CONTENT]: CONTENT, _KIND_RANK[TEMPLATE]: TEMPLATE}
 
 
+#: The branches of the keys' union for each kind of row, in the union's order.
+_BRANCHES_OF = {CONTENT: ("scheduled", "published"), TEMPLATE: ("templates",)}
+
+
+def _branches(kinds: set[str]) -> tuple[str, ...]:
+    return tuple(
+        branch for kind in (CONTENT, TEMPLATE) if kind in kinds for branch in _BRANCHES_OF[kind]
+    )
+
+
+def _values(
+    workspace_id: int, brand_id: int | None, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """What the key queries of a range read (``early``: where a published item's slot may be)."""
+    return {
+        "workspace_id": workspace_id,
+        "brand_id": brand_id,
+        "start": start,
+        "end": end,
+        "early": start - PUBLISHED_LATE_SLACK,
+    }
+
+
+def _pick(values: dict[str, Any], names: tuple[str, ...]) -> list[Any]:
+    return [values[name] for name in names]
+
+
 def _row_parts(
     workspace: Workspace, brand: Brand | None, start: datetime, end: datetime, kinds: set[str]
 ) -> list[QuerySet]:
     """The branches of the range's ``(sort_at, rank, id)`` keys: content items, templates."""
-    parts = []
-    if CONTENT in kinds:
-        parts += _content_keys(workspace, brand, start, end)
-    if TEMPLATE in kinds:
-        parts.append(_template_keys(workspace, brand, start, end))
-    return parts
+    values = _values(workspace.pk, brand.pk if brand is not None else None, start, end)
+    return [_BRANCH_KEYS[branch](**values) for branch in _branches(kinds)]
 
 
 def _ordered_union(parts: list[QuerySet]) -> QuerySet | None:
@@ -506,6 +643,77 @@ def _ordered_union(parts: list[QuerySet]) -> QuerySet | None:
         return None
     keys = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:], all=True)
     return keys.order_by("sort_at", "rank", "id")
+
+
+#: Values no request uses, standing in for a request's while the key queries are compiled
+#: (calendar_app.api.read.prepared).
+_STAND_INS = {
+    "workspace_id": -7_392_101,
+    "brand_id": -7_392_102,
+    "start": datetime(1903, 4, 5, 6, 7, 8, 901_234, tzinfo=UTC),
+    "end": datetime(1904, 5, 6, 7, 8, 9, 12_345, tzinfo=UTC),
+    "early": datetime(1905, 6, 7, 8, 9, 10, 123_456, tzinfo=UTC),
+}
+#: Values every key query carries as they are: statuses, ranks, the slack (where the database
+#: adds it natively), the active flag.
+_KEY_CONSTANTS = (
+    *SCHEDULED_STATUSES,
+    *PUBLISHED_STATUSES,
+    *(str(status) for status in (*SCHEDULED_STATUSES, *PUBLISHED_STATUSES)),
+    *_KIND_RANK.values(),
+    PUBLISHED_LATE_SLACK,
+    True,
+)
+
+
+def _names(branches: Iterable[str], with_brand: bool) -> tuple[str, ...]:
+    """The values the branches read, in a fixed order (the brand only when there is one)."""
+    used = {"workspace_id", "start", "end"} | ({"brand_id"} if with_brand else set())
+    if "published" in branches:
+        used.add("early")
+    return tuple(name for name in _STAND_INS if name in used)
+
+
+def _keys_builder(branches: tuple[str, ...], names: tuple[str, ...]) -> Callable[..., QuerySet]:
+    def build(*values: Any) -> QuerySet:
+        given = dict.fromkeys(_STAND_INS) | dict(zip(names, values, strict=True))
+        parts = [_BRANCH_KEYS[branch](**given) for branch in branches]
+        return _ordered_union(parts)
+
+    return build
+
+
+@functools.lru_cache(maxsize=16)
+def _prepared_keys(
+    branches: tuple[str, ...], with_brand: bool
+) -> tuple[
+    list[tuple[PreparedCount, tuple[str, ...]]], tuple[PreparedRows, tuple[str, ...]] | None
+]:
+    """Each branch's count and the page's slice of the union, compiled once per shape (which
+    branches, with a brand or not: six shapes), each with the names of the values it reads.
+
+    Compiling the five statements cost more than running them on their covering indexes.
+    """
+    counts = []
+    for branch in branches:
+        names = _names((branch,), with_brand)
+        stand_ins = [_STAND_INS[name] for name in names]
+        counts.append(
+            (
+                PreparedCount(_keys_builder((branch,), names), stand_ins, _KEY_CONSTANTS),
+                names,
+            )
+        )
+    if not branches:
+        return counts, None
+    names = _names(branches, with_brand)
+    keys = PreparedRows(
+        _keys_builder(branches, names),
+        [_STAND_INS[name] for name in names],
+        _KEY_CONSTANTS,
+        sliced=True,
+    )
+    return counts, (keys, names)
 
 
 class _SlotPlusSlack(Func):
@@ -552,41 +760,51 @@ def _placed_at() -> Case:
     )
 
 
-def _content_keys(
-    workspace: Workspace, brand: Brand | None, start: datetime, end: datetime
-) -> list[QuerySet]:
-    """Two branches, each an index range: scheduled items sit at their slot; published ones at
-    their first publication in time, else their slot."""
-    base = ContentItem.objects.filter(workspace=workspace)
-    if brand is not None:
-        base = base.filter(brand=brand)
-    rank = Value(_KIND_RANK[CONTENT])
-    scheduled = (
-        base.filter(status__in=SCHEDULED_STATUSES, scheduled_at__gte=start, scheduled_at__lt=end)
-        .annotate(sort_at=F("scheduled_at"), rank=rank)
+def _content_rows(workspace_id: int, brand_id: int | None) -> QuerySet:
+    base = ContentItem.objects.filter(workspace_id=workspace_id)
+    return base if brand_id is None else base.filter(brand_id=brand_id)
+
+
+def _scheduled_keys(
+    *, workspace_id: int, brand_id: int | None, start: datetime, end: datetime, **_: Any
+) -> QuerySet:
+    """Scheduled items sit at their slot: one index range."""
+    return (
+        _content_rows(workspace_id, brand_id)
+        .filter(status__in=SCHEDULED_STATUSES, scheduled_at__gte=start, scheduled_at__lt=end)
+        .annotate(sort_at=F("scheduled_at"), rank=Value(_KIND_RANK[CONTENT]))
         .order_by()
         .values_list("sort_at", "rank", "id")
     )
-    published = (
-        base.filter(
-            status__in=PUBLISHED_STATUSES,
-            scheduled_at__gte=start - PUBLISHED_LATE_SLACK,
-            scheduled_at__lt=end,
-        )
-        .annotate(sort_at=_placed_at(), rank=rank)
+
+
+def _published_keys(
+    *,
+    workspace_id: int,
+    brand_id: int | None,
+    start: datetime,
+    end: datetime,
+    early: datetime,
+    **_: Any,
+) -> QuerySet:
+    """Published items sit at their first publication in time, else their slot; ``early`` is
+    ``start - PUBLISHED_LATE_SLACK``: one index range."""
+    return (
+        _content_rows(workspace_id, brand_id)
+        .filter(status__in=PUBLISHED_STATUSES, scheduled_at__gte=early, scheduled_at__lt=end)
+        .annotate(sort_at=_placed_at(), rank=Value(_KIND_RANK[CONTENT]))
         .filter(sort_at__gte=start, sort_at__lt=end)
         .order_by()
         .values_list("sort_at", "rank", "id")
     )
-    return [scheduled, published]
 
 
 def _active_templates(
-    workspace: Workspace, brand: Brand | None, start: datetime, end: datetime
+    workspace_id: int, brand_id: int | None, start: datetime, end: datetime
 ) -> QuerySet:
-    rows = ReactiveTemplate.objects.filter(workspace=workspace, is_active=True)
-    if brand is not None:
-        rows = rows.filter(brand=brand)
+    rows = ReactiveTemplate.objects.filter(workspace_id=workspace_id, is_active=True)
+    if brand_id is not None:
+        rows = rows.filter(brand_id=brand_id)
     return (
         rows.filter(Q(valid_from__isnull=False) | Q(valid_until__isnull=False))
         .filter(Q(valid_from__isnull=True) | Q(valid_from__lt=end))
@@ -595,17 +813,60 @@ def _active_templates(
 
 
 def _template_keys(
-    workspace: Workspace, brand: Brand | None, start: datetime, end: datetime
+    *, workspace_id: int, brand_id: int | None, start: datetime, end: datetime, **_: Any
 ) -> QuerySet:
     # A window open at the start sorts at the range's start, as in CalendarEntry.sort_key.
     return (
-        _active_templates(workspace, brand, start, end)
+        _active_templates(workspace_id, brand_id, start, end)
         .annotate(
             sort_at=Coalesce(F("valid_from"), Value(start, output_field=DateTimeField())),
             rank=Value(_KIND_RANK[TEMPLATE]),
         )
         .order_by()
         .values_list("sort_at", "rank", "id")
+    )
+
+
+_BRANCH_KEYS: dict[str, Callable[..., QuerySet]] = {
+    "scheduled": _scheduled_keys,
+    "published": _published_keys,
+    "templates": _template_keys,
+}
+
+
+_TEMPLATE_FIELDS = (
+    "id",
+    "name",
+    "scenario",
+    "valid_from",
+    "valid_until",
+    "brand_id",
+    "brand__name",
+    "event_id",
+)
+
+
+def _content_details(*ids: int) -> QuerySet:
+    return (
+        ContentItem.objects.filter(pk__in=ids)
+        .order_by()
+        .annotate(channels_count=_channel_count())
+        .values_list(*_CONTENT_FIELDS, "channels_count")
+    )
+
+
+def _template_details(*ids: int) -> QuerySet:
+    return ReactiveTemplate.objects.filter(pk__in=ids).order_by().values_list(*_TEMPLATE_FIELDS)
+
+
+@functools.lru_cache(maxsize=128)
+def _detail_rows(kind: str, count: int) -> PreparedRows:
+    """The details of a page's ``count`` items or templates, compiled once per kind and number
+    (a page holds at most 200 rows)."""
+    return PreparedRows(
+        _content_details if kind == CONTENT else _template_details,
+        stand_ins=range(-8_100_001, -8_100_001 - count, -1),
+        constants=[0],  # no channels: a count of 0
     )
 
 
@@ -619,16 +880,11 @@ def _entries_for(
             ids[_RANK_OF[item[1]]].append(item[2])
     details: dict[tuple[str, int], CalendarEntry] = {}
     if ids[CONTENT]:
-        rows = (
-            ContentItem.objects.filter(pk__in=ids[CONTENT])
-            .order_by()
-            .annotate(channels_count=_channel_count())
-            .values_list(*_CONTENT_FIELDS, "channels_count")
-        )
-        for row in rows:
+        for row in _detail_rows(CONTENT, len(ids[CONTENT])).rows(*ids[CONTENT]):
             details[CONTENT, row[0]] = _content_entry(row, row[3], zone)
     if ids[TEMPLATE]:
-        for entry in _template_entries(ReactiveTemplate.objects.filter(pk__in=ids[TEMPLATE]), zone):
+        rows = _detail_rows(TEMPLATE, len(ids[TEMPLATE])).rows(*ids[TEMPLATE])
+        for entry in _template_entries(rows, zone):
             details[TEMPLATE, entry.id] = entry
     entries = []
     for item in picked:

@@ -146,6 +146,28 @@ class ExpansionBudget:
             self._exhaust("steps")
         return not self.exhausted
 
+    def charge(self, steps: int) -> bool:
+        """Count ``steps`` steps at once, as that many calls of :meth:`step` would (a kept
+        expansion replayed charges its steps this way): the count stops at the step that
+        spends the budget, and the clock is read when a multiple of 256 is crossed."""
+        first, last = self.steps + 1, self.steps + steps
+        if steps <= 0:
+            return not self.exhausted
+        stop = max(first, self.max_steps + 1) if last > self.max_steps else None
+        boundary = -(-first // 256) * 256
+        if (
+            boundary <= last
+            and (stop is None or boundary < stop)
+            and time_module.monotonic() - self._started > self.max_seconds
+        ):
+            stop = boundary
+        if stop is None:
+            self.steps = last
+            return not self.exhausted
+        self.steps = stop
+        self._exhaust("steps")
+        return False
+
     def take(self) -> bool:
         """Count one occurrence returned; False when the request has returned enough."""
         if self.occurrences >= self.max_occurrences:
@@ -489,6 +511,61 @@ class KeptWalks:
 
 #: The walks this worker keeps.
 WALKS = KeptWalks(EXPANSIONS_CACHE)
+
+
+class RecordingBudget:
+    """The request's budget as one expansion sees it, with the steps it charges counted, so
+    that the expansion can be kept as a trace (:func:`replay`): ``(steps charged so far, item)``
+    for each item it gave, then ``(steps charged in all, None)``."""
+
+    __slots__ = ("_skipped_before", "budget", "steps")
+
+    def __init__(self, budget: ExpansionBudget) -> None:
+        self.budget, self.steps = budget, 0
+        self._skipped_before = len(budget.skipped)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.budget.exhausted
+
+    @property
+    def skipped(self) -> list[str]:
+        return self.budget.skipped
+
+    def step(self) -> bool:
+        self.steps += 1
+        return self.budget.step()
+
+    def take(self) -> bool:
+        return self.budget.take()
+
+    @property
+    def whole(self) -> bool:
+        """True when only the expansion's inputs shaped what it gave: the budget never ran out
+        (a budget cut is the request's, not the event's) and no stored row was skipped (a
+        skipped row is logged on every request)."""
+        return not self.budget.exhausted and len(self.budget.skipped) == self._skipped_before
+
+
+def replay(trace: tuple[tuple[int, object], ...], budget: ExpansionBudget) -> list:
+    """The items of a kept expansion, charging ``budget`` what expanding charged, in the same
+    order: the steps taken before each item, one occurrence per item, then the last steps. A
+    budget that runs out stops the replay where it would have stopped the expansion, so a
+    replayed expansion and a fresh one give the same items and leave the same budget."""
+    if budget.exhausted:  # occurrences() gives nothing on a spent budget
+        return []
+    items, charged = [], 0
+    for steps, item in trace:
+        if steps > charged:
+            if not budget.charge(steps - charged):
+                return items
+            charged = steps
+        if item is None:  # the end of the expansion
+            return items
+        if not budget.take():
+            return items
+        items.append(item)
+    return items
 
 
 def _walk(

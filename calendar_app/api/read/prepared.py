@@ -11,17 +11,96 @@ compiler puts its conditions (``filter(workspace_id=..., pk=...)`` compiles the 
 if Django ever compiles one otherwise (a lookup that transforms its value, say),
 :class:`PreparedRows` notices at the first run and runs the queryset through the ORM instead, so
 it is never wrong, only slower.
+
+Three additions serve the calendar, whose queries are time ranges over a union:
+
+* a stand-in that is a date-time comes back *adapted* on databases that store text (SQLite):
+  it is recognised in that form, and the call's value is adapted the same way;
+* ``constants`` are values the query always carries (a status list, a rank, an empty rule),
+  allowed as parameters besides the stand-ins;
+* ``sliced=True`` compiles ``build(...)[low:high]`` once and writes the ``LIMIT``/``OFFSET`` of
+  each call as the compiler would (:meth:`PreparedRows.rows`' ``window``), and
+  :class:`PreparedCount` keeps the statement ``build(...).count()`` sends (captured, not run).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import connections
 from django.db.models import QuerySet
 
 _UNPREPARED = object()
+
+#: The slice the statement of a ``sliced`` query is compiled with (no real page starts there).
+_LOW, _HIGH = 739_211, 739_211 + 17_317
+
+
+class _Placed:
+    """Where each parameter of a statement compiled with stand-ins comes from."""
+
+    def __init__(
+        self, stand_ins: Sequence[Any], constants: Sequence[Any], params: Sequence[Any], connection
+    ) -> None:
+        spots: dict[tuple[type, Any], tuple[int, Callable | None]] = {}
+        for position, value in enumerate(stand_ins):
+            spots[(type(value), value)] = (position, None)
+            if isinstance(value, datetime):
+                adapted = connection.ops.adapt_datetimefield_value(value)
+                if (type(adapted), adapted) != (type(value), value):
+                    spots[(type(adapted), adapted)] = (
+                        position,
+                        connection.ops.adapt_datetimefield_value,
+                    )
+        kept = {(type(value), value) for value in constants}
+        # A driver may wrap a number to say its SQL type (psycopg's ``Int4(1)`` for ``Value(1)``):
+        # still the constant, and sent wrapped as compiled.
+        kept |= {(int, value) for value in constants if type(value) is int}
+        #: per parameter: (position of the call's value, its adapter) or (None, the constant)
+        self.order: list[tuple[int | None, Any]] | None = []
+        for param in params:
+            try:
+                spot = spots.get((type(param), param))
+                constant = (type(param), param) in kept or (
+                    isinstance(param, int)
+                    and not isinstance(param, bool)
+                    and (int, int(param)) in kept
+                )
+            except TypeError:  # an unhashable parameter (a list): not one of ours
+                spot, constant = None, False
+            if spot is not None:
+                self.order.append(spot)
+            elif constant:
+                self.order.append((None, param))
+            else:
+                self.order = None  # a stand-in transformed, or an unknown value
+                return
+        if {position for position, _ in self.order if position is not None} != set(
+            range(len(stand_ins))
+        ):
+            self.order = None  # a stand-in dropped
+
+    def params(self, values: Sequence[Any]) -> list[Any]:
+        assert self.order is not None
+        out = []
+        for position, how in self.order:
+            if position is None:
+                out.append(how)
+            elif how is None:
+                out.append(values[position])
+            else:
+                out.append(how(values[position]))
+        return out
+
+
+def _check_stand_ins(stand_ins: Sequence[Any]) -> list[Any]:
+    stand_ins = list(stand_ins)
+    if len({(type(value), value) for value in stand_ins}) != len(stand_ins):
+        raise ValueError("Stand-ins must be distinct: each marks where one value goes.")
+    return stand_ins
 
 
 class PreparedRows:
@@ -32,45 +111,147 @@ class PreparedRows:
     then the call's values in the order their stand-ins came back). For exact lookups only (``=``, ``IN``):
     a string stand-in holds ``%``, ``_``, a backslash and both cases, so a lookup that escapes
     or folds its value (``iexact``, ``contains``...) shows it at once and is run by the ORM.
+    A date-time stand-in may come back as the database adapts it (text on SQLite). Any other
+    parameter must be one of ``constants``. With ``sliced``, every call gives a ``window``
+    ``(low, high)``: the rows ``build(*values)[low:high]`` gives.
     """
 
-    def __init__(self, build: Callable[..., QuerySet], stand_ins: Sequence[Any]) -> None:
+    def __init__(
+        self,
+        build: Callable[..., QuerySet],
+        stand_ins: Sequence[Any],
+        constants: Sequence[Any] = (),
+        sliced: bool = False,
+    ) -> None:
         self._build = build
-        self._stand_ins = list(stand_ins)
-        if len({(type(value), value) for value in self._stand_ins}) != len(self._stand_ins):
-            raise ValueError("Stand-ins must be distinct: each marks where one value goes.")
+        self._stand_ins = _check_stand_ins(stand_ins)
+        self._constants = list(constants)
+        self._sliced = sliced
         self._prepared: dict[str, Any] = {}
 
-    def rows(self, *values: Any, using: str = "default") -> list[tuple]:
+    def rows(
+        self, *values: Any, using: str = "default", window: tuple[int, int] | None = None
+    ) -> list[tuple]:
+        found, convert = self.fetch(*values, using=using, window=window)
+        return convert(found)
+
+    def fetch(
+        self, *values: Any, using: str = "default", window: tuple[int, int] | None = None
+    ) -> tuple[list[tuple], Callable[[list[tuple]], list[tuple]]]:
+        """The rows as the database sent them, and what converts them as the ORM would.
+
+        For a cache keyed on what a query read: the raw rows are its key, and converting them
+        (parsing dates and JSON on SQLite) is left to a miss. When the ORM ran the query, the
+        rows come converted, with a function that leaves them as they are.
+        """
+        if self._sliced != (window is not None):
+            raise ValueError("A sliced query is read by window, and only a sliced one.")
         prepared = self._prepared.get(using, _UNPREPARED)
         if prepared is _UNPREPARED:
             prepared = self._prepared[using] = self._prepare(using)
         if prepared is None:
-            return list(self._build(*values).using(using))
-        sql, order, converters = prepared
+            rows = self._build(*values).using(using)
+            return list(rows[window[0] : window[1]] if window is not None else rows), _as_they_are
+        sql, placed, converters = prepared
         connection = connections[using]
+        if window is not None:
+            sql = f"{sql} {connection.ops.limit_offset_sql(*window)}"
         with connection.cursor() as cursor:
-            cursor.execute(sql, [values[position] for position in order])
+            cursor.execute(sql, placed.params(values))
             found = cursor.fetchall()
         if not converters:
-            return found
-        converted = []
-        for row in found:  # as SQLCompiler.apply_converters, with this thread's connection
-            row = list(row)
-            for position, (functions, expression) in converters:
-                value = row[position]
-                for function in functions:
-                    value = function(value, expression, connection)
-                row[position] = value
-            converted.append(tuple(row))
-        return converted
+            return found, _as_they_are
+        return found, functools.partial(_converted, converters=converters, connection=connection)
 
     def _prepare(self, using: str) -> tuple | None:
-        compiler = self._build(*self._stand_ins).query.get_compiler(using)
+        queryset = self._build(*self._stand_ins)
+        if self._sliced:
+            queryset = queryset[_LOW:_HIGH]
+        compiler = queryset.query.get_compiler(using)
         sql, params = compiler.as_sql()
-        where = {(type(value), value): position for position, value in enumerate(self._stand_ins)}
-        order = [where.get((type(param), param)) for param in params]
-        if None in order or set(order) != set(range(len(self._stand_ins))):
+        connection = connections[using]
+        if self._sliced:
+            tail = f" {connection.ops.limit_offset_sql(_LOW, _HIGH)}"
+            if not sql.endswith(tail) or sql.count(str(_LOW)) != 1:
+                return None  # the slice is not written at the end: the ORM runs it
+            sql = sql[: -len(tail)]
+        placed = _Placed(self._stand_ins, self._constants, params, connection)
+        if placed.order is None:
             return None  # a stand-in transformed or dropped: the ORM runs it
         columns = [selected[0] for selected in compiler.select[: compiler.col_count]]
-        return sql, order, list(compiler.get_converters(columns).items())
+        return sql, placed, list(compiler.get_converters(columns).items())
+
+
+def _as_they_are(rows: list[tuple]) -> list[tuple]:
+    return rows
+
+
+def _converted(rows: list[tuple], *, converters: list, connection: Any) -> list[tuple]:
+    """As ``SQLCompiler.apply_converters``, with this thread's connection."""
+    converted = []
+    for row in rows:
+        row = list(row)
+        for position, (functions, expression) in converters:
+            value = row[position]
+            for function in functions:
+                value = function(value, expression, connection)
+            row[position] = value
+        converted.append(tuple(row))
+    return converted
+
+
+class _Captured(Exception):
+    """Stops a statement on its way to the database once it is seen."""
+
+
+class PreparedCount:
+    """``build(*values).count()``, its statement worked out once per database.
+
+    Django writes a count's statement while running it (``Query.get_aggregation`` strips the
+    selected columns and orderings, and inlines the annotations a filter reads), and compiling
+    it cost more than running it on an index. So the statement is captured once, on its way to
+    the database with the stand-ins (``connection.execute_wrapper``), checked as
+    :class:`PreparedRows` checks its parameters, and run with each call's values; when the check
+    fails, the ORM counts.
+    """
+
+    def __init__(
+        self,
+        build: Callable[..., QuerySet],
+        stand_ins: Sequence[Any],
+        constants: Sequence[Any] = (),
+    ) -> None:
+        self._build = build
+        self._stand_ins = _check_stand_ins(stand_ins)
+        self._constants = list(constants)
+        self._prepared: dict[str, Any] = {}
+
+    def count(self, *values: Any, using: str = "default") -> int:
+        prepared = self._prepared.get(using, _UNPREPARED)
+        if prepared is _UNPREPARED:
+            prepared = self._prepared[using] = self._prepare(using)
+        if prepared is None:
+            return self._build(*values).using(using).count()
+        sql, placed = prepared
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, placed.params(values))
+            return cursor.fetchone()[0]
+
+    def _prepare(self, using: str) -> tuple | None:
+        connection = connections[using]
+        seen: list[tuple[str, Any]] = []
+
+        def capture(execute, sql, params, many, context):
+            seen.append((sql, params))
+            raise _Captured
+
+        try:
+            with connection.execute_wrapper(capture):
+                self._build(*self._stand_ins).using(using).count()
+        except _Captured:
+            pass
+        if len(seen) != 1:
+            return None  # counted without a statement, or with several: the ORM counts
+        sql, params = seen[0]
+        placed = _Placed(self._stand_ins, self._constants, params or (), connection)
+        return None if placed.order is None else (sql, placed)

@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from calendar_app.api.serializers.common import rfc3339
+from calendar_app.api.read.calendar_entries import entry_json, instant
 from calendar_app.api.serializers.strict import KairosSerializer
 from calendar_app.calendar_view import KINDS, MAX_RANGE_DAYS, CalendarEntry, check_range
 from calendar_app.timeutils import local_to_utc
@@ -134,13 +134,7 @@ class CalendarQuerySerializer(KairosSerializer):
         }
 
 
-def _instant(value: datetime | None) -> str | None:
-    """UTC as ``...Z``; any other zone with its offset (whole minutes, see ``rfc3339``)."""
-    if value is None:
-        return None
-    if value.tzinfo is UTC:
-        return value.isoformat().replace("+00:00", "Z")
-    return rfc3339(value)
+_instant = instant  # the generic representation's, and the schema's, writer of instants
 
 
 @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
@@ -186,41 +180,15 @@ class CalendarEntrySerializer(KairosSerializer):
     )
 
     def to_representation(self, entry: CalendarEntry) -> dict[str, Any]:
-        """The entry as JSON values, written out by hand.
+        """The entry as JSON values, written out by hand (:func:`calendar_app.api.read.
+        calendar_entries.entry_json`).
 
         The fields above describe the shape (the schema is generated from them), but running
         them costs a field lookup, a ``get_attribute`` and a ``to_representation`` per field
         and row: half of a calendar page's serialization was that machinery. The result is
         the same (``tests/calendar_feeds/test_calendar_serialization.py`` compares the two).
         """
-        details = {
-            str(key): value for key, value in entry.details.items()
-        }  # DictField: keys as strings, values as they are
-        scheduled = details.get("scheduled_at")
-        if isinstance(scheduled, datetime):
-            details["scheduled_at"] = _instant(scheduled.astimezone(UTC))
-        start, end = entry.start, entry.end
-        local = entry.tz
-        return {
-            "kind": entry.kind,
-            "id": entry.id,
-            "title": entry.title,
-            "start": _instant(start),
-            "end": _instant(end),
-            "start_local": _instant(start.astimezone(local)) if start is not None else None,
-            "end_local": _instant(end.astimezone(local)) if end is not None else None,
-            "all_day": bool(entry.all_day),
-            "start_date": entry.start_date.isoformat() if entry.start_date is not None else None,
-            "end_date": entry.end_date.isoformat() if entry.end_date is not None else None,
-            "time_zone": entry.time_zone,
-            "recurring": bool(entry.recurring),
-            "brand": entry.brand_id,
-            "brand_name": entry.brand_name,
-            "status": entry.status,
-            "channels_count": entry.channels_count,
-            "fit_score": entry.fit_score,
-            "details": details,
-        }
+        return entry_json(entry)
 
     def generic_representation(self, entry: CalendarEntry) -> dict[str, Any]:
         """What DRF's field-by-field ``to_representation`` gives (the tests' reference)."""

@@ -17,6 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from calendar_app.api.pagination import PagePagination
+from calendar_app.api.read.calendar_entries import represent
+from calendar_app.api.read.prepared import PreparedRows
 from calendar_app.api.serializers.calendar import CalendarEntrySerializer, CalendarQuerySerializer
 from calendar_app.api.views.base import WorkspaceScopedMixin
 from calendar_app.calendar_view import (
@@ -208,8 +210,7 @@ class CalendarView(WorkspaceScopedMixin, generics.ListAPIView):
         brand = None
         brand_id = query.validated_data.get("brand")
         if brand_id is not None:
-            rows = Brand.objects.filter(workspace=self.workspace, pk=brand_id).order_by()
-            brand = next(iter(rows[:1]), None)  # by its key: no ORDER BY to compile or run
+            brand = _brand(self.workspace.pk, brand_id)
             if brand is None:
                 raise NotFound("No such brand in this workspace.")
         params = query.resolve(brand.time_zone if brand else None)
@@ -232,4 +233,25 @@ class CalendarView(WorkspaceScopedMixin, generics.ListAPIView):
             "brand": brand.pk if brand else None,
         }
         page = self.paginate_queryset(OnePage(computed, offset))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        # CalendarEntrySerializer's answer, without the list serializer (calendar_entries.py)
+        return self.get_paginated_response(represent(page))
+
+
+#: A workspace's brand by id, as the calendar needs it, compiled once
+#: (calendar_app.api.read.prepared).
+_BRAND_COLUMNS = ("id", "workspace_id", "time_zone")
+_BRAND = PreparedRows(
+    lambda workspace_id, pk: (
+        Brand.objects.filter(workspace_id=workspace_id, pk=pk)
+        .order_by()
+        .values_list(*_BRAND_COLUMNS)
+    ),
+    stand_ins=[-7_392_301, -7_392_302],
+)
+
+
+def _brand(workspace_id: int, pk: int) -> Brand | None:
+    """The brand ``pk`` of the workspace with the columns the calendar reads (the others are
+    deferred), or None."""
+    found = _BRAND.rows(workspace_id, pk)
+    return Brand.from_db("default", list(_BRAND_COLUMNS), found[0]) if found else None
