@@ -36,7 +36,7 @@ In SQL each status group is its own branch of the ``UNION ALL``, so each is one 
 items, templates: each read from its index alone) and one slice of the sorted keys, then the
 details of the content items and templates on the page (at most two more): at most 9 queries.
 Each of these runs SQL compiled once per shape (kinds, brand or not; the number of ids for the
-fits and the details) with stand-in values (``calendar_app.api.read.prepared``): compiling them
+fits and the details) with stand-in values (``calendar_app.sql.prepared``): compiling them
 cost more than running them. The events part of a range is kept per worker on the rows the
 database sent for it (:data:`EVENT_PARTS`), and each event's expansion on its timing, rule and
 window (:data:`EVENT_TIMES`), both replayed exactly as built (see :func:`_events`).
@@ -69,7 +69,6 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from calendar_app.api.read.prepared import PreparedCount, PreparedRows
 from calendar_app.models import (
     Brand,
     BrandFit,
@@ -88,6 +87,7 @@ from calendar_app.recurrence import (
     occurrences,
     replay,
 )
+from calendar_app.sql.prepared import PreparedCount, PreparedRows
 
 #: The longest range one request may ask for. It is what bounds the work of a request.
 MAX_RANGE = timedelta(days=100)
@@ -222,7 +222,7 @@ _EVENT_COLUMNS = (
 )
 
 
-#: The events of a range, compiled once (calendar_app.api.read.prepared).
+#: The events of a range, compiled once (calendar_app.sql.prepared).
 _EVENT_ROWS = PreparedRows(
     lambda workspace_id, start, end: (
         Event.objects.visible_to(workspace_id)
@@ -646,7 +646,7 @@ def _ordered_union(parts: list[QuerySet]) -> QuerySet | None:
 
 
 #: Values no request uses, standing in for a request's while the key queries are compiled
-#: (calendar_app.api.read.prepared).
+#: (calendar_app.sql.prepared).
 _STAND_INS = {
     "workspace_id": -7_392_101,
     "brand_id": -7_392_102,

@@ -19,9 +19,9 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from calendar_app.api.read.prepared import PreparedRows
 from calendar_app.models import ApiToken, Workspace
 from calendar_app.models.tenancy import TOKEN_PREFIX_LENGTH
+from calendar_app.sql.prepared import PreparedRows
 
 KEYWORD = "Token"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -46,7 +46,7 @@ _TOKEN, _WORKSPACE, _USER = (
 )
 
 #: The token with its workspace and user (``select_related``'s columns, read as one row), on
-#: every authenticated request: compiled once (calendar_app.api.read.prepared). The prefix is
+#: every authenticated request: compiled once (calendar_app.sql.prepared). The prefix is
 #: unique: no ORDER BY.
 _BY_PREFIX = PreparedRows(
     lambda prefix: (

@@ -1,4 +1,4 @@
-"""Lookups compiled once (calendar_app.api.read.prepared): the token of every API request reads
+"""Lookups compiled once (calendar_app.sql.prepared): the token of every API request reads
 the same token, workspace and user as the ORM's ``select_related`` did, and a query whose
 values Django would transform falls back to the ORM instead of running wrong SQL."""
 
@@ -11,8 +11,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from calendar_app.api.authentication import token_by_prefix
-from calendar_app.api.read.prepared import PreparedRows
 from calendar_app.models import ApiToken, ContentItem, Role
+from calendar_app.sql.prepared import PreparedRows
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Rows converted without Django's generic loop (calendar_app.api.read.converters) are the
+"""Rows converted without Django's generic loop (calendar_app.sql.converters) are the
 rows Django's ``values()`` gives: every column type the read path meets, on both databases,
 and any other converter called as Django calls it."""
 
@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from calendar_app.api.read.content_items import COLUMNS
-from calendar_app.api.read.converters import FastValuesIterable, _json
 from calendar_app.models import ContentItem
+from calendar_app.sql.converters import FastValuesIterable, _json
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

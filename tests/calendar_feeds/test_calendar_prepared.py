@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from calendar_app import calendar_view
-from calendar_app.api.read.prepared import PreparedCount
 from calendar_app.calendar_view import _ordered_union, _prepared_keys, _row_parts
 from calendar_app.models import ContentItem
+from calendar_app.sql.prepared import PreparedCount
 from tests import factories as f
 from tests.calendar_feeds.test_calendar_pages import END, START, _world
 

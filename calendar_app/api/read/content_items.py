@@ -29,11 +29,11 @@ from django.utils import timezone
 from django.utils.duration import duration_string
 
 from calendar_app import workflow
-from calendar_app.api.read.converters import FastValuesIterable
-from calendar_app.api.read.prepared import PreparedRows
 from calendar_app.api.serializers.common import local_iso
 from calendar_app.approvals.services import prime_votes
 from calendar_app.models import Channel, ContentItem, Event
+from calendar_app.sql.converters import FastValuesIterable
+from calendar_app.sql.prepared import PreparedRows
 
 __all__ = ["COLUMNS", "ItemFacts", "channel_ids", "facts", "represent", "row_by_id", "rows"]
 
@@ -79,7 +79,7 @@ CHANNEL_ORDER = (
 
 def rows(queryset: QuerySet) -> QuerySet:
     """``queryset`` (filtered and ordered by the view) as rows of :data:`COLUMNS`, converted
-    without Django's generic loop (calendar_app.api.read.converters)."""
+    without Django's generic loop (calendar_app.sql.converters)."""
     found = queryset.prefetch_related(None).values(*COLUMNS)
     found._iterable_class = FastValuesIterable
     return found
@@ -88,7 +88,7 @@ def rows(queryset: QuerySet) -> QuerySet:
 #: The largest id a row can have (a 64-bit signed integer, on SQLite and PostgreSQL).
 MAX_ID = 2**63 - 1
 
-#: One item of a workspace by id, compiled once (calendar_app.api.read.prepared).
+#: One item of a workspace by id, compiled once (calendar_app.sql.prepared).
 _BY_ID = PreparedRows(
     lambda workspace_id, pk: (
         ContentItem.objects.filter(workspace_id=workspace_id, pk=pk)

@@ -18,7 +18,6 @@ from rest_framework.response import Response
 
 from calendar_app.api.pagination import PagePagination
 from calendar_app.api.read.calendar_entries import represent
-from calendar_app.api.read.prepared import PreparedRows
 from calendar_app.api.serializers.calendar import CalendarEntrySerializer, CalendarQuerySerializer
 from calendar_app.api.views.base import WorkspaceScopedMixin
 from calendar_app.calendar_view import (
@@ -28,6 +27,7 @@ from calendar_app.calendar_view import (
     calendar_page,
 )
 from calendar_app.models import Brand, Event, Role
+from calendar_app.sql.prepared import PreparedRows
 
 
 class OnePage:
@@ -238,7 +238,7 @@ class CalendarView(WorkspaceScopedMixin, generics.ListAPIView):
 
 
 #: A workspace's brand by id, as the calendar needs it, compiled once
-#: (calendar_app.api.read.prepared).
+#: (calendar_app.sql.prepared).
 _BRAND_COLUMNS = ("id", "workspace_id", "time_zone")
 _BRAND = PreparedRows(
     lambda workspace_id, pk: (
