@@ -18,7 +18,6 @@ only (calendar_app.experiments).
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -235,67 +234,80 @@ def record_click(
       whatever the user agent) on this link within ``KAIROS_CLICK_CLIENT_WINDOW``: one client
       rotating user agents to inflate a variant.
 
-    Two queries: the link by its unique code, then the INSERT, which SQLite runs under its write
-    lock. On PostgreSQL the INSERT runs after a transaction-scoped advisory lock on (link,
-    client), both in one call of a function (calendar_app.click_function), so a burst of
-    parallel clicks from one client cannot all see "under the limit" at once; clicks of
-    different clients never wait for each other.
+    On SQLite, two queries: the link by its unique code, then the INSERT, which SQLite runs
+    under its write lock. On PostgreSQL a recorded click is one call of a function
+    (calendar_app.click_function) that reads the link, takes a transaction-scoped advisory lock
+    on (link, client), so a burst of parallel clicks from one client cannot all see "under the
+    limit" at once (clicks of different clients never wait for each other), and inserts.
     """
+    recorded = record and not is_bot(user_agent)
+    if recorded and connection.vendor == "postgresql":
+        return _record_on_postgresql(code, user_agent, client_key(ip), now or timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(_link_sql(), [code])
         row = cursor.fetchone()
     if row is None:
         return None
     link_id, target = row
-    if not record or is_bot(user_agent):
+    if not recorded:
         return Redirect(target, None)
     now = now or timezone.now()
     client = client_key(ip)
     visitor = visitor_hash(client, user_agent, now)
     who = client_hash(client, now)
-    limit = max(1, int(settings.KAIROS_CLICK_CLIENT_LIMIT))
-    window = timedelta(seconds=settings.KAIROS_CLICK_CLIENT_WINDOW)
+    limit, window = _client_limit()
     token = new_click_token()
+    adapt = connection.ops.adapt_datetimefield_value
     # No upper bound on clicked_at: a click recorded by a parallel request whose clock read came
-    # a moment after ours (it got the lock first) is still the same client's click.
-    if connection.vendor == "postgresql":
-        # The lock first, then the INSERT with a snapshot taken once the lock is granted (it
-        # sees the clicks committed while this one waited), in one call of a function PostgreSQL
-        # plans once per connection (calendar_app.click_function). Unless clicks are to be
-        # durable, the function tells this transaction's commit not to wait for the disk: the
-        # visitor is on their way whatever happens, and a database crash may lose the last
-        # moment of clicks.
-        relaxed = not settings.KAIROS_CLICK_DURABLE_COMMIT
-        with connection.cursor() as cursor:
-            cursor.execute(
-                click_function.CALL,
-                [
-                    *(_LOCK_CLASS, _lock_key(link_id, who), relaxed),
-                    *(link_id, token, now, visitor, who, now - DEDUPE_WINDOW, now - window),
-                    limit - 1,
-                ],
-            )
-    else:
-        adapt = connection.ops.adapt_datetimefield_value
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _insert_sql(),
-                [
-                    *(link_id, token, adapt(now), visitor, who),
-                    *(link_id, True, visitor, adapt(now - DEDUPE_WINDOW), False),
-                    *(link_id, True, who, adapt(now - window), limit - 1, False, True),
-                ],
-            )
+    # a moment after ours is still the same client's click.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _insert_sql(),
+            [
+                *(link_id, token, adapt(now), visitor, who),
+                *(link_id, True, visitor, adapt(now - DEDUPE_WINDOW), False),
+                *(link_id, True, who, adapt(now - window), limit - 1, False, True),
+            ],
+        )
     return Redirect(append_click_id(target, token), token)
 
 
-#: First key of the PostgreSQL advisory locks taken by :func:`record_click` ("KCLK").
+def _record_on_postgresql(
+    code: str, user_agent: str, client: str, now: datetime
+) -> Redirect | None:
+    """One round trip: the function reads the link, locks (link, client), then inserts with a
+    snapshot taken once the lock is granted, so it sees the clicks committed while this one
+    waited (a parallel request whose clock read came a moment later, and got the lock first, is
+    still the same client's click). PostgreSQL plans it once per connection. Unless clicks are
+    to be durable, it tells this transaction's commit not to wait for the disk: the visitor is
+    on their way whatever happens, and a database crash may lose the last moment of clicks."""
+    who = client_hash(client, now)
+    limit, window = _client_limit()
+    token = new_click_token()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            click_function.CALL,
+            [
+                *(code, _LOCK_CLASS, not settings.KAIROS_CLICK_DURABLE_COMMIT, token, now),
+                *(visitor_hash(client, user_agent, now), who),
+                *(now - DEDUPE_WINDOW, now - window, limit - 1),
+            ],
+        )
+        (target,) = cursor.fetchone()
+    if target is None:
+        return None
+    return Redirect(append_click_id(target, token), token)
+
+
+def _client_limit() -> tuple[int, timedelta]:
+    """How many counted clicks one client may make on a link, and within how long."""
+    limit = max(1, int(settings.KAIROS_CLICK_CLIENT_LIMIT))
+    return limit, timedelta(seconds=settings.KAIROS_CLICK_CLIENT_WINDOW)
+
+
+#: First key of the PostgreSQL advisory locks taken for a click ("KCLK"); the second is a hash
+#: of the link and the client, taken by the function (calendar_app.click_function).
 _LOCK_CLASS = 0x4B434C4B
-
-
-def _lock_key(link_id: int, who: str) -> int:
-    digest = hashlib.sha256(f"{link_id}:{who}".encode()).digest()
-    return int.from_bytes(digest[:4], "big", signed=True)
 
 
 @functools.cache

@@ -51,9 +51,9 @@ def test_fast_path_is_one_lookup_and_one_insert(client, link_path):
     with CaptureQueriesContext(connection) as ctx:
         _click(client, link_path)
     sql = [q["sql"].split()[0].upper() for q in ctx.captured_queries]
-    if connection.vendor == "postgresql":  # the (link, client) lock and the INSERT: one call
-        assert sql == ["SELECT", "SELECT"]
-        assert "kairos_record_click(" in ctx.captured_queries[1]["sql"]
+    if connection.vendor == "postgresql":  # the link, the (link, client) lock, the INSERT: one call
+        assert sql == ["SELECT"]
+        assert "kairos_click(" in ctx.captured_queries[0]["sql"]
         assert _commit_waits() == "off"  # for this transaction only
     else:
         assert sql == ["SELECT", "INSERT"]
@@ -74,12 +74,16 @@ def test_every_migrate_leaves_the_click_function_as_the_code_defines_it():
 
     with connection.cursor() as cursor:
         cursor.execute(f"DROP FUNCTION {click_function.NAME}")
+    with connection.cursor() as cursor:  # a former version, under its former name
+        cursor.execute(
+            "CREATE FUNCTION kairos_record_click(integer) RETURNS void LANGUAGE sql AS 'SELECT 1'"
+        )
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_get_function_identity_arguments(oid), provolatile FROM pg_proc "
-            "WHERE proname = %s",
-            [click_function.NAME],
+            "WHERE proname = ANY(%s)",
+            [[click_function.NAME, *click_function.FORMER_NAMES]],
         )
         assert cursor.fetchall() == [
             (", ".join(f"{name} {kind}" for name, kind in _pg_types(click_function)), "v")
@@ -141,6 +145,7 @@ def test_no_raw_ip_or_user_agent_stored(client, link_path):
 
 def test_unknown_code_is_404(client):
     assert _click(client, "/r/nope").status_code == 404
+    assert not Click.objects.exists()
 
 
 def test_tracked_url_reused(experiment, make_publication):
