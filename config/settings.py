@@ -403,7 +403,7 @@ REST_FRAMEWORK = {
     # The two file uploads (media, .ics import) declare multipart themselves.
     "DEFAULT_PARSER_CLASSES": ["calendar_app.api.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "calendar_app.api.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_SCHEMA_CLASS": "calendar_app.api.schema.KairosAutoSchema",
