@@ -25,6 +25,7 @@ Three additions serve the calendar, whose queries are time ranges over a union:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -245,11 +246,9 @@ class PreparedCount:
             seen.append((sql, params))
             raise _Captured
 
-        try:
-            with connection.execute_wrapper(capture):
-                self._build(*self._stand_ins).using(using).count()
-        except _Captured:
-            pass
+        # The statement is stopped on its way to the database: it is seen, never run.
+        with contextlib.suppress(_Captured), connection.execute_wrapper(capture):
+            self._build(*self._stand_ins).using(using).count()
         if len(seen) != 1:
             return None  # counted without a statement, or with several: the ORM counts
         sql, params = seen[0]
