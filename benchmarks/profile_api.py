@@ -8,6 +8,7 @@ with the most cumulative and own time. Run it before and after a change to see w
     python -m benchmarks.profile_api                     # 20,000 items, 1,000 events
     python -m benchmarks.profile_api --items 5000 --only calendar_brand_month --top 40
     python -m benchmarks.profile_api --time              # ms/request, without the profiler
+    python -m benchmarks.profile_api --database-url postgres://...  # on PostgreSQL (flushed)
 
 Not a suite of ``python -m benchmarks`` (its output is a profile, not figures to record).
 """
@@ -33,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--only", action="append", default=[], help="a scenario name (repeatable)")
     parser.add_argument("--sort", default="cumulative", help="pstats sort key")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a database to seed and read (flushed first; SQLite in a scratch directory if unset)",
+    )
     parser.add_argument("--dump", default="", help="also save each profile as DUMP.<scenario>")
     parser.add_argument(
         "--time",
@@ -45,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from benchmarks.environment import prepare
 
-    prepare(None)
+    prepare(args.database_url or None)
     from django.test import Client, override_settings
 
     from benchmarks.api import MONTH, seed

@@ -7,6 +7,7 @@ class CalendarAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_migrate
 
         from calendar_app import checks, signals  # noqa: F401  (registration side effects)
@@ -23,6 +24,9 @@ class CalendarAppConfig(AppConfig):
 
         connect_moment_holds()
 
+        connection_created.connect(
+            _fast_postgresql_datetimes, dispatch_uid="kairos_fast_postgresql_datetimes"
+        )
         post_migrate.connect(_sync_schedules, sender=self, dispatch_uid="kairos_sync_schedules")
         post_migrate.connect(
             _install_triggers, sender=self, dispatch_uid="kairos_first_published_triggers"
@@ -57,3 +61,11 @@ def _install_click_function(sender, using: str = "default", **kwargs) -> None:
     from calendar_app import click_function
 
     click_function.install(connections[using])
+
+
+def _fast_postgresql_datetimes(sender, connection, **kwargs) -> None:
+    """PostgreSQL date-times parsed by psycopg's C loader (calendar_app.sql.pg_datetimes)."""
+    if connection.vendor == "postgresql":
+        from calendar_app.sql import pg_datetimes
+
+        pg_datetimes.install(sender, connection, **kwargs)
