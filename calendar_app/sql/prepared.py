@@ -36,6 +36,9 @@ from django.db.models import QuerySet
 
 _UNPREPARED = object()
 
+#: Marks a parameter that is a list of stand-ins (an array, ``calendar_app.sql.any_of``).
+_LIST = object()
+
 #: The slice the statement of a ``sliced`` query is compiled with (no real page starts there).
 _LOW, _HIGH = 739_211, 739_211 + 17_317
 
@@ -60,9 +63,18 @@ class _Placed:
         # A driver may wrap a number to say its SQL type (psycopg's ``Int4(1)`` for ``Value(1)``):
         # still the constant, and sent wrapped as compiled.
         kept |= {(int, value) for value in constants if type(value) is int}
-        #: per parameter: (position of the call's value, its adapter) or (None, the constant)
-        self.order: list[tuple[int | None, Any]] | None = []
+        #: per parameter: (position of the call's value, its adapter), (None, the constant) or
+        #: (the positions of a list's values, _LIST)
+        self.order: list[tuple[Any, Any]] | None = []
         for param in params:
+            if type(param) is list and param:  # an array of stand-ins?
+                try:
+                    inside = [spots.get((type(value), value)) for value in param]
+                except TypeError:
+                    inside = [None]
+                if all(spot is not None and spot[1] is None for spot in inside):
+                    self.order.append((tuple(spot[0] for spot in inside), _LIST))  # type: ignore[index]
+                    continue
             try:
                 spot = spots.get((type(param), param))
                 constant = (type(param), param) in kept or (
@@ -79,9 +91,13 @@ class _Placed:
             else:
                 self.order = None  # a stand-in transformed, or an unknown value
                 return
-        if {position for position, _ in self.order if position is not None} != set(
-            range(len(stand_ins))
-        ):
+        placed = set()
+        for position, how in self.order:
+            if how is _LIST:
+                placed.update(position)
+            elif position is not None:
+                placed.add(position)
+        if placed != set(range(len(stand_ins))):
             self.order = None  # a stand-in dropped
 
     def params(self, values: Sequence[Any]) -> list[Any]:
@@ -90,6 +106,8 @@ class _Placed:
         for position, how in self.order:
             if position is None:
                 out.append(how)
+            elif how is _LIST:
+                out.append([values[inside] for inside in position])
             elif how is None:
                 out.append(values[position])
             else:
@@ -112,8 +130,10 @@ class PreparedRows:
     then the call's values in the order their stand-ins came back). For exact lookups only (``=``, ``IN``):
     a string stand-in holds ``%``, ``_``, a backslash and both cases, so a lookup that escapes
     or folds its value (``iexact``, ``contains``...) shows it at once and is run by the ORM.
-    A date-time stand-in may come back as the database adapts it (text on SQLite). Any other
-    parameter must be one of ``constants``. With ``sliced``, every call gives a ``window``
+    A date-time stand-in may come back as the database adapts it (text on SQLite), and
+    stand-ins may come back together as one list parameter (an array,
+    :class:`~calendar_app.sql.any_of.AnyOf` on PostgreSQL), sent as a list of the call's values.
+    Any other parameter must be one of ``constants``. With ``sliced``, every call gives a ``window``
     ``(low, high)``: the rows ``build(*values)[low:high]`` gives.
     """
 
@@ -228,15 +248,20 @@ class PreparedCount:
         self._prepared: dict[str, Any] = {}
 
     def count(self, *values: Any, using: str = "default") -> int:
-        prepared = self._prepared.get(using, _UNPREPARED)
-        if prepared is _UNPREPARED:
-            prepared = self._prepared[using] = self._prepare(using)
+        prepared = self.statement(using)
         if prepared is None:
             return self._build(*values).using(using).count()
         sql, placed = prepared
         with connections[using].cursor() as cursor:
             cursor.execute(sql, placed.params(values))
             return cursor.fetchone()[0]
+
+    def statement(self, using: str = "default") -> tuple[str, _Placed] | None:
+        """The count's SQL and where its values go; None when the ORM counts."""
+        prepared = self._prepared.get(using, _UNPREPARED)
+        if prepared is _UNPREPARED:
+            prepared = self._prepared[using] = self._prepare(using)
+        return prepared
 
     def _prepare(self, using: str) -> tuple | None:
         connection = connections[using]
@@ -254,3 +279,44 @@ class PreparedCount:
         sql, params = seen[0]
         placed = _Placed(self._stand_ins, self._constants, params or (), connection)
         return None if placed.order is None else (sql, placed)
+
+
+class PreparedSum:
+    """The sum of several :class:`PreparedCount`, in one statement: ``SELECT (c1) + (c2) ...``.
+
+    Why: the calendar counts each branch of its union on its own index (a count over the
+    union made SQLite scan it), and three counts were three round trips to the server on every
+    request. As scalar subqueries of one statement, each is still read from its own index.
+    Should a count not be prepared (the ORM counts it), each is counted on its own.
+    """
+
+    def __init__(self, counts: Sequence[PreparedCount]) -> None:
+        self.counts = list(counts)
+        self._sql: dict[str, str | None] = {}
+
+    def total(self, *values: Sequence[Any], using: str = "default") -> int:
+        """The sum of the counts, ``values[i]`` being the values of count ``i``."""
+        if len(values) != len(self.counts):
+            raise ValueError("One list of values per count.")
+        if not self.counts:
+            return 0
+        statements = [count.statement(using) for count in self.counts]
+        if any(statement is None for statement in statements):
+            return sum(
+                count.count(*given, using=using)
+                for count, given in zip(self.counts, values, strict=True)
+            )
+        sql = self._sql.get(using)
+        if sql is None:
+            sql = self._sql[using] = "SELECT " + " + ".join(
+                f"({statement[0]})"
+                for statement in statements  # type: ignore[index]
+            )
+        params = [
+            param
+            for statement, given in zip(statements, values, strict=True)
+            for param in statement[1].params(given)  # type: ignore[index]
+        ]
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()[0]

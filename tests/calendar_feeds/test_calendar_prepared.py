@@ -7,11 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from calendar_app import calendar_view
 from calendar_app.calendar_view import _ordered_union, _prepared_keys, _row_parts
 from calendar_app.models import ContentItem
-from calendar_app.sql.prepared import PreparedCount
+from calendar_app.sql.prepared import PreparedCount, PreparedSum
 from tests import factories as f
 from tests.calendar_feeds.test_calendar_pages import END, START, _world
 
@@ -32,8 +34,12 @@ def _orm(workspace, brand, start, end, kinds, window):
 def _prepared(workspace, brand, start, end, kinds, window):
     branches = calendar_view._branches(kinds)
     values = calendar_view._values(workspace.pk, brand.pk if brand else None, start, end)
-    counts, (keys, names) = _prepared_keys(branches, brand is not None)
-    found = [count.count(*calendar_view._pick(values, n)) for count, n in counts]
+    (total, count_names), (keys, names) = _prepared_keys(branches, brand is not None)
+    given = [calendar_view._pick(values, n) for n in count_names]
+    found = [count.count(*g) for count, g in zip(total.counts, given, strict=True)]
+    with CaptureQueriesContext(connection) as summed:
+        assert total.total(*given) == sum(found)
+    assert len(summed) == 1  # the branches' counts in one statement
     return found, keys.rows(*calendar_view._pick(values, names), window=window)
 
 
@@ -52,10 +58,10 @@ def test_the_prepared_counts_and_slices_are_the_orms(workspace, brand, kinds, wi
         for window in [(0, 100), (0, 1), (3, 7), (5, 6), (20, 40), (200, 300)]:
             expected = _orm(workspace, scope, start, end, kinds, window)
             assert _prepared(workspace, scope, start, end, kinds, window) == expected
-    counts, (keys, _) = _prepared_keys(calendar_view._branches(kinds), with_brand)
+    (total, _), (keys, _) = _prepared_keys(calendar_view._branches(kinds), with_brand)
     # compiled once, and run as compiled: not handed back to the ORM
     assert keys._prepared["default"] is not None
-    assert all(count._prepared["default"] is not None for count, _ in counts)
+    assert all(count._prepared["default"] is not None for count in total.counts)
 
 
 def test_a_count_the_stand_ins_do_not_survive_is_counted_by_the_orm(workspace, brand):
@@ -104,3 +110,22 @@ def test_the_pages_details_are_the_orms(workspace, brand):
         prepared = _detail_rows(kind, len(ids))
         assert sorted(prepared.rows(*ids)) == sorted(orm(*ids))
         assert prepared._prepared["default"] is not None
+
+
+def test_a_sum_with_a_count_the_orm_runs_counts_each_on_its_own(workspace, brand):
+    f.ContentItemFactory(workspace=workspace, brand=brand, title="Spring sale", status="draft")
+    f.ContentItemFactory(workspace=workspace, brand=brand, title="Summer", status="approved")
+    by_title = PreparedCount(
+        lambda text: ContentItem.objects.filter(title__icontains=text), stand_ins=["Stand-in%_"]
+    )
+    by_workspace = PreparedCount(
+        lambda ws: ContentItem.objects.filter(workspace_id=ws), stand_ins=[-1]
+    )
+    total = PreparedSum([by_workspace, by_title])
+    assert total.total([workspace.pk], ["summer"]) == 3  # compiled (and one given back)
+    with CaptureQueriesContext(connection) as counted:
+        assert total.total([workspace.pk], ["SPRING"]) == 3
+    assert len(counted) == 2 and by_title._prepared == {"default": None}
+    assert PreparedSum([]).total() == 0
+    with pytest.raises(ValueError, match="One list of values per count"):
+        total.total([workspace.pk])
