@@ -32,12 +32,15 @@ In SQL each status group is its own branch of the ``UNION ALL``, so each is one 
    publication time;
 5. active reactive templates whose validity window overlaps the range.
 
-:func:`calendar_page` runs 1 and 2, then a count of each branch (scheduled items, published
-items, templates: each read from its index alone) and one slice of the sorted keys, then the
-details of the content items and templates on the page (at most two more): at most 9 queries.
-Each of these runs SQL compiled once per shape (kinds, brand or not; the number of ids for the
-fits and the details) with stand-in values (``calendar_app.sql.prepared``): compiling them
-cost more than running them. The events part of a range is kept per worker on the rows the
+:func:`calendar_page` runs 1 and 2, then one statement summing the count of each branch
+(scheduled items, published items, templates: each read from its index alone, as a scalar
+subquery) and one slice of the sorted keys, then the details of the content items and templates
+on the page (at most two more): at most 7 queries. Each of these runs SQL compiled once per shape
+(kinds, brand or not; on SQLite the number of ids for the fits and the details, which
+PostgreSQL receives as one array, ``calendar_app.sql.any_of``) with stand-in values
+(``calendar_app.sql.prepared``): compiling them cost more than running them. The events' times
+are read as stored (``calendar_app.sql.as_stored``): on SQLite they are parsed only when the
+events part is not kept. The events part of a range is kept per worker on the rows the
 database sent for it (:data:`EVENT_PARTS`), and each event's expansion on its timing, rule and
 window (:data:`EVENT_TIMES`), both replayed exactly as built (see :func:`_events`).
 """
