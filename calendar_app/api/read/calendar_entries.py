@@ -5,7 +5,8 @@ schema is generated from it) and its ``to_representation`` is :func:`entry_json`
 writes a page with :func:`represent`, without the list serializer's machinery, and an entry is
 written once: the event entries of a range are shared between requests
 (:data:`calendar_app.calendar_view.EVENT_PARTS`), so the JSON of each is kept on it
-(``CalendarEntry.written``) and each request gets a copy.
+(``CalendarEntry.written``) and each request gets a copy; content items and templates are built
+for each request, and written without keeping or copying.
 ``tests/calendar_feeds/test_calendar_serialization.py`` holds :func:`represent` equal to the
 declared fields' answer, kept or not.
 """
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from calendar_app.api.serializers.common import rfc3339
-from calendar_app.calendar_view import CalendarEntry
+from calendar_app.calendar_view import EVENT, CalendarEntry
 
 __all__ = ["entry_json", "instant", "represent"]
 
@@ -32,6 +33,8 @@ def instant(value: datetime | None) -> str | None:
 
 def entry_json(entry: CalendarEntry) -> dict[str, Any]:
     """The entry as JSON values (new dicts: the caller may change them)."""
+    if entry.kind != EVENT:  # built for this request alone: written once, nothing to keep
+        return _write(entry)
     written = entry.written
     if written is None:
         written = entry.written = _write(entry)
