@@ -26,18 +26,18 @@ In SQL each status group is its own branch of the ``UNION ALL``, so each is one 
 :func:`calendar_entries` runs these queries, whatever the number of entries:
 
 1. events overlapping the range (the shared library plus the workspace's own);
-2. with a brand: that brand's fit rows for those events;
-3. content items scheduled (``scheduled``/``publishing``) in the range, with their channel count;
-4. content items published (``published``/``partly_failed``) near the range, with their first
+   with a brand, each with that brand's fit score (a subquery on the fit's unique index);
+2. content items scheduled (``scheduled``/``publishing``) in the range, with their channel count;
+3. content items published (``published``/``partly_failed``) near the range, with their first
    publication time;
-5. active reactive templates whose validity window overlaps the range.
+4. active reactive templates whose validity window overlaps the range.
 
-:func:`calendar_page` runs 1 and 2, then one statement summing the count of each branch
-(scheduled items, published items, templates: each read from its index alone, as a scalar
-subquery) and one slice of the sorted keys, then the details of the content items and templates
-on the page (at most two more): at most 7 queries. Each of these runs SQL compiled once per shape
-(kinds, brand or not; on SQLite the number of ids for the fits and the details, which
-PostgreSQL receives as one array, ``calendar_app.sql.any_of``) with stand-in values
+:func:`calendar_page` runs 1, then one statement summing the count of each branch (scheduled
+items, published items, templates: each read from its index alone, as a scalar subquery) and
+one slice of the sorted keys, then the details of the content items and templates on the page
+(at most two more): at most 5 queries. Each of these runs SQL compiled once per shape (kinds,
+brand or not; on SQLite the number of ids for the details, which PostgreSQL receives as one
+array, ``calendar_app.sql.any_of``) with stand-in values
 (``calendar_app.sql.prepared``): compiling them cost more than running them. The events' times
 are read as stored (``calendar_app.sql.as_stored``): on SQLite they are parsed only when the
 events part is not kept. The events part of a range is kept per worker on the rows the
@@ -229,37 +229,54 @@ _EVENT_COLUMNS = (
 )
 
 
-#: The events of a range, compiled once (calendar_app.sql.prepared).
-_EVENT_ROWS = PreparedRows(
-    lambda workspace_id, start, end: (
+def _event_rows(workspace_id: int, start: datetime, end: datetime) -> QuerySet:
+    return (
         Event.objects.visible_to(workspace_id)
         .overlapping(start, end)
         .order_by()  # sorted with the other entries
         .annotate(
             stored_starts_at=AsStored("starts_at"), stored_ends_at=AsStored("ends_at")
         )  # after the plain columns in the SQL too: in the order of _EVENT_COLUMNS
-        .values_list(*_EVENT_COLUMNS)
+    )
+
+
+def _brand_fit(brand_id: int) -> Subquery:
+    """The brand's fit score for the outer event: a person's call over the computed score;
+    NULL without a fit row (at most one per brand and event)."""
+    return Subquery(
+        BrandFit.objects.filter(brand_id=brand_id, event_id=OuterRef("pk"))
+        .order_by()
+        .values_list(Coalesce("override_score", "score"))[:1],
+        output_field=IntegerField(),
+    )
+
+
+_EVENT_STAND_INS = [
+    -7_392_201,
+    datetime(1906, 7, 8, 9, 10, 11, 234_567, tzinfo=UTC),
+    datetime(1907, 8, 9, 10, 11, 12, 345_678, tzinfo=UTC),
+]
+
+#: The events of a range, compiled once (calendar_app.sql.prepared).
+_EVENT_ROWS = PreparedRows(
+    lambda workspace_id, start, end: _event_rows(workspace_id, start, end).values_list(
+        *_EVENT_COLUMNS
     ),
-    stand_ins=[
-        -7_392_201,
-        datetime(1906, 7, 8, 9, 10, 11, 234_567, tzinfo=UTC),
-        datetime(1907, 8, 9, 10, 11, 12, 345_678, tzinfo=UTC),
-    ],
+    stand_ins=_EVENT_STAND_INS,
     constants=[""],  # a recurring event has a rule: rrule > ''
 )
 
-
-@functools.lru_cache(maxsize=64)
-def _fit_rows(count: int) -> PreparedRows:
-    """One brand's fit rows for ``count`` events, compiled once per number of events."""
-    return PreparedRows(
-        lambda brand_id, *event_ids: (
-            BrandFit.objects.filter(AnyOf(F("event_id"), event_ids), brand_id=brand_id)
-            .order_by()  # the model's ordering joins the brand to sort by its name
-            .values_list("event_id", "score", "override_score")
-        ),
-        stand_ins=[-7_392_202, *range(-8_000_001, -8_000_001 - count, -1)],
-    )
+#: The events of a range with one brand's fit score each (a correlated subquery on the fit's
+#: unique index: one statement, where reading the fits by event id was a second).
+_BRAND_EVENT_ROWS = PreparedRows(
+    lambda workspace_id, start, end, brand_id: (
+        _event_rows(workspace_id, start, end)
+        .annotate(brand_fit=_brand_fit(brand_id))
+        .values_list(*_EVENT_COLUMNS, "brand_fit")
+    ),
+    stand_ins=[*_EVENT_STAND_INS, -7_392_202],
+    constants=[""],
+)
 
 
 #: The event entries of a range, kept per worker on what the database sent for it: 256
@@ -276,7 +293,7 @@ def _events(
 ) -> list[tuple[tuple, CalendarEntry]]:
     """The event entries of the range with their sort keys (``sort_key(start)``), sorted.
 
-    The entries are a pure function of the event rows, the brand's fit rows, the zone and the
+    The entries are a pure function of the event rows (with the brand's fit scores), the zone and the
     range (the request's budget is a fresh one), so they are kept on exactly those, as the
     database sent them (:data:`EVENT_PARTS`): a request that reads the same rows as one before
     gets its entries without converting a row or building an entry, and an edited event or
@@ -285,34 +302,29 @@ def _events(
     calendar request a tenth of a millisecond each. The entries are shared: callers must not
     change them. Entries the budget cut short, or with a skipped row, are not kept.
     """
-    raw, convert = _EVENT_ROWS.fetch(workspace.pk, start, end)
-    raw_fits: list[tuple] = []
-    if brand is not None and raw:
-        fits, convert_fits = _fit_rows(len(raw)).fetch(brand.pk, *[row[0] for row in raw])
-        raw_fits = convert_fits(fits)
-    key = (tuple(raw), tuple(raw_fits), zone, start, end)
+    if brand is None:
+        raw, convert = _EVENT_ROWS.fetch(workspace.pk, start, end)
+    else:
+        raw, convert = _BRAND_EVENT_ROWS.fetch(workspace.pk, start, end, brand.pk)
+    key = (tuple(raw), brand is not None, zone, start, end)
     try:
         kept = EVENT_PARTS.get(key)
     except TypeError:  # a driver sent something unhashable: not kept
         key, kept = None, None
     if kept is not None:
         return list(kept)
-    scores = {
-        event_id: (override if override is not None else score)
-        for event_id, score, override in raw_fits
-    }
     entries = []
     # One budget for the whole request: however many events and whatever rules are stored, the
     # expansion stops after a bounded number of occurrences and steps (see recurrence.py).
     budget = ExpansionBudget()
     for row in convert(raw):
-        pk, owner, title, location, time_zone, all_day, rule, themes, starts_at, ends_at = row
+        pk, owner, title, location, time_zone, all_day, rule, themes, starts_at, ends_at = row[:10]
+        fit_score = row[10] if brand is not None else None
         if budget.exhausted:
             break
         times = _event_times(
             starts_at, ends_at, time_zone, all_day, rule, start, end, budget, f"event {pk}"
         )
-        fit_score = scores.get(pk)
         for occurrence_start, occurrence_end, start_date, end_date in times:
             entries.append(
                 CalendarEntry(

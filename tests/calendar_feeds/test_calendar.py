@@ -180,6 +180,39 @@ def test_fit_score_with_brand_and_kinds_filter(workspace, brand, client_for):
     assert _get(client, workspace, kinds="content", **params).json()["results"] == []
 
 
+def test_each_event_carries_its_fit_score_for_the_brand_asked(workspace, brand):
+    """Read with the events (one statement): a person's override over the computed score, none
+    without a fit row, and another brand's fit never shown."""
+    from calendar_app.models import BrandFit
+
+    other = f.BrandFactory(workspace=workspace)
+    at = [datetime(2027, 3, 15, 8 + n, tzinfo=UTC) for n in range(4)]
+    events = [
+        _event(
+            workspace, rrule="", title=f"e{n}", starts_at=at[n], ends_at=at[n] + timedelta(hours=1)
+        )
+        for n in range(4)
+    ]
+    BrandFit.objects.filter(event__in=events).delete()  # fits computed on save: set them here
+    BrandFit.objects.create(workspace=workspace, brand=brand, event=events[0], score=40)
+    BrandFit.objects.create(
+        workspace=workspace, brand=brand, event=events[1], score=40, override_score=90
+    )
+    BrandFit.objects.create(workspace=workspace, brand=other, event=events[2], score=70)
+    BrandFit.objects.create(workspace=workspace, brand=brand, event=events[3], score=0)
+    found = {
+        entry.title: entry.fit_score
+        for entry in calendar_entries(
+            workspace,
+            start=datetime(2027, 3, 15, tzinfo=UTC),
+            end=datetime(2027, 3, 16, tzinfo=UTC),
+            brand=brand,
+            kinds=["event"],
+        )
+    }
+    assert found == {"e0": 40, "e1": 90, "e2": None, "e3": 0}
+
+
 def test_all_day_event_dates(workspace, client_for):
     _event(
         workspace,
@@ -344,7 +377,7 @@ def test_constant_query_count(workspace, brand, client_for, with_brand, django_a
 
 def test_service_runs_a_fixed_number_of_queries(workspace, brand, django_assert_num_queries):
     _fill(workspace, brand, 30)
-    with django_assert_num_queries(5):  # events, fits, scheduled, published, templates
+    with django_assert_num_queries(4):  # events with their fits, scheduled, published, templates
         entries = calendar_entries(
             workspace,
             start=datetime(2027, 5, 1, tzinfo=UTC),

@@ -175,7 +175,7 @@ def test_an_edited_event_shows_its_new_occurrences_at_once(workspace, client_for
 def test_kept_event_entries_are_the_fresh_ones(workspace, brand, zone, with_brand) -> None:
     """The whole events part of a range, kept on the rows read: equal to building it again, and
     a changed fit score or event is read at once."""
-    from calendar_app.calendar_view import _EVENT_ROWS, _fit_rows, calendar_entries
+    from calendar_app.calendar_view import _BRAND_EVENT_ROWS, _EVENT_ROWS, calendar_entries
     from calendar_app.models import BrandFit
 
     start = datetime(2027, 3, 1, tzinfo=UTC)
@@ -208,9 +208,9 @@ def test_kept_event_entries_are_the_fresh_ones(workspace, brand, zone, with_bran
     cold = fresh()
     assert len(cold) > 40 and len(EVENT_PARTS) == 1
     assert calendar_entries(workspace, **scope) == cold and EVENT_PARTS.hits == 1
-    assert _EVENT_ROWS._prepared["default"] is not None  # compiled, not the ORM's
+    rows = _BRAND_EVENT_ROWS if with_brand else _EVENT_ROWS
+    assert rows._prepared["default"] is not None  # compiled, not the ORM's
     if with_brand:
-        assert _fit_rows(len(events))._prepared["default"] is not None
         BrandFit.objects.filter(event=events[1]).update(override_score=99)
         assert {
             e.fit_score for e in calendar_entries(workspace, **scope) if e.id == events[1].pk
