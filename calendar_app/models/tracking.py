@@ -104,9 +104,19 @@ class Click(models.Model):
     class Meta:
         ordering = ["link", "clicked_at"]
         indexes = [
-            models.Index(fields=["link", "visitor_hash", "clicked_at"], name="click_dedupe"),
+            # The click's two checks read counted clicks only: with ``is_counted`` before the
+            # time, a flood of uncounted clicks from one visitor or client (a bot, an office
+            # behind one address) is never scanned, so each click costs the same however many
+            # came before it (a benchmark of one client slowed 3x as its clicks piled up).
+            models.Index(
+                fields=["link", "visitor_hash", "is_counted", "clicked_at"],
+                name="click_dedupe_counted",
+            ),
             models.Index(fields=["link", "clicked_at"], name="click_link_time"),
-            models.Index(fields=["link", "client_hash", "clicked_at"], name="click_client"),
+            models.Index(
+                fields=["link", "client_hash", "is_counted", "clicked_at"],
+                name="click_client_counted",
+            ),
         ]
 
     def __str__(self) -> str:
