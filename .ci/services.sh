@@ -36,11 +36,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
 install -d -o postgres -g postgres "$work/pg"
 runuser -u postgres -- "$PG_BIN/initdb" -D "$work/pg" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-pg_options="-p $PG_PORT -k $work/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$work/pg" -w -l "$work/pg/server.log" -o "$pg_options" start >/dev/null
+# A start can fail for reasons outside the project (the port taken by a leftover process, a slow
+# machine): show why from the server's log, which cleanup deletes, and try again on the next port.
+for attempt in 1 2 3; do
+  log "starting PostgreSQL on 127.0.0.1:$PG_PORT (attempt $attempt)"
+  pg_options="-p $PG_PORT -k $work/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+  if runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$work/pg" -w -t 120 -l "$work/pg/server.log" -o "$pg_options" start >/dev/null; then
+    break
+  fi
+  log "PostgreSQL did not start; its log follows"
+  cat "$work/pg/server.log" >&2 || true
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+  [ "$attempt" -lt 3 ] || exit 1
+  PG_PORT=$((PG_PORT + 1))
+done
 runuser -u postgres -- "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -q -c "CREATE ROLE kairos LOGIN CREATEDB PASSWORD 'kairos'" postgres
 runuser -u postgres -- "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -q -c "CREATE DATABASE kairos OWNER kairos" postgres
 
