@@ -36,6 +36,8 @@ def _sqlite_datetime(zone: Any, slow: Converter) -> Converter:
     when it carries no offset. ``datetime.fromisoformat`` is what ``parse_datetime`` tries first;
     text it refuses goes to Django's converter (its regular expression, its errors)."""
     from_text = datetime.fromisoformat
+    # read once: ``settings`` is a lazy object, and an attribute of it costs a call per value
+    use_tz = settings.USE_TZ
 
     def convert(value: Any) -> Any:
         if value is None:
@@ -47,7 +49,7 @@ def _sqlite_datetime(zone: Any, slow: Converter) -> Converter:
                 return slow(value)
         elif not isinstance(value, datetime):
             return slow(value)
-        if settings.USE_TZ and value.utcoffset() is None:
+        if use_tz and value.utcoffset() is None:
             return value.replace(tzinfo=zone)
         return value
 

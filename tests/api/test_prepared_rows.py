@@ -110,3 +110,29 @@ def test_the_item_lookup_of_a_detail_is_compiled_once(workspace):
 def test_stand_ins_must_be_distinct():
     with pytest.raises(ValueError, match="distinct"):
         PreparedRows(lambda a, b: ApiToken.objects.filter(pk=a, workspace_id=b), [-1, -1])
+
+
+def test_rows_are_converted_for_the_zone_and_use_tz_in_force(workspace):
+    """The converters are kept per connection and made again when the settings they read
+    change (a test's ``override_settings``): the rows stay the ORM's."""
+    from django.test import override_settings
+
+    ApiToken.issue(workspace=workspace, name="a", role=Role.VIEWER)
+    lookup = PreparedRows(
+        lambda pk: ApiToken.objects.filter(pk=pk).values_list("created_at", "expires_at"),
+        stand_ins=[-9_001],
+    )
+    token = ApiToken.objects.get()
+    assert lookup.rows(token.pk) == list(
+        ApiToken.objects.filter(pk=token.pk).values_list("created_at", "expires_at")
+    )
+    with override_settings(USE_TZ=False):
+        naive = lookup.rows(token.pk)
+        assert naive == list(
+            ApiToken.objects.filter(pk=token.pk).values_list("created_at", "expires_at")
+        )
+    aware = lookup.rows(token.pk)
+    assert aware[0][0].tzinfo is not None
+    assert aware == list(
+        ApiToken.objects.filter(pk=token.pk).values_list("created_at", "expires_at")
+    )

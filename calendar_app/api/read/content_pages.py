@@ -1,0 +1,127 @@
+"""The pages of a workspace's content list when nothing filters it, each by a statement compiled
+once per process.
+
+Why: ``GET content-items/`` with no filter (a client walking the list by its ``next`` links) is
+the API's busiest list, and Django built and compiled its page's SQL on every request (a
+``values()`` queryset, the filter on the cursor's position, the ordering, the slice): a fifth
+of the request, for a statement that only ever differs by the workspace, the position and the
+slice. :class:`UnfilteredPages` stands in for that queryset in DRF's cursor paginator, which
+keeps its whole logic (cursors, offsets for equal positions, ``next`` and ``previous`` links):
+the paginator orders it, filters it on the position and slices it, and each of the four shapes
+it can ask for (either direction, with or without a position) runs one prepared statement
+(:class:`~calendar_app.sql.prepared.PreparedRows`). Anything else asked of it goes to the real
+queryset, so a paginator that came to ask more gets the right answer, only not faster.
+
+``tests/api/test_content_read_path.py`` holds the pages and links equal to the serializer's path,
+forwards and back, through equal creation times and hand-made cursors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from calendar_app.api.read.content_items import COLUMNS
+from calendar_app.models import ContentItem
+from calendar_app.sql.prepared import PreparedRows
+
+__all__ = ["UnfilteredPages"]
+
+#: The field the list is ordered and positioned by (the paginator's default ordering).
+ORDER = "created_at"
+
+_CREATED_AT = ContentItem._meta.get_field(ORDER)
+
+#: Values no real call uses, so the compiled SQL shows where each value goes.
+_WORKSPACE = -7_392_011
+_POSITION = datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC)
+
+
+def _statement(descending: bool, bound: str | None) -> PreparedRows:
+    ordering = f"-{ORDER}" if descending else ORDER
+
+    def build(workspace_id: int, *position: datetime) -> QuerySet:
+        items = ContentItem.objects.filter(workspace_id=workspace_id)
+        if bound is not None:
+            items = items.filter(**{f"{ORDER}__{bound}": position[0]})
+        return items.order_by(ordering).values_list(*COLUMNS)
+
+    stand_ins = [_WORKSPACE] if bound is None else [_WORKSPACE, _POSITION]
+    return PreparedRows(build, stand_ins=stand_ins, sliced=True)
+
+
+#: (descending, the position's lookup) -> its statement: the shapes the cursor paginator asks.
+_STATEMENTS = {
+    (descending, bound): _statement(descending, bound)
+    for descending in (True, False)
+    for bound in (None, "lt", "gt")
+}
+
+
+class UnfilteredPages:
+    """A workspace's content items as rows of :data:`~calendar_app.api.read.content_items.COLUMNS`,
+    for the cursor paginator: ``order_by`` by the creation time (either direction), at most one
+    ``filter`` on it (``__lt`` or ``__gt`` the cursor's position), then a slice, which runs the
+    statement. ``queryset`` makes the real queryset for anything else."""
+
+    model = ContentItem
+
+    def __init__(
+        self,
+        workspace_id: int,
+        queryset: Callable[[], QuerySet],
+        descending: bool | None = None,
+        bound: tuple[str, datetime] | None = None,
+    ) -> None:
+        self._workspace_id = workspace_id
+        self._queryset = queryset
+        self._descending = descending
+        self._bound = bound
+
+    def _real(self) -> QuerySet:
+        """The same rows through the ORM, for a request this class does not prepare."""
+        found = self._queryset()
+        if self._descending is not None:
+            found = found.order_by(f"-{ORDER}" if self._descending else ORDER)
+        if self._bound is not None:
+            lookup, value = self._bound
+            found = found.filter(**{f"{ORDER}__{lookup}": value})
+        return found
+
+    def order_by(self, *fields: str) -> Any:
+        if fields in ((f"-{ORDER}",), (ORDER,)) and self._bound is None:
+            descending = fields[0].startswith("-")
+            return UnfilteredPages(self._workspace_id, self._queryset, descending)
+        return self._real().order_by(*fields)
+
+    def filter(self, *args: Any, **kwargs: Any) -> Any:
+        lookup = next(iter(kwargs)) if len(kwargs) == 1 and not args else ""
+        field, _, bound = lookup.partition("__")
+        ordered = self._descending is not None and self._bound is None
+        if ordered and field == ORDER and bound in ("lt", "gt"):
+            # What the ORM's lookup does with the value: a text parsed (an invalid one is
+            # Django's ValidationError, a 400), a naive time made aware with a warning.
+            value = _CREATED_AT.get_prep_value(kwargs[lookup])
+            return UnfilteredPages(
+                self._workspace_id, self._queryset, self._descending, (bound, value)
+            )
+        return self._real().filter(*args, **kwargs)
+
+    def __getitem__(self, window: Any) -> Any:
+        if (
+            self._descending is None
+            or not isinstance(window, slice)
+            or window.step is not None
+            or not isinstance(window.start, int)
+            or not isinstance(window.stop, int)
+            or not 0 <= window.start <= window.stop
+        ):
+            return self._real()[window]
+        bound, value = self._bound if self._bound is not None else (None, None)
+        statement = _STATEMENTS[(self._descending, bound)]
+        values = (self._workspace_id,) if bound is None else (self._workspace_id, value)
+        found = statement.rows(*values, window=(window.start, window.stop))
+        return [dict(zip(COLUMNS, row, strict=True)) for row in found]
