@@ -11,7 +11,7 @@ import pytest
 from django.db.models.sql.compiler import SQLCompiler
 
 from calendar_app.api.read.content_items import rows
-from calendar_app.api.read.content_pages import UnfilteredPages
+from calendar_app.api.read.content_pages import NEWEST_FIRST, OLDEST_FIRST, UnfilteredPages
 from calendar_app.models import ContentItem, Role
 from tests import factories as f
 from tests.api.conftest import token_client
@@ -120,6 +120,18 @@ def test_a_page_is_not_compiled_again(workspace, crowd, monkeypatch):
     assert ContentItem in compiled
 
 
+def test_items_created_together_come_newest_id_first_on_every_page(workspace, crowd):
+    """The id breaks ties of creation time, so a cursor's offset counts the same items on
+    every request (PostgreSQL returned equal times in any order)."""
+    client = token_client(workspace, Role.VIEWER)
+    path, seen = list_path(workspace, "?page_size=2"), []
+    while path:
+        body = client.get(path).json()
+        seen += [(row["created_at"], row["id"]) for row in body["results"]]
+        path = body["next"]
+    assert seen == sorted(seen, reverse=True)
+
+
 def test_anything_else_asked_of_the_pages_goes_to_the_orm(workspace, crowd):
     def queryset():
         return rows(ContentItem.objects.filter(workspace=workspace))
@@ -127,27 +139,29 @@ def test_anything_else_asked_of_the_pages_goes_to_the_orm(workspace, crowd):
     pages = UnfilteredPages(workspace.pk, queryset)
     by_id = pages.order_by("id")
     assert [row["id"] for row in by_id] == sorted(crowd)
-    drafts = pages.order_by("-created_at").filter(status="draft")
-    assert list(drafts) == list(queryset().order_by("-created_at").filter(status="draft"))
-    ordered = pages.order_by("created_at")
-    assert ordered[2:5] == list(queryset().order_by("created_at")[2:5])
+    by_time = pages.order_by("-created_at")  # without the tie-break: not a shape it prepares
+    assert list(by_time[:20]) == list(queryset().order_by("-created_at")[:20])
+    drafts = pages.order_by(*NEWEST_FIRST).filter(status="draft")
+    assert list(drafts) == list(queryset().order_by(*NEWEST_FIRST).filter(status="draft"))
+    ordered = pages.order_by(*OLDEST_FIRST)
+    assert ordered[2:5] == list(queryset().order_by(*OLDEST_FIRST)[2:5])
     stamp = START + timedelta(hours=2)
     twice = ordered.filter(created_at__gt=stamp).filter(created_at__lt=stamp + timedelta(hours=3))
     expected = (
         queryset()
-        .order_by("created_at")
+        .order_by(*OLDEST_FIRST)
         .filter(created_at__gt=stamp, created_at__lt=stamp + timedelta(hours=3))
     )
     assert list(twice) == list(expected)
-    assert ordered[3] == queryset().order_by("created_at")[3]
+    assert ordered[3] == queryset().order_by(*OLDEST_FIRST)[3]
 
 
 def test_the_pages_are_the_workspaces_rows_converted_as_the_orm_converts_them(workspace, crowd):
     pages = UnfilteredPages(workspace.pk, lambda: None)
     expected = list(
-        rows(ContentItem.objects.filter(workspace=workspace)).order_by("-created_at")[0:20]
+        rows(ContentItem.objects.filter(workspace=workspace)).order_by(*NEWEST_FIRST)[0:20]
     )
-    found = pages.order_by("-created_at")[0:20]
+    found = pages.order_by(*NEWEST_FIRST)[0:20]
     assert found == expected
     assert [list(row) for row in found] == [list(row) for row in expected]
     assert all(row["created_at"].tzinfo is not None for row in found)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from django.db import connection
@@ -32,10 +32,20 @@ from calendar_app import workflow
 from calendar_app.api.serializers.common import local_iso
 from calendar_app.approvals.services import prime_votes
 from calendar_app.models import Channel, ContentItem, Event
+from calendar_app.sql.as_stored import AsStored
 from calendar_app.sql.converters import FastValuesIterable
 from calendar_app.sql.prepared import PreparedRows
 
-__all__ = ["COLUMNS", "ItemFacts", "channel_ids", "facts", "represent", "row_by_id", "rows"]
+__all__ = [
+    "COLUMNS",
+    "ItemFacts",
+    "channel_ids",
+    "facts",
+    "represent",
+    "row_by_id",
+    "rows",
+    "stored_values",
+]
 
 #: The columns shown, those the workflow's hints read, and the brand's zone (joined).
 COLUMNS = (
@@ -85,15 +95,26 @@ def rows(queryset: QuerySet) -> QuerySet:
     return found
 
 
+#: The date-time columns, which a prepared read takes as stored (``AsStored``): on SQLite,
+#: ``sqlite3`` would parse each by its declared type before Django's converter parsed it again.
+DATE_TIMES = ("scheduled_at", "created_at", "updated_at")
+
+
+def stored_values(queryset: QuerySet) -> QuerySet:
+    """``queryset.values_list(*COLUMNS)``, its date-times read as stored and converted once."""
+    stored = {f"{name}_stored": AsStored(name) for name in DATE_TIMES}
+    return queryset.annotate(**stored).values_list(
+        *(f"{name}_stored" if name in DATE_TIMES else name for name in COLUMNS)
+    )
+
+
 #: The largest id a row can have (a 64-bit signed integer, on SQLite and PostgreSQL).
 MAX_ID = 2**63 - 1
 
 #: One item of a workspace by id, compiled once (calendar_app.sql.prepared).
 _BY_ID = PreparedRows(
-    lambda workspace_id, pk: (
-        ContentItem.objects.filter(workspace_id=workspace_id, pk=pk)
-        .order_by()
-        .values_list(*COLUMNS)
+    lambda workspace_id, pk: stored_values(
+        ContentItem.objects.filter(workspace_id=workspace_id, pk=pk).order_by()
     ),
     stand_ins=[-7_392_001, -7_392_002],
 )
@@ -258,8 +279,16 @@ def _instant(value: datetime | None, zone: tzinfo) -> str | None:
     """DRF's ``DateTimeField`` output: ISO 8601 in ``zone``, ``Z`` for UTC."""
     if not value:
         return None
-    text = value.astimezone(zone).isoformat()
+    if value.tzinfo is not zone:
+        value = value.astimezone(zone)
+    text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+@functools.lru_cache(maxsize=1024)
+def _duration(value: timedelta | None) -> str | None:
+    """``DurationField``'s output; an item's tolerance is one of a few values, written once."""
+    return None if value is None else duration_string(value)
 
 
 def _strings(values: Any) -> list[str | None] | None:
@@ -306,7 +335,7 @@ def represent(items: list[ItemFacts], actor: Any) -> list[dict[str, Any]]:
                 "scheduled_at": _instant(scheduled, UTC),
                 "scheduled_at_local": local_iso(scheduled, row["brand__time_zone"]),
                 "lateness_policy": row["lateness_policy"],
-                "lateness_tolerance": duration_string(row["lateness_tolerance"]),
+                "lateness_tolerance": _duration(row["lateness_tolerance"]),
                 "priority": row["priority"],
                 "version": row["version"],
                 "allowed_actions": allowed,

@@ -24,7 +24,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from calendar_app.api.read.content_items import COLUMNS
+from calendar_app.api.read.content_items import COLUMNS, stored_values
 from calendar_app.models import ContentItem
 from calendar_app.sql.prepared import PreparedRows
 
@@ -40,14 +40,19 @@ _WORKSPACE = -7_392_011
 _POSITION = datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC)
 
 
+#: The list's ordering (the view's default), newest first, and the paginator's reverse of it.
+NEWEST_FIRST = (f"-{ORDER}", "-id")
+OLDEST_FIRST = (ORDER, "id")
+
+
 def _statement(descending: bool, bound: str | None) -> PreparedRows:
-    ordering = f"-{ORDER}" if descending else ORDER
+    ordering = NEWEST_FIRST if descending else OLDEST_FIRST
 
     def build(workspace_id: int, *position: datetime) -> QuerySet:
         items = ContentItem.objects.filter(workspace_id=workspace_id)
         if bound is not None:
             items = items.filter(**{f"{ORDER}__{bound}": position[0]})
-        return items.order_by(ordering).values_list(*COLUMNS)
+        return stored_values(items.order_by(*ordering))
 
     stand_ins = [_WORKSPACE] if bound is None else [_WORKSPACE, _POSITION]
     return PreparedRows(build, stand_ins=stand_ins, sliced=True)
@@ -63,7 +68,7 @@ _STATEMENTS = {
 
 class UnfilteredPages:
     """A workspace's content items as rows of :data:`~calendar_app.api.read.content_items.COLUMNS`,
-    for the cursor paginator: ``order_by`` by the creation time (either direction), at most one
+    for the cursor paginator: ``order_by`` the list's ordering or its reverse, at most one
     ``filter`` on it (``__lt`` or ``__gt`` the cursor's position), then a slice, which runs the
     statement. ``queryset`` makes the real queryset for anything else."""
 
@@ -85,16 +90,15 @@ class UnfilteredPages:
         """The same rows through the ORM, for a request this class does not prepare."""
         found = self._queryset()
         if self._descending is not None:
-            found = found.order_by(f"-{ORDER}" if self._descending else ORDER)
+            found = found.order_by(*(NEWEST_FIRST if self._descending else OLDEST_FIRST))
         if self._bound is not None:
             lookup, value = self._bound
             found = found.filter(**{f"{ORDER}__{lookup}": value})
         return found
 
     def order_by(self, *fields: str) -> Any:
-        if fields in ((f"-{ORDER}",), (ORDER,)) and self._bound is None:
-            descending = fields[0].startswith("-")
-            return UnfilteredPages(self._workspace_id, self._queryset, descending)
+        if fields in (NEWEST_FIRST, OLDEST_FIRST) and self._bound is None:
+            return UnfilteredPages(self._workspace_id, self._queryset, fields == NEWEST_FIRST)
         return self._real().order_by(*fields)
 
     def filter(self, *args: Any, **kwargs: Any) -> Any:

@@ -118,7 +118,9 @@ class ContentItemViewSet(WorkspaceViewSet):
     filterset_class = ContentItemFilter
     pagination_class = cursor_pagination("-created_at")
     ordering_fields = ["created_at", "updated_at", "id"]
-    ordering = ["-created_at"]
+    # the id breaks ties: the cursor's offsets count items of equal creation time, which only
+    # works if they come in the same order on every request (PostgreSQL gave them in any order)
+    ordering = ["-created_at", "-id"]
     uses_etag = True
 
     def base_queryset(self) -> QuerySet:
