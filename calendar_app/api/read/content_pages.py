@@ -30,7 +30,7 @@ from calendar_app.sql.prepared import PreparedRows
 
 __all__ = ["UnfilteredPages"]
 
-#: The field the list is ordered and positioned by (the paginator's default ordering).
+#: The field a cursor positions the list by (the first of its ordering).
 ORDER = "created_at"
 
 _CREATED_AT = ContentItem._meta.get_field(ORDER)
