@@ -90,6 +90,9 @@ def test_killed_send_resumes_nobody_twice_nobody_skipped(chaos_env, tmp_path):
             "KAIROS_ALLOW_PRIVATE_NETWORKS": "email",
             "KAIROS_TRACKING_BASE_URL": "https://kairos.example",
             "KAIROS_CLAIM_TTL": "2",
+            # The kill must land mid-send: an attempt that stopped at the send budget (40 s,
+            # 3,931 messages on a machine four times slower) would return before half.
+            "KAIROS_EMAIL_SEND_BUDGET": "900",
         }
         procs = ProcessGroup(env=env, log_dir=tmp_path)
         try:
