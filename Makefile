@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 ADDR ?= 127.0.0.1:8000
+# pytest-xdist workers for `make test` (a number, or auto: one per core)
+TEST_WORKERS ?= auto
 
 .PHONY: run test lint format benchmark clean
 
@@ -27,7 +29,7 @@ test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

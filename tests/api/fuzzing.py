@@ -491,12 +491,27 @@ def run_case(case: Any, auth: tuple[Any, dict[str, str]]) -> None:
 
 def report_stats(config: Any, label: str) -> None:
     """Print the run's counters: cases, per mode, per status class, time spent in requests
-    (outside pytest's capture, which would swallow a module fixture's teardown output)."""
-    terminal = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    if not _STATS["cases"] or terminal is None:
+    (outside pytest's capture, which would swallow a module fixture's teardown output).
+
+    An xdist worker has no terminal: it hands its counters to the controller
+    (``workeroutput``), which adds up every worker's and prints them (tests/api/conftest.py).
+    """
+    if not _STATS["cases"]:
         return
-    parts = ", ".join(f"{key} {value}" for key, value in sorted(_STATS.items()) if key != "ms")
-    with capture.global_and_fixture_disabled():
-        terminal.write_line(f"\n{label}: {parts}; {_STATS['ms'] / 1000:.1f} s in requests")
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        # plain dicts: execnet sends only built-in types
+        sent = workeroutput.setdefault("fuzz_stats", {}).setdefault(label, {})
+        for key, value in _STATS.items():
+            sent[key] = sent.get(key, 0) + value
+    elif terminal is not None:
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(f"\n{stats_line(label, _STATS)}")
     _STATS.clear()
+
+
+def stats_line(label: str, stats: Counter[str]) -> str:
+    parts = ", ".join(f"{key} {value}" for key, value in sorted(stats.items()) if key != "ms")
+    return f"{label}: {parts}; {stats['ms'] / 1000:.1f} s in requests"

@@ -15,7 +15,7 @@ import os
 import pytest
 from django.conf import settings
 
-from tests.e2e.conftest import database_url
+from tests.e2e.conftest import database_url, redis_url
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +39,6 @@ def chaos_env(transactional_db, tmp_path) -> dict[str, str]:
         KAIROS_Q_WORKERS="2",
         KAIROS_LOG_LEVEL="INFO",
     )
-    if os.environ.get("KAIROS_TEST_REDIS_URL"):
-        env["KAIROS_REDIS_URL"] = os.environ["KAIROS_TEST_REDIS_URL"]
+    if broker := redis_url():
+        env["KAIROS_REDIS_URL"] = broker
     return env

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -28,6 +28,20 @@ def database_url() -> str:
     if db.get("PASSWORD"):
         auth += ":" + quote(db["PASSWORD"])
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def redis_url() -> str | None:
+    """CI's Redis (``KAIROS_TEST_REDIS_URL``) as this test process's broker, or None.
+
+    Under pytest-xdist (``make test`` runs ``-n auto``) every worker has a test database of its
+    own, and its clusters must not take the tasks of another worker's clusters from a shared
+    queue: worker ``gwN`` uses Redis database ``N + 1``, a plain run the database of the URL.
+    """
+    url = os.environ.get("KAIROS_TEST_REDIS_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return url or None
+    return urlunsplit(urlsplit(url)._replace(path=f"/{int(worker[2:]) + 1}"))
 
 
 @pytest.fixture
@@ -48,8 +62,8 @@ def processes(transactional_db, tmp_path) -> Iterator[ProcessGroup]:
         KAIROS_ALLOW_PRIVATE_NETWORKS="webhook,matrix",
         KAIROS_LOG_LEVEL="INFO",
     )
-    if os.environ.get("KAIROS_TEST_REDIS_URL"):
-        env["KAIROS_REDIS_URL"] = os.environ["KAIROS_TEST_REDIS_URL"]
+    if broker := redis_url():
+        env["KAIROS_REDIS_URL"] = broker
     procs = ProcessGroup(env=env, log_dir=tmp_path)
     try:
         yield procs
