@@ -228,12 +228,19 @@ def allowed_actions(item: ContentItem, actor: Actor, cache: dict | None = None) 
     "approve" is listed only when the approval would be taken: not for the author under
     separation of duties, nor for someone who is not a member of the chain's step deciding now
     (or has voted on it), nor below the role an active crisis requires. ``cache``: see
-    :func:`calendar_app.approvals.services.may_approve`."""
-    actions = [
-        rule.action
-        for rule in RULES.values()
-        if rule.role is not None and item.status in rule.sources and actor.may(rule.role)
-    ]
+    :func:`calendar_app.approvals.services.may_approve`; the rules' answer for a status is kept
+    in it too (the same actor, a page of items with a handful of statuses)."""
+    key = ("allowed_actions", item.status)
+    by_rules = cache.get(key) if cache is not None else None
+    if by_rules is None:
+        by_rules = [
+            rule.action
+            for rule in RULES.values()
+            if rule.role is not None and item.status in rule.sources and actor.may(rule.role)
+        ]
+        if cache is not None:
+            cache[key] = by_rules
+    actions = list(by_rules)
     if "approve" in actions:
         from calendar_app.approvals.services import may_approve  # it imports this module
 

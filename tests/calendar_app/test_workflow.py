@@ -236,6 +236,24 @@ def test_allowed_actions_match_role(item, actor) -> None:
     assert workflow.allowed_actions(item, actor(Role.VIEWER)) == []
 
 
+def test_allowed_actions_shared_cache_answers_each_item_as_alone(brand, actor) -> None:
+    """A page shares one cache: the answer kept for one status is never another status's, and
+    one item's "approve" taken out (its author, under separation of duties) stays with it."""
+    f.ApprovalPolicyFactory(brand=brand, workspace=brand.workspace, separate_duties=True)
+    approver = actor(Role.APPROVER)
+    items = [f.ContentItemFactory(brand=brand, status=status) for status in ContentStatus.values]
+    items += [f.ContentItemFactory(brand=brand, status=ContentStatus.IN_REVIEW) for _ in range(2)]
+    items[-1].created_by = approver.user
+    items[-1].save()
+    for who in (actor(Role.EDITOR), actor(Role.VIEWER), Actor.system(), approver):
+        cache: dict = {}
+        shared = [workflow.allowed_actions(item, who, cache) for item in items]
+        assert shared == [workflow.allowed_actions(item, who) for item in items]
+    assert "approve" in shared[-2]
+    assert "approve" not in shared[-1]
+    assert len({tuple(actions) for actions in shared}) > 2
+
+
 def test_token_actor_never_exceeds_its_member(workspace) -> None:
     from calendar_app.models import ApiToken
 
