@@ -211,15 +211,42 @@ class KairosFilterBackend(DjangoFilterBackend):
         return filterset_class(**self.get_filterset_kwargs(request, queryset, view))
 
 
+#: Names of the primary key in an ordering.
+_KEYS = frozenset({"id", "pk"})
+
+
+def with_tie_break(ordering: Any) -> Any:
+    """``ordering`` (a string, a sequence or None) with ``pk`` (``-pk`` after a descending
+    first term) appended when it orders by fields that need not be unique."""
+    if not ordering:
+        return ordering
+    terms = [ordering] if isinstance(ordering, str) else list(ordering)
+    if not all(isinstance(term, str) for term in terms):
+        return ordering  # expressions: the view's own business
+    if any(term.removeprefix("-") in _KEYS for term in terms):
+        return terms
+    return [*terms, "-pk" if terms[0].startswith("-") else "pk"]
+
+
 class StrictOrderingFilter(OrderingFilter):
     """``?ordering=`` with only the view's ``ordering_fields`` (each optionally prefixed ``-``,
-    comma-separated); an unknown or empty term is a 400 instead of being dropped silently."""
+    comma-separated); an unknown or empty term is a 400 instead of being dropped silently.
+
+    Every ordering ends with the primary key, in the direction of its first term, unless it
+    names the key itself: rows equal in the ordered fields (the publications of one item share
+    their due time, a recurring event's occurrences can share a start) otherwise come back in
+    any order the database likes, and PostgreSQL does vary it, so a cursor's offset over equal
+    positions, or a numbered page, could skip one row and repeat another.
+    """
+
+    def get_ordering(self, request: Request, queryset: QuerySet, view: Any) -> Any:
+        return with_tie_break(self._requested(request, queryset, view))
 
     def _names(self, view: Any, queryset: QuerySet, request: Request | None = None) -> list[str]:
         context = {"request": request} if request is not None else {}
         return [name for name, _label in self.get_valid_fields(queryset, view, context)]
 
-    def get_ordering(self, request: Request, queryset: QuerySet, view: Any) -> Any:
+    def _requested(self, request: Request, queryset: QuerySet, view: Any) -> Any:
         values = request.query_params.getlist(self.ordering_param)
         if not values:
             return self.get_default_ordering(view)
