@@ -166,8 +166,10 @@ class ContentItem(WorkspaceOwned):
                 fields=["brand", "status", "scheduled_at", "first_published_at", "workspace", "id"],
                 name="content_brand_placed_covering",
             ),
-            # The API lists items newest first with a cursor on created_at.
-            models.Index(fields=["workspace", "-created_at"], name="content_ws_created"),
+            # The API lists items newest first with a cursor on created_at, ties by id: the
+            # whole ordering in the index, so a page is read from it without a sort (PostgreSQL
+            # sorted each page's equal creation times by id: 0.2-0.4 ms a request).
+            models.Index(fields=["workspace", "-created_at", "-id"], name="content_ws_created_id"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -165,3 +165,36 @@ def test_the_pages_are_the_workspaces_rows_converted_as_the_orm_converts_them(wo
     assert found == expected
     assert [list(row) for row in found] == [list(row) for row in expected]
     assert all(row["created_at"].tzinfo is not None for row in found)
+
+
+@pytest.mark.parametrize("ordering", [NEWEST_FIRST, OLDEST_FIRST])
+@pytest.mark.parametrize("bound", [None, "lt", "gt"])
+def test_a_page_is_read_from_the_lists_index_without_a_sort(
+    workspace, other_workspace, ordering, bound
+):
+    """Each shape of page the cursor asks for walks ``content_ws_created_id`` (workspace,
+    creation time, id) in one direction or the other: no sort of the workspace's items."""
+    from django.db import connection
+
+    from calendar_app import planner_statistics
+    from calendar_app.api.read.content_items import stored_values
+
+    for owner in (workspace, other_workspace):
+        brand = f.BrandFactory(workspace=owner)
+        ContentItem.objects.bulk_create(
+            ContentItem(workspace=owner, brand=brand, title=f"post {i}", body="x")
+            for i in range(1500)
+        )
+        # created in bulk: many share an instant, as a burst of imports would
+        ContentItem.objects.filter(workspace=owner).update(created_at=START)
+    planner_statistics.refresh()
+    items = ContentItem.objects.filter(workspace_id=workspace.pk)
+    if bound is not None:
+        items = items.filter(**{f"created_at__{bound}": START + timedelta(hours=1)})
+    sql, params = stored_values(items.order_by(*ordering))[:51].query.sql_with_params()
+    with connection.cursor() as cursor:
+        explain = "EXPLAIN " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
+        cursor.execute(explain + sql, params)
+        plan = "\n".join(str(row) for row in cursor.fetchall())
+    assert "content_ws_created_id" in plan, plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
