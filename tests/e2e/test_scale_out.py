@@ -53,6 +53,18 @@ def test_two_clusters_and_two_dispatchers_never_collide(processes) -> None:
             )
             for i in range(4)
         ]
+        # Nothing is killed here, so nothing should be recovered: the production time-outs
+        # (a 60 s task, not the fixture's 10 s), and leases that a busy machine cannot let lapse.
+        # With the fixture's, a loaded CI machine (another test beside this one) once had a
+        # worker killed at its task time-out mid-post, or a lease lapse before renewal: the
+        # publication was then sent again by design (at least once, same idempotency key),
+        # which is recovery working, not two claims colliding, what this test is about.
+        processes.env.update(
+            KAIROS_Q_TIMEOUT="60",
+            KAIROS_Q_RETRY="90",
+            KAIROS_CLAIM_TTL="30",
+            KAIROS_RECOVERY_BOUND="60",
+        )
         for name in ("a", "b"):
             processes.start(f"qcluster-{name}", "qcluster")
             processes.start(f"dispatcher-{name}", "run_dispatcher", "--interval", "0.1")
