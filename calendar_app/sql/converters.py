@@ -7,7 +7,8 @@ the request (0.9 of 4.5 ms). Here the converters Django chose for a compiled que
 order, except those the read path meets on every row, replaced by one-argument equivalents:
 SQLite's date-times, booleans and durations, and a JSON column's ``json.loads``. Any other
 converter (a decimal, a UUID, a custom field's ``from_db_value``) is called exactly as Django
-calls it, so a column added later is converted right, only not faster.
+calls it, so a column added later is converted right, only not faster; a ``from_db_value`` that
+carries a ``one_argument`` attribute (calendar_app.sql.utc_text) offers that function instead.
 
 ``tests/api/test_read_converters.py`` holds the two equal over generated values.
 """
@@ -91,6 +92,9 @@ def _one(function: Callable, expression: Any, connection: Any) -> Converter:
     slow = _called(function, expression, connection)
     owner = getattr(function, "__self__", None)
     plain = getattr(function, "__func__", None)
+    one_argument = getattr(plain, "one_argument", None)  # a converter that offers its own
+    if one_argument is not None:
+        return one_argument
     if connection.vendor == "sqlite":
         # imported here: a PostgreSQL deployment never loads the SQLite backend
         from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
