@@ -2,12 +2,13 @@
 events in one workspace, served by gunicorn (4 sync workers) to 8 concurrent clients.
 
 For each scenario the same server also serves a *bare* Django view (constant JSON, same
-middleware) for the same time, just before it, so every figure comes with its ratio to what the
-server and machine allow: ``throughput_vs_bare``. Clients are separate processes, each opening a
-connection per request (sync workers do not keep connections alive); latency is measured per
-request from the client (p50, p90, p99 in milliseconds). The SQL queries of each request are
-counted in this process with Django's test client (``CaptureQueriesContext``), with a real API
-token, so authentication, permissions, serialization and pagination all run.
+middleware) for the same time, the two taking turns (``ROUNDS``), so every figure comes with its
+ratio to what the server and machine allow at that moment: ``throughput_vs_bare``. Clients are
+separate processes, each opening a connection per request (sync workers do not keep connections
+alive); latency is measured per request from the client (p50, p90, p99 in milliseconds). The SQL
+queries of each request are counted in this process with Django's test client
+(``CaptureQueriesContext``), with a real API token, so authentication, permissions,
+serialization and pagination all run.
 
 Scenarios (the targets of issue 16 are checked and reported in ``targets``):
 
@@ -303,8 +304,9 @@ def _client(port: int, path: str, headers: dict, until: float, results) -> None:
     results.put((latencies, statuses, time.monotonic()))
 
 
-def load(port: int, path: str, headers: dict, seconds: float) -> dict:
-    """``CLIENTS`` processes hitting ``path`` for ``seconds``: throughput and latency."""
+def _run(port: int, path: str, headers: dict, seconds: float) -> tuple[list, dict, float]:
+    """``CLIENTS`` processes hitting ``path`` for ``seconds``: latencies (ms), statuses and the
+    time they took."""
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     began = time.monotonic()
@@ -323,13 +325,41 @@ def load(port: int, path: str, headers: dict, seconds: float) -> dict:
     for got in gathered:
         for status, n in got[1].items():
             statuses[str(status)] = statuses.get(str(status), 0) + n
-    elapsed = max(got[2] for got in gathered) - began
+    return latencies, statuses, max(got[2] for got in gathered) - began
+
+
+def _figures(latencies: list, statuses: dict, elapsed: float) -> dict:
     return {
         "requests": len(latencies),
         "throughput_per_s": round(len(latencies) / elapsed, 1),
         "latency_ms": summary(latencies, unit="ms", digits=1),
         "statuses": statuses,
     }
+
+
+def load(port: int, path: str, headers: dict, seconds: float) -> dict:
+    """``CLIENTS`` processes hitting ``path`` for ``seconds``: throughput and latency."""
+    return _figures(*_run(port, path, headers, seconds))
+
+
+#: The bare view and the scenario take turns this many times, each for an equal share of the
+#: scenario's time: the machine's speed drifts (a shared machine's by a factor of two within a
+#: run), and a ratio of two measurements minutes apart measured the drift as much as the code.
+ROUNDS = 4
+
+
+def _paired(port: int, path: str, headers: dict, seconds: float) -> tuple[dict, dict]:
+    """The bare view and ``path`` in turns (``ROUNDS`` each): their figures, summed."""
+    runs: dict[str, list] = {"bare": [[], {}, 0.0], "path": [[], {}, 0.0]}
+    for _ in range(ROUNDS):
+        for name, target, sent in (("bare", "/bench/bare/", {}), ("path", path, headers)):
+            latencies, statuses, elapsed = _run(port, target, sent, seconds / ROUNDS)
+            total = runs[name]
+            total[0].extend(latencies)
+            for status, n in statuses.items():
+                total[1][status] = total[1].get(status, 0) + n
+            total[2] += elapsed
+    return _figures(*runs["bare"]), _figures(*runs["path"])
 
 
 def queries_of(client, path: str) -> int:
@@ -344,8 +374,7 @@ def queries_of(client, path: str) -> int:
 def scenario(port: int, path: str, headers: dict, seconds: float) -> dict:
     """The bare view, then ``path``, for the same time each: figures and their ratio."""
     load(port, path, headers, min(1.0, seconds / 4))  # warm every worker on this path
-    bare = load(port, "/bench/bare/", {}, seconds)
-    measured = load(port, path, headers, seconds)
+    bare, measured = _paired(port, path, headers, seconds)
     latency = measured["latency_ms"]
     return {
         **measured,
