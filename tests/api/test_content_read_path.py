@@ -22,10 +22,10 @@ from rest_framework.test import APIRequestFactory
 
 from calendar_app.api.etag import ETagMixin
 from calendar_app.api.read.content_items import (
+    COLUMNS,
     facts,
     represent,
     rows,
-    stored_columns,
     stored_values,
 )
 from calendar_app.api.serializers.content import ContentItemSerializer
@@ -184,11 +184,9 @@ def by_serializer(workspace: Any, ids: list[int], actor: Actor | None, many: boo
 
 def stored_rows(queryset: Any) -> list[dict[str, Any]]:
     """The rows as the prepared reads give them (an unfiltered page, a detail): date-times as
-    text, and on PostgreSQL the channel ids as a column."""
-    names = stored_columns(connection.alias)
-    return [
-        dict(zip(names, row, strict=True)) for row in stored_values(queryset.prefetch_related(None))
-    ]
+    text (calendar_app.sql.utc_text)."""
+    found = stored_values(queryset.prefetch_related(None))
+    return [dict(zip(COLUMNS, row, strict=True)) for row in found]
 
 
 def by_read_path(

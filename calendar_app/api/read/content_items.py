@@ -6,9 +6,8 @@ model instance per item, per brand and per channel (10,650 of them for a page of
 a field lookup, ``get_attribute`` and ``to_representation`` per field and item (60,000
 ``get_attribute`` calls a page), and a deep copy of the serializer's fields for a detail. Here a
 page is read as rows of the columns shown (the brand's zone joined in), the channel ids of the
-whole page come from one query over the many-to-many table (on PostgreSQL, from an array column
-of the page's own statement where it is prepared), and :func:`represent` writes each item's
-dict.
+whole page come from one query over the many-to-many table, and :func:`represent` writes each
+item's dict.
 
 :class:`~calendar_app.api.serializers.content.ContentItemSerializer` remains the definition: the
 schema is generated from it, writes and action answers go through it, and this module produces
@@ -24,8 +23,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connection, connections
-from django.db.models import OuterRef, QuerySet
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.duration import duration_string
 
@@ -45,7 +44,6 @@ __all__ = [
     "represent",
     "row_by_id",
     "rows",
-    "stored_columns",
     "stored_values",
 ]
 
@@ -102,43 +100,13 @@ def rows(queryset: QuerySet) -> QuerySet:
 DATE_TIMES = ("scheduled_at", "created_at", "updated_at")
 
 
-#: The column of each item's channel ids, where the statement reads them with the rows.
-CHANNELS = "channel_ids"
-
-
-def _channels_inline(alias: str) -> bool:
-    """Whether a prepared read gives each item's channel ids as a column: on PostgreSQL, an
-    ``ARRAY(...)`` of the ordered query :func:`channel_ids` runs. It saved that query's round
-    trip, a tenth of a list page; SQLite, in process, has no round trip to save."""
-    return connections[alias].vendor == "postgresql"
-
-
-def _channels_array() -> Any:
-    # imported here: the SQLite deployment never loads django.contrib.postgres
-    from django.contrib.postgres.expressions import ArraySubquery
-
-    return ArraySubquery(
-        ContentItem.channels.through.objects.filter(contentitem_id=OuterRef("pk"))
-        .order_by(*CHANNEL_ORDER)
-        .values("channel_id")
-    )
-
-
-def stored_columns(alias: str) -> tuple[str, ...]:
-    """The names of :func:`stored_values`' columns on database ``alias``."""
-    return (*COLUMNS, CHANNELS) if _channels_inline(alias) else COLUMNS
-
-
 def stored_values(queryset: QuerySet) -> QuerySet:
     """``queryset.values_list(*COLUMNS)``, its date-times as :func:`~calendar_app.sql.utc_text.
-    utc_text`'s text (``str()`` of the value: the cursor's positions are the same), and the
-    channel ids where :func:`stored_columns` says so."""
+    utc_text`'s text (``str()`` of the value: the cursor's positions are the same)."""
     stored = {f"{name}_stored": UTCText(name) for name in DATE_TIMES}
-    names = [f"{name}_stored" if name in DATE_TIMES else name for name in COLUMNS]
-    if _channels_inline(queryset.db):
-        stored[f"{CHANNELS}_stored"] = _channels_array()
-        names.append(f"{CHANNELS}_stored")
-    return queryset.annotate(**stored).values_list(*names)
+    return queryset.annotate(**stored).values_list(
+        *(f"{name}_stored" if name in DATE_TIMES else name for name in COLUMNS)
+    )
 
 
 #: The largest id a row can have (a 64-bit signed integer, on SQLite and PostgreSQL).
@@ -159,7 +127,7 @@ def row_by_id(workspace_id: int, pk: int) -> dict[str, Any] | None:
     if not 0 < pk <= MAX_ID:  # the ORM finds nothing out of range: neither does this
         return None
     found = _BY_ID.rows(workspace_id, pk)
-    return dict(zip(stored_columns(connection.alias), found[0], strict=True)) if found else None
+    return dict(zip(COLUMNS, found[0], strict=True)) if found else None
 
 
 def channel_ids(item_ids: Iterable[int]) -> dict[int, list[int]]:
@@ -265,7 +233,7 @@ class ItemFacts:
         self.created_by_id = row["created_by_id"]
         self.last_edited_by_id = row["last_edited_by_id"]
         self._updated_at = row["updated_at"]
-        self.channel_ids: list[int] | None = row.get(CHANNELS)
+        self.channel_ids: list[int] | None = None
         self._event: Event | None = None
         self._instance: ContentItem | None = None
 
@@ -334,11 +302,9 @@ def represent(items: list[ItemFacts], actor: Any) -> list[dict[str, Any]]:
     """
     if not items:
         return []
-    unread = [item for item in items if item.channel_ids is None]
-    if unread:
-        channels = channel_ids(item.pk for item in unread)
-        for item in unread:
-            item.channel_ids = channels.get(item.pk, [])
+    channels = channel_ids(item.pk for item in items)
+    for item in items:
+        item.channel_ids = channels.get(item.pk, [])
     actions = _allowed_actions(items, actor)
     here = timezone.get_current_timezone()
     answer = []

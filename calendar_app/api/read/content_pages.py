@@ -22,10 +22,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet
 
-from calendar_app.api.read.content_items import stored_columns, stored_values
+from calendar_app.api.read.content_items import COLUMNS, stored_values
 from calendar_app.models import ContentItem
 from calendar_app.sql.prepared import PreparedRows
 
@@ -68,7 +67,7 @@ _STATEMENTS = {
 
 
 class UnfilteredPages:
-    """A workspace's content items as rows of :func:`~calendar_app.api.read.content_items.stored_columns`,
+    """A workspace's content items as rows of :data:`~calendar_app.api.read.content_items.COLUMNS`,
     for the cursor paginator: ``order_by`` the list's ordering or its reverse, at most one
     ``filter`` on it (``__lt`` or ``__gt`` the cursor's position), then a slice, which runs the
     statement. ``queryset`` makes the real queryset for anything else."""
@@ -129,5 +128,4 @@ class UnfilteredPages:
         statement = _STATEMENTS[(self._descending, bound)]
         values = (self._workspace_id,) if bound is None else (self._workspace_id, value)
         found = statement.rows(*values, window=(window.start, window.stop))
-        names = stored_columns(connection.alias)
-        return [dict(zip(names, row, strict=True)) for row in found]
+        return [dict(zip(COLUMNS, row, strict=True)) for row in found]
