@@ -17,20 +17,9 @@ from calendar_app.models import ContentItem
 from calendar_app.sql.converters import one_argument_converters
 from calendar_app.sql.utc_text import UTCText, iso_in, to_datetime, utc_text
 from tests import factories as f
+from tests.api.test_stored_datetimes import ZONES, instants
 
 pytestmark = pytest.mark.django_db
-
-ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe"]
-
-#: Any instant a column holds that Python can show (microseconds zero or not), in zones with
-#: odd offsets and DST.
-instants = st.datetimes(
-    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
-) | st.datetimes(
-    min_value=datetime(1900, 1, 1),
-    max_value=datetime(2100, 1, 1),
-    timezones=st.sampled_from([ZoneInfo(zone) for zone in ZONES]),
-)
 
 
 def drf(value: datetime, zone: str) -> str:
