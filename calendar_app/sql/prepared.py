@@ -138,7 +138,10 @@ class PreparedRows:
     stand-ins may come back together as one list parameter (an array,
     :class:`~calendar_app.sql.any_of.AnyOf` on PostgreSQL), sent as a list of the call's values.
     Any other parameter must be one of ``constants``. With ``sliced``, every call gives a ``window``
-    ``(low, high)``: the rows ``build(*values)[low:high]`` gives.
+    ``(low, high)``: the rows ``build(*values)[low:high]`` gives. ``wrap(sql, alias)``, if given,
+    makes the statement run from the compiled one (its ``LIMIT`` written): the same rows in the
+    same order, their columns first, and it may add columns after them (the ORM's fallback
+    gives only the queryset's own).
     """
 
     def __init__(
@@ -147,8 +150,10 @@ class PreparedRows:
         stand_ins: Sequence[Any],
         constants: Sequence[Any] = (),
         sliced: bool = False,
+        wrap: Callable[[str, str], str] | None = None,
     ) -> None:
         self._build = build
+        self._wrap = wrap
         self._stand_ins = _check_stand_ins(stand_ins)
         self._constants = list(constants)
         self._sliced = sliced
@@ -185,6 +190,8 @@ class PreparedRows:
         connection = connections[using]
         if window is not None:
             sql = f"{sql} {connection.ops.limit_offset_sql(*window)}"
+        if self._wrap is not None:
+            sql = self._wrap(sql, using)
         with connection.cursor() as cursor:
             cursor.execute(sql, placed.params(values))
             found = cursor.fetchall()

@@ -6,8 +6,9 @@ model instance per item, per brand and per channel (10,650 of them for a page of
 a field lookup, ``get_attribute`` and ``to_representation`` per field and item (60,000
 ``get_attribute`` calls a page), and a deep copy of the serializer's fields for a detail. Here a
 page is read as rows of the columns shown (the brand's zone joined in), the channel ids of the
-whole page come from one query over the many-to-many table, and :func:`represent` writes each
-item's dict.
+whole page come from one query over the many-to-many table (on PostgreSQL, from the page's
+own statement when nothing filters it: calendar_app.api.read.content_pages), and
+:func:`represent` writes each item's dict.
 
 :class:`~calendar_app.api.serializers.content.ContentItemSerializer` remains the definition: the
 schema is generated from it, writes and action answers go through it, and this module produces
@@ -19,12 +20,12 @@ field added to the serializer and not here fails it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.duration import duration_string
 
@@ -37,6 +38,7 @@ from calendar_app.sql.prepared import PreparedRows
 from calendar_app.sql.utc_text import UTCText, iso_in, to_datetime
 
 __all__ = [
+    "CHANNELS",
     "COLUMNS",
     "ItemFacts",
     "channel_ids",
@@ -76,15 +78,31 @@ COLUMNS = (
     "updated_at",
 )
 
+#: The key of an item's channel ids in a row whose statement read them (the page's, on
+#: PostgreSQL: calendar_app.api.read.content_pages); :func:`represent` reads the others'.
+CHANNELS = "channel_ids"
+
+
+def _ordering(model: type[Model], ordering: Iterable[str], prefix: str = "") -> Iterator[str]:
+    """``ordering`` of ``model`` as paths to plain columns, as ``order_by()`` reads it: a
+    relation stands for its model's own ordering (reversed by a ``-``), or for its key if that
+    has none. An aggregate's ``order_by`` reads a relation as its key, so it needs these."""
+    for name in ordering:
+        descending = name.startswith("-")
+        field = model._meta.get_field(name.removeprefix("-"))
+        related = field.related_model if field.is_relation else None
+        if related is not None and related._meta.ordering:
+            for inner in _ordering(related, related._meta.ordering, f"{prefix}{field.name}__"):
+                if descending:
+                    inner = inner[1:] if inner.startswith("-") else f"-{inner}"
+                yield inner
+        else:
+            yield f"{'-' if descending else ''}{prefix}{field.name}"
+
+
 #: An item's channels in the order the serializer lists them: ``Channel.Meta.ordering`` (its
 #: prefetch keeps it), then the id, which both use to break ties.
-CHANNEL_ORDER = (
-    *(
-        f"-channel__{name[1:]}" if name.startswith("-") else f"channel__{name}"
-        for name in Channel._meta.ordering
-    ),
-    "channel_id",
-)
+CHANNEL_ORDER = (*_ordering(Channel, Channel._meta.ordering, "channel__"), "channel_id")
 
 
 def rows(queryset: QuerySet) -> QuerySet:
@@ -233,7 +251,7 @@ class ItemFacts:
         self.created_by_id = row["created_by_id"]
         self.last_edited_by_id = row["last_edited_by_id"]
         self._updated_at = row["updated_at"]
-        self.channel_ids: list[int] | None = None
+        self.channel_ids: list[int] | None = row.get(CHANNELS)
         self._event: Event | None = None
         self._instance: ContentItem | None = None
 
@@ -297,14 +315,17 @@ def _strings(values: Any) -> list[str | None] | None:
 def represent(items: list[ItemFacts], actor: Any) -> list[dict[str, Any]]:
     """``items`` as ``ContentItemSerializer(...).data`` writes them for a request by ``actor``.
 
-    One query for the channels of all of them; the approval hints read what they read under the
-    serializer (the page's votes once, each brand's chain once, only when the actor may approve).
+    One query for the channels of all of them (none if their rows carry them); the approval
+    hints read what they read under the serializer (the page's votes once, each brand's chain
+    once, only when the actor may approve).
     """
     if not items:
         return []
-    channels = channel_ids(item.pk for item in items)
-    for item in items:
-        item.channel_ids = channels.get(item.pk, [])
+    unread = [item for item in items if item.channel_ids is None]
+    if unread:
+        channels = channel_ids(item.pk for item in unread)
+        for item in unread:
+            item.channel_ids = channels.get(item.pk, [])
     actions = _allowed_actions(items, actor)
     here = timezone.get_current_timezone()
     answer = []

@@ -18,13 +18,16 @@ forwards and back, through equal creation times and hand-made cursors.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import connections
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
-from calendar_app.api.read.content_items import COLUMNS, stored_values
+from calendar_app.api.read.content_items import CHANNEL_ORDER, CHANNELS, COLUMNS, stored_values
 from calendar_app.models import ContentItem
 from calendar_app.sql.prepared import PreparedRows
 
@@ -45,6 +48,62 @@ NEWEST_FIRST = (f"-{ORDER}", "-id")
 OLDEST_FIRST = (ORDER, "id")
 
 
+#: A page's row with its channel ids, where its statement reads them.
+_WITH_CHANNELS = (*COLUMNS, CHANNELS)
+
+
+@functools.lru_cache(maxsize=4)
+def _page_links(alias: str) -> str | None:
+    """On PostgreSQL, the SQL of the channel ids of the items of ``"page"`` (a common table
+    expression of the page's rows), one ordered array per item; None elsewhere.
+
+    Why: the ids were a query of their own after the page's, and on PostgreSQL each statement
+    is a round trip to the server: one fewer saved 2-4% of a whole list request (in process,
+    20,000 items, medians of 30 paired rounds: 5.17 -> 5.07 ms, 5.87 -> 5.65 ms on a slower
+    hour). An ``ARRAY(...)`` column per row
+    had cost more than the round trip (fifty sub-plans, each joining and sorting); here one join
+    and one aggregate serve the page. SQLite, in process, has no round trip to save.
+    """
+    if connections[alias].vendor != "postgresql":
+        return None
+    # imported here: the SQLite deployment never loads django.contrib.postgres
+    from django.contrib.postgres.aggregates import ArrayAgg
+
+    links = (
+        ContentItem.channels.through.objects.filter(
+            contentitem_id__in=RawSQL('SELECT "id" FROM "page"', ())
+        )
+        .order_by()
+        .values("contentitem_id")
+        .annotate(ids=ArrayAgg("channel_id", order_by=CHANNEL_ORDER))
+    )
+    sql, params = links.query.get_compiler(alias).as_sql()
+    return None if params else sql
+
+
+def _with_links(descending: bool) -> Callable[[str, str], str]:
+    """The page's statement with each row's channel ids after its columns, in its order.
+
+    The outer query orders by the creation time's text (``utc_text``: fixed-width digits, the
+    fraction only when there is one), which sorts as the time does byte by byte: ``COLLATE "C"``
+    says byte by byte, whatever the database's collation.
+    """
+    direction = "DESC" if descending else "ASC"
+
+    def wrap(page: str, alias: str) -> str:
+        links = _page_links(alias)
+        if links is None:
+            return page
+        return (
+            f'WITH "page" AS ({page}), "links" AS ({links}) '
+            'SELECT "page".*, "links"."ids" FROM "page" '
+            'LEFT JOIN "links" ON "links"."contentitem_id" = "page"."id" '
+            f'ORDER BY "page"."{ORDER}_stored" COLLATE "C" {direction}, "page"."id" {direction}'
+        )
+
+    return wrap
+
+
 def _statement(descending: bool, bound: str | None) -> PreparedRows:
     ordering = NEWEST_FIRST if descending else OLDEST_FIRST
 
@@ -55,7 +114,7 @@ def _statement(descending: bool, bound: str | None) -> PreparedRows:
         return stored_values(items.order_by(*ordering))
 
     stand_ins = [_WORKSPACE] if bound is None else [_WORKSPACE, _POSITION]
-    return PreparedRows(build, stand_ins=stand_ins, sliced=True)
+    return PreparedRows(build, stand_ins=stand_ins, sliced=True, wrap=_with_links(descending))
 
 
 #: (descending, the position's lookup) -> its statement: the shapes the cursor paginator asks.
@@ -128,4 +187,10 @@ class UnfilteredPages:
         statement = _STATEMENTS[(self._descending, bound)]
         values = (self._workspace_id,) if bound is None else (self._workspace_id, value)
         found = statement.rows(*values, window=(window.start, window.stop))
-        return [dict(zip(COLUMNS, row, strict=True)) for row in found]
+        if not found or len(found[0]) == len(COLUMNS):
+            return [dict(zip(COLUMNS, row, strict=True)) for row in found]
+        page = [dict(zip(_WITH_CHANNELS, row, strict=True)) for row in found]
+        for row in page:
+            if row[CHANNELS] is None:  # no channel: no row in "links"
+                row[CHANNELS] = []
+        return page
