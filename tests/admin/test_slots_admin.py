@@ -3,7 +3,11 @@ where its queued items went."""
 
 from __future__ import annotations
 
+import zoneinfo
+from datetime import timedelta
+
 from django.urls import reverse
+from django.utils import timezone
 
 from calendar_app.models import ContentStatus, PostingSlot, Role
 from calendar_app.workflow import Actor
@@ -14,8 +18,13 @@ def test_add_to_queue_action_then_removing_the_slot_replans(workspace, brand, st
     editor = staff_member(Role.ADMIN)
     client = login(editor)
     channel = f.ChannelFactory(brand=brand)
-    slot = f.PostingSlotFactory(brand=brand, weekday=2)
-    spare = f.PostingSlotFactory(brand=brand, weekday=4)
+    # Slots on the weekdays of tomorrow and of three days from now, in the brand's zone: the
+    # first is always the next free one, whatever day and hour the test runs (a fixed
+    # Wednesday lost to Friday on Wednesday afternoons).
+    today = timezone.now().astimezone(zoneinfo.ZoneInfo(brand.time_zone)).date()
+    first, later = today + timedelta(days=1), today + timedelta(days=3)
+    slot = f.PostingSlotFactory(brand=brand, weekday=first.weekday())
+    spare = f.PostingSlotFactory(brand=brand, weekday=later.weekday())
     item = f.approved_item(brand, Actor.for_user(editor, workspace), channels=[channel])
     draft = f.ContentItemFactory(brand=brand, title="Still a draft")
     response = client.post(
@@ -24,7 +33,7 @@ def test_add_to_queue_action_then_removing_the_slot_replans(workspace, brand, st
         follow=True,
     )
     shown = [str(m) for m in response.context["messages"]]
-    assert any("queued for Wednesday" in m for m in shown), shown
+    assert any(f"queued for {first:%A}" in m for m in shown), shown
     assert any("Only approved items can be queued" in m for m in shown), shown
     item.refresh_from_db()
     assert item.status == ContentStatus.SCHEDULED
@@ -34,7 +43,7 @@ def test_add_to_queue_action_then_removing_the_slot_replans(workspace, brand, st
         follow=True,
     )
     shown = [str(m) for m in response.context["messages"]]
-    assert any("moved to Friday 09:00" in m for m in shown), shown
+    assert any(f"moved to {later:%A} 09:00" in m for m in shown), shown
     assert not PostingSlot.objects.filter(pk=slot.pk).exists()
     item.refresh_from_db()
     assert item.queue_entry.slot == spare
