@@ -60,9 +60,9 @@ def _page_links(alias: str) -> str | None:
     Why: the ids were a query of their own after the page's, and on PostgreSQL each statement
     is a round trip to the server: one fewer saved 2-4% of a whole list request (in process,
     20,000 items, medians of 30 paired rounds: 5.17 -> 5.07 ms, 5.87 -> 5.65 ms on a slower
-    hour). An ``ARRAY(...)`` column per row
-    had cost more than the round trip (fifty sub-plans, each joining and sorting); here one join
-    and one aggregate serve the page. SQLite, in process, has no round trip to save.
+    hour). An ``ARRAY(...)`` column per row had cost more than the round trip (fifty sub-plans,
+    each joining and sorting); here one join and one aggregate serve the page. SQLite, in
+    process, has no round trip to save.
     """
     if connections[alias].vendor != "postgresql":
         return None
