@@ -12,6 +12,7 @@ Variables (see docs/production.md for the full list):
 ``DJANGO_SECRET_KEY``        required in production
 ``KAIROS_ENCRYPTION_KEYS``   comma-separated Fernet keys, newest first; required in production
 ``KAIROS_REDIS_URL``         when set, Redis is the django-q2 broker instead of the database
+``KAIROS_CACHE_URL``         when set, Redis holds the API's rate-limit budgets, shared by all workers
 ``KAIROS_ALLOWED_HOSTS``     comma-separated host names
 ``KAIROS_Q_WORKERS``         django-q2 worker processes (default 2)
 """
@@ -231,6 +232,19 @@ KAIROS_REDIS_URL = os.environ.get("KAIROS_REDIS_URL", "")
 if KAIROS_REDIS_URL:
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = KAIROS_REDIS_URL
+# The cache holds the API's rate-limit buckets (calendar_app/api/throttling.py). By default it is
+# each process's memory, so each gunicorn worker counts a key's budget on its own; a Redis URL
+# here makes every worker and host count it once.
+KAIROS_CACHE_URL = os.environ.get("KAIROS_CACHE_URL", "")
+if KAIROS_CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": KAIROS_CACHE_URL,
+            # a lost Redis must not hold requests: the throttle lets them through meanwhile
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 if os.environ.get("KAIROS_Q_SYNC") == "1":
     Q_CLUSTER["sync"] = True
 

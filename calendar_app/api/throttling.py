@@ -12,10 +12,17 @@ content page. Here it costs the same at any budget.
 
 Over any stretch of time ``t`` a key gets at most ``N + t * N / period`` requests through: the
 rate held over the long run, with one bucket's worth of burst (``tests/api/test_throttling.py``).
+
+The cache is each process's memory unless ``KAIROS_CACHE_URL`` names a Redis, which every
+worker then shares. Reading and writing the bucket are two steps, so requests of one key that
+arrive at the same instant on two workers may both pass: the budget can be exceeded by as many
+requests as the key has in flight at once, never more. When the cache cannot be reached the
+request is let through (and logged): the rate limit protects the API, it must not stop it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import TYPE_CHECKING
 
@@ -27,6 +34,8 @@ from calendar_app.models import ApiToken
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
@@ -55,7 +64,11 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         if self.key is None:
             return True
         now = self.timer()
-        full_at = self.cache.get(self.key)
+        try:
+            full_at = self.cache.get(self.key)
+        except Exception:  # the cache's own errors (a Redis gone): not the client's fault
+            logger.warning("rate limit not applied: the cache cannot be read", exc_info=True)
+            return True
         if not isinstance(full_at, float):  # nothing kept yet, or an older throttle's list
             full_at = now
         # Each request moves the moment the bucket is full again one interval later; it may
@@ -65,7 +78,10 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         if ahead > self.duration:
             self._wait = ahead - self.duration
             return False
-        self.cache.set(self.key, full_at, math.ceil(ahead))
+        try:
+            self.cache.set(self.key, full_at, math.ceil(ahead))
+        except Exception:
+            logger.warning("rate limit not recorded: the cache cannot be written", exc_info=True)
         return True
 
     def wait(self) -> float | None:

@@ -3,6 +3,14 @@ refills continuously, holding the rate over any stretch of time, whatever the bu
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache
@@ -121,3 +129,62 @@ def test_throttling_is_per_key_and_says_when_to_come_back(workspace):
         assert refused.status_code == 429 and refused.json()["code"] == "throttled"
         assert 19 <= int(refused["Retry-After"]) <= 20
         assert second.get(brands_url(workspace)).status_code == 200
+
+
+def _workers_cache(url: str) -> Any:
+    """A Redis cache client as one worker process holds it (settings' options)."""
+    from django.core.cache.backends.redis import RedisCache
+
+    return RedisCache(url, {"OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}})
+
+
+def test_with_a_shared_cache_every_worker_spends_the_same_budget():
+    url = os.environ.get("KAIROS_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("needs a Redis server (KAIROS_TEST_REDIS_URL, as CI's PostgreSQL step sets)")
+    workers = [_workers_cache(url) for _ in range(3)]  # three processes' own clients
+    key = f"throttle_shared_{uuid.uuid4().hex}"
+    clock = _Clock()
+    answers = []
+    for turn in range(6):
+        throttle = _throttle("4/minute", clock, key=key)
+        throttle.cache = workers[turn % 3]
+        answers.append(throttle.allow_request(None, None))
+    workers[0].delete(key)
+    assert answers == [True, True, True, True, False, False]
+
+
+def test_a_cache_that_cannot_be_reached_lets_requests_through_and_says_so(caplog):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    throttle = _throttle("1/minute", _Clock())
+    throttle.cache = _workers_cache(f"redis://127.0.0.1:{port}/0")
+    assert throttle.allow_request(None, None) and throttle.allow_request(None, None)
+    assert "rate limit not applied" in caplog.text
+
+
+def _cache_setting(**env: str) -> str:
+    """The default cache ``config.settings`` sets up in a clean environment plus ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KAIROS_", "DJANGO_"))}
+    shown = (
+        "import config.settings as s; c = getattr(s, 'CACHES', {}).get('default');"
+        "print(c and (c['BACKEND'], c['LOCATION']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", shown],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_kairos_cache_url_puts_the_budgets_in_redis():
+    assert _cache_setting() == "None"  # Django's default: each process's memory
+    assert _cache_setting(KAIROS_CACHE_URL="redis://cache.internal:6379/1") == (
+        "('django.core.cache.backends.redis.RedisCache', 'redis://cache.internal:6379/1')"
+    )
