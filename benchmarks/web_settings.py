@@ -1,5 +1,6 @@
-"""Settings of the benchmark's web server: the project's, plus the bare view's URL and no API
-throttling (the benchmark measures the server, not the rate limit)."""
+"""Settings of the benchmark's web server: the project's, plus the bare view's URL and an API
+rate limit no client reaches. The benchmark measures the server, not the limit: the throttle
+still runs on every request, and its cost is counted, but never refuses one."""
 
 from config.settings import *  # noqa: F403
 from config.settings import REST_FRAMEWORK
